@@ -1,0 +1,190 @@
+// Command netspot is a statistical network anomaly detector: it counts the
+// packets of a live interface or a capture file per period, turns the counts
+// into statistics, watches each statistic with SPOT, and reports values and
+// alarms to the console, files, MQTT, and the board's LEDs.
+//
+// main only wires the process to run, which the tests call in-process.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// Set at build time with -ldflags "-X main.version=… -X main.commit=…".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+// Exit codes: distinct per kind of failure so that scripts and init systems
+// can tell a typo in the config from a missing capture device.
+const (
+	exitOK         = 0
+	exitFailure    = 1 // runtime failure not covered below
+	exitUsage      = 2 // bad command line
+	exitConfig     = 3 // config file unreadable or invalid
+	exitInput      = 4 // capture file or device missing, unreadable or corrupt
+	exitPermission = 5 // not allowed to capture (missing capability)
+)
+
+// exitError carries the exit code for an error.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withCode marks err with an exit code; nil stays nil.
+func withCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+// usageErrorf is a command-line mistake (exit code 2).
+func usageErrorf(format string, args ...any) error {
+	return withCode(exitUsage, fmt.Errorf(format, args...))
+}
+
+// exitCode maps an error returned by run to the process exit code.
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitFailure
+}
+
+// env is what a command may use of the process, so that tests can run
+// commands in-process with their own streams.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// stderrIsTerminal enables interactive output such as progress bars.
+	stderrIsTerminal bool
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+// commands lists the verbs in the order help shows them.
+func commands() []command {
+	return []command{
+		{"run", "watch an interface or replay a capture file, report statistics and alarms", cmdRun},
+		{"ls", "list the statistics netspot can watch", cmdLs},
+		{"defaults", "print the complete default configuration (a valid config file)", cmdDefaults},
+		{"spot", "run one SPOT detector over a series of numbers (parameter tuning)", cmdSpot},
+		{"version", "print version and build information", cmdVersion},
+		{"help", "show help for netspot or one of its commands", cmdHelp},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stderrIsTerminal: isTerminal(os.Stderr)}
+	err := run(ctx, e, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "netspot: %v\n", err)
+	}
+	os.Exit(exitCode(err))
+}
+
+// run executes one netspot command line (without the program name).
+func run(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		usage(e.stderr)
+		return usageErrorf("no command given")
+	}
+	name := args[0]
+	switch name {
+	case "-h", "--help":
+		usage(e.stdout)
+		return nil
+	case "-V", "--version":
+		return cmdVersion(ctx, e, nil)
+	}
+	for _, c := range commands() {
+		if c.name == name {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	return usageErrorf("unknown command %q (run 'netspot help' for the list)", name)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "netspot: statistical network anomaly detector")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: netspot <command> [options]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'netspot help <command>' for the options of a command.")
+}
+
+func cmdHelp(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		usage(e.stdout)
+		return nil
+	}
+	if len(args) > 1 {
+		return usageErrorf("help takes at most one command name")
+	}
+	for _, c := range commands() {
+		if c.name == args[0] && c.name != "help" {
+			return c.run(ctx, e, []string{"--help"})
+		}
+	}
+	return usageErrorf("unknown command %q", args[0])
+}
+
+// buildVersion returns the version string and the commit, falling back to
+// the VCS stamp of the Go toolchain when the linker flags were not set.
+func buildVersion() (string, string) {
+	v, c := version, commit
+	if c == "" {
+		if info, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range info.Settings {
+				if s.Key == "vcs.revision" {
+					c = s.Value
+				}
+			}
+		}
+	}
+	return v, c
+}
+
+func cmdVersion(_ context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] != "--help" && args[0] != "-h" {
+		return usageErrorf("version takes no arguments")
+	}
+	v, c := buildVersion()
+	if c == "" {
+		c = "unknown"
+	}
+	goVersion := "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		goVersion = info.GoVersion
+	}
+	fmt.Fprintf(e.stdout, "netspot %s (commit %s, %s)\n", v, c, goVersion)
+	return nil
+}
