@@ -1,0 +1,67 @@
+// Package console prints data records and alarms to a stream (stdout) as
+// JSON lines, the format every JSON sink of netspot shares.
+package console
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+
+	"netspot/core/event"
+)
+
+// Config is the [exporter.console] section.
+type Config struct {
+	Data  bool `toml:"data" comment:"Print a data record (every statistic with its thresholds) each period"`
+	Alarm bool `toml:"alarm" comment:"Print each alarm when it is raised"`
+}
+
+// DefaultConfig prints alarms only.
+func DefaultConfig() Config { return Config{Data: false, Alarm: true} }
+
+// Enabled reports whether the sink prints anything.
+func (c Config) Enabled() bool { return c.Data || c.Alarm }
+
+// Sink writes JSON lines to w.
+type Sink struct {
+	cfg Config
+	w   *bufio.Writer
+	buf []byte
+}
+
+// New returns a sink writing to w.
+func New(cfg Config, w io.Writer) *Sink {
+	return &Sink{cfg: cfg, w: bufio.NewWriter(w)}
+}
+
+// Write prints r's data line (if enabled) and then one line per alarm (if
+// enabled), and flushes so that a reader of a pipe sees them at once.
+func (s *Sink) Write(r *event.Record) error {
+	s.buf = s.buf[:0]
+	if s.cfg.Data {
+		s.buf = append(event.AppendDataJSON(s.buf, r), '\n')
+	}
+	if s.cfg.Alarm {
+		for i := range r.Alarms {
+			s.buf = append(event.AppendAlarmJSON(s.buf, &r.Alarms[i]), '\n')
+		}
+	}
+	if len(s.buf) == 0 {
+		return nil
+	}
+	if _, err := s.w.Write(s.buf); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	return nil
+}
+
+// Close flushes what is buffered.
+func (s *Sink) Close() error {
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("console: %w", err)
+	}
+	return nil
+}

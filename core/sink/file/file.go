@@ -1,0 +1,170 @@
+// Package file appends data records and alarms to files as JSON lines, one
+// object per line (the format of every JSON sink of netspot), so that the
+// files can be followed with tail -f and read with jq.
+package file
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"netspot/core/config"
+	"netspot/core/event"
+)
+
+// Config is the [exporter.file] section. In both paths, "%s" is replaced by
+// the name of the series: the capture file's name without extension, or the
+// interface name and the start time for a live capture.
+type Config struct {
+	Data  string `toml:"data" comment:"File that receives a data record each period (JSON lines); empty: none. %s is replaced by the series name"`
+	Alarm string `toml:"alarm" comment:"File that receives each alarm (JSON lines); empty: none. May be the same file as data"`
+}
+
+// DefaultConfig writes no files.
+func DefaultConfig() Config { return Config{} }
+
+// Enabled reports whether any file is written.
+func (c Config) Enabled() bool { return c.Data != "" || c.Alarm != "" }
+
+// Validate checks that the paths are usable templates (at most one %s, no
+// other verb).
+func (c Config) Validate() error {
+	for _, f := range []struct{ key, path string }{{"data", c.Data}, {"alarm", c.Alarm}} {
+		if err := checkTemplate(f.path); err != nil {
+			return config.Errorf(f.key, "%v", err)
+		}
+	}
+	return nil
+}
+
+func checkTemplate(p string) error {
+	rest := strings.ReplaceAll(p, "%%", "")
+	if n := strings.Count(rest, "%s"); n > 1 {
+		return fmt.Errorf("path %q has %d %%s (at most one: the series name)", p, n)
+	}
+	if strings.Count(strings.ReplaceAll(rest, "%s", ""), "%") > 0 {
+		return fmt.Errorf("path %q has a %% that is not %%s (write %%%% for a literal %%)", p)
+	}
+	return nil
+}
+
+// Path returns the path template with the series name filled in.
+func Path(template, series string) string {
+	if template == "" {
+		return ""
+	}
+	p := strings.ReplaceAll(template, "%%", "\x00")
+	p = strings.ReplaceAll(p, "%s", series)
+	return strings.ReplaceAll(p, "\x00", "%")
+}
+
+// Sink appends to the data and alarm files.
+type Sink struct {
+	data, alarm *output // alarm may be the same output as data
+	buf         []byte
+}
+
+type output struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+// New opens (creating or appending to) the files of cfg for the series.
+func New(cfg Config, series string) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Sink{}
+	var err error
+	if p := Path(cfg.Data, series); p != "" {
+		if s.data, err = open(p); err != nil {
+			return nil, config.Errorf("data", "%v", err)
+		}
+	}
+	if p := Path(cfg.Alarm, series); p != "" {
+		if s.data != nil && sameFile(s.data.f, p) {
+			s.alarm = s.data
+		} else if s.alarm, err = open(p); err != nil {
+			s.Close()
+			return nil, config.Errorf("alarm", "%v", err)
+		}
+	}
+	return s, nil
+}
+
+func open(p string) (*output, error) {
+	if dir := filepath.Dir(p); dir != "" {
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("directory of %s: %w", p, err)
+		}
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &output{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+func sameFile(f *os.File, p string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(p)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+// Write appends r's data line and its alarms, then flushes: a record is on
+// disk (in the page cache) when Write returns.
+func (s *Sink) Write(r *event.Record) error {
+	if s.data != nil {
+		s.buf = append(event.AppendDataJSON(s.buf[:0], r), '\n')
+		if err := s.data.write(s.buf); err != nil {
+			return err
+		}
+	}
+	if s.alarm != nil && len(r.Alarms) > 0 {
+		s.buf = s.buf[:0]
+		for i := range r.Alarms {
+			s.buf = append(event.AppendAlarmJSON(s.buf, &r.Alarms[i]), '\n')
+		}
+		if err := s.alarm.write(s.buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *output) write(b []byte) error {
+	if _, err := o.w.Write(b); err != nil {
+		return fmt.Errorf("file %s: %w", o.f.Name(), err)
+	}
+	if err := o.w.Flush(); err != nil {
+		return fmt.Errorf("file %s: %w", o.f.Name(), err)
+	}
+	return nil
+}
+
+// Close flushes, syncs and closes the files.
+func (s *Sink) Close() error {
+	outs := []*output{s.data}
+	if s.alarm != s.data {
+		outs = append(outs, s.alarm)
+	}
+	var errs []error
+	for _, o := range outs {
+		if o == nil {
+			continue
+		}
+		if err := o.w.Flush(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := o.f.Sync(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := o.f.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,102 @@
+package file
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"netspot/core/config"
+	"netspot/core/event"
+)
+
+func record(alarms int) *event.Record {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := &event.Record{Start: t0, End: t0.Add(time.Second), Stats: []event.Stat{{Name: "R_SYN", Value: 0.5}}}
+	for i := range alarms {
+		r.Alarms = append(r.Alarms, event.Alarm{ID: string(rune('a' + i)), Stat: "R_SYN", Start: t0, End: t0.Add(time.Second)})
+	}
+	return r
+}
+
+func lines(t *testing.T, p string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []map[string]any
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("%s: invalid JSON line %q: %v", p, sc.Text(), err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestSeparateFilesWithSeriesName(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(Config{Data: filepath.Join(dir, "%s-data.json"), Alarm: filepath.Join(dir, "%s-alarm.json")}, "office")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*event.Record{record(0), record(2), record(0)} {
+		if err := s.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := lines(t, filepath.Join(dir, "office-data.json")); len(d) != 3 || d[0]["type"] != "data" {
+		t.Errorf("data file: %v", d)
+	}
+	if a := lines(t, filepath.Join(dir, "office-alarm.json")); len(a) != 2 || a[1]["id"] != "b" {
+		t.Errorf("alarm file: %v", a)
+	}
+}
+
+func TestOneFileForBothAppends(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "all.json")
+	for range 2 { // a second run appends
+		s, err := New(Config{Data: p, Alarm: p}, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write(record(1)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := lines(t, p)
+	if len(got) != 4 || got[0]["type"] != "data" || got[1]["type"] != "alarm" || got[3]["type"] != "alarm" {
+		t.Errorf("got %v", got)
+	}
+}
+
+func TestBadPaths(t *testing.T) {
+	var fe *config.FieldError
+	_, err := New(Config{Data: "/nonexistent-dir/x.json"}, "x")
+	if !errors.As(err, &fe) || fe.Key != "data" {
+		t.Errorf("missing directory: %v", err)
+	}
+	err = Config{Alarm: "%s-%s.json"}.Validate()
+	if !errors.As(err, &fe) || fe.Key != "alarm" {
+		t.Errorf("two %%s: %v", err)
+	}
+	if err := (Config{Data: "%d.json"}).Validate(); err == nil {
+		t.Error("a verb other than %s was accepted")
+	}
+	if got := Path("100%%-%s.json", "eth0"); got != "100%-eth0.json" {
+		t.Errorf("Path = %q", got)
+	}
+}

@@ -1,0 +1,155 @@
+// Package stats turns the counters of one capture window into the
+// statistics netspot watches. Every statistic is a pure function of an
+// event.Snapshot, listed once in a table with its name, its unit and a one-line
+// description, so that `netspot ls`, the analyzer, the exporters and Home
+// Assistant discovery all read the same list.
+//
+// A statistic that is undefined in a window (a ratio with nothing to divide
+// by, a rate over an empty interval) is NaN: it is exported as null and never
+// fed to a detector. netspot's ten original statistics keep their names and
+// meaning, except that TRAFFIC is really per second and IPv6 counts as IP.
+package stats
+
+import (
+	"math"
+	"slices"
+
+	"netspot/core/event"
+)
+
+// Stat is one statistic: a name (upper case, as in netspot's config), a unit,
+// a description, and how to compute it from a window's counters.
+type Stat struct {
+	Name    string
+	Unit    string // "" for a dimensionless ratio or count
+	Help    string
+	Compute func(s *event.Snapshot) float64
+}
+
+// table lists every statistic, sorted by name. It is never modified; All
+// and Lookup hand out copies.
+var table = [...]Stat{
+	{"AVG_PKT_SIZE", "B", "Average size of IP packets (IP bytes / IP packets)",
+		func(s *event.Snapshot) float64 { return ratio(s.IPBytes, s.IP) }},
+	{"BYTES", "B/s", "Traffic volume on the wire (bytes per second, all frames)",
+		func(s *event.Snapshot) float64 { return rate(s.Bytes, s) }},
+	{"DROPPED", "packets/s", "Packets the kernel dropped before netspot saw them (per second, live capture)",
+		func(s *event.Snapshot) float64 { return rate(s.Dropped, s) }},
+	{"NB_DST_ADDR", "", "Distinct IP destination addresses in the window (host sweeps, spreading malware)",
+		func(s *event.Snapshot) float64 { return count(s.DistinctDstAddr, s) }},
+	{"NB_DST_PORT", "", "Distinct TCP/UDP destination ports in the window (port scans)",
+		func(s *event.Snapshot) float64 { return count(s.DistinctDstPort, s) }},
+	{"NB_SRC_ADDR", "", "Distinct IP source addresses in the window (floods from spoofed sources)",
+		func(s *event.Snapshot) float64 { return count(s.DistinctSrcAddr, s) }},
+	{"PERF", "packets/s", "Packet processing rate of this machine (packets / time spent decoding them)",
+		perf},
+	{"R_ACK", "", "Ratio of TCP segments with ACK set to IP packets (ACK/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.ACK, s.IP) }},
+	{"R_ARP", "", "Ratio of ARP packets to all packets (ARP/ALL)",
+		func(s *event.Snapshot) float64 { return ratio(s.ARP, s.Packets) }},
+	{"R_DNS", "", "Ratio of DNS packets (port 53) to IP packets (DNS/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.DNS, s.IP) }},
+	{"R_DST_SRC", "", "Ratio of distinct destination addresses to distinct source addresses",
+		func(s *event.Snapshot) float64 { return ratio(s.DistinctDstAddr, s.DistinctSrcAddr) }},
+	{"R_DST_SRC_PORT", "", "Ratio of distinct destination ports to distinct source ports",
+		func(s *event.Snapshot) float64 { return ratio(s.DistinctDstPort, s.DistinctSrcPort) }},
+	{"R_FIN", "", "Ratio of TCP segments with FIN set to IP packets (FIN/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.FIN, s.IP) }},
+	{"R_ICMP", "", "Ratio of ICMP messages to IP packets (ICMP/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.ICMP, s.IP) }},
+	{"R_ICMP_UNREACH", "", "Ratio of ICMP destination-unreachable messages to IP packets (UDP scans, blocked sweeps)",
+		func(s *event.Snapshot) float64 { return ratio(s.ICMPUnreach, s.IP) }},
+	{"R_IP", "", "Ratio of IP packets to all packets (IP/ALL)",
+		func(s *event.Snapshot) float64 { return ratio(s.IP, s.Packets) }},
+	{"R_IPV6", "", "Ratio of IPv6 packets to IP packets (IPv6/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.IPv6, s.IP) }},
+	{"R_RST", "", "Ratio of TCP segments with RST set to IP packets (RST/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.RST, s.IP) }},
+	{"R_SYN", "", "Ratio of TCP segments with SYN set to IP packets (SYN/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.SYN, s.IP) }},
+	{"R_TCP_NOACK", "", "Ratio of TCP segments without ACK that are not a plain SYN to IP packets (FIN, NULL, XMAS scans)",
+		func(s *event.Snapshot) float64 { return ratio(s.NoACK, s.IP) }},
+	{"R_UDP", "", "Ratio of UDP packets to IP packets (UDP/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.UDP, s.IP) }},
+	{"TRAFFIC", "packets/s", "IP packet rate (IP packets per second)",
+		func(s *event.Snapshot) float64 { return rate(s.IP, s) }},
+}
+
+// defaultNames lists the statistics `netspot run` watches when the config names
+// none: netspot's original ten, whose behaviour its users know.
+var defaultNames = [...]string{
+	"AVG_PKT_SIZE", "PERF", "R_ACK", "R_ARP", "R_DST_SRC",
+	"R_DST_SRC_PORT", "R_ICMP", "R_IP", "R_SYN", "TRAFFIC",
+}
+
+// All returns every statistic, sorted by name.
+func All() []Stat { return slices.Clone(table[:]) }
+
+// Lookup returns the statistic called name (exact, upper case).
+func Lookup(name string) (Stat, bool) {
+	i, ok := slices.BinarySearchFunc(table[:], name, func(s Stat, n string) int {
+		switch {
+		case s.Name < n:
+			return -1
+		case s.Name > n:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return Stat{}, false
+	}
+	return table[i], true
+}
+
+// Default returns the names of the statistics watched when the config names
+// none.
+func Default() []string { return slices.Clone(defaultNames[:]) }
+
+// Names returns the names of every statistic, sorted.
+func Names() []string {
+	names := make([]string, len(table))
+	for i, s := range table {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// ratio is n/d, NaN when d is zero (0/0 included: nothing to compare).
+func ratio(n, d uint64) float64 {
+	if d == 0 {
+		return math.NaN()
+	}
+	return float64(n) / float64(d)
+}
+
+// seconds is the length of the window; zero for an empty partial window.
+func seconds(s *event.Snapshot) float64 {
+	return s.End.Sub(s.Start).Seconds()
+}
+
+// rate is n per second over the window, NaN for an empty interval.
+func rate(n uint64, s *event.Snapshot) float64 {
+	d := seconds(s)
+	if d <= 0 {
+		return math.NaN()
+	}
+	return float64(n) / d
+}
+
+// count is a per-window count. It is undefined only for an empty interval;
+// a quiet window has zero distinct destinations, which is information.
+func count(n uint64, s *event.Snapshot) float64 {
+	if seconds(s) <= 0 {
+		return math.NaN()
+	}
+	return float64(n)
+}
+
+// perf is packets per second of decoding time; NaN when nothing was decoded.
+func perf(s *event.Snapshot) float64 {
+	if s.Packets == 0 || s.Busy <= 0 {
+		return math.NaN()
+	}
+	return float64(s.Packets) / s.Busy.Seconds()
+}
