@@ -94,7 +94,7 @@ func TestBadPaths(t *testing.T) {
 		t.Errorf("two %%s: %v", err)
 	}
 	if err := (Config{Data: "%d.json"}).Validate(); err == nil {
-		t.Error("a verb other than %s was accepted")
+		t.Error("a verb other than the series name was accepted")
 	}
 	if got := Path("100%%-%s.json", "eth0"); got != "100%-eth0.json" {
 		t.Errorf("Path = %q", got)
