@@ -89,6 +89,7 @@ func commands() []command {
 		{"run", "watch an interface or replay a capture file, report statistics and alarms", cmdRun},
 		{"ls", "list the statistics netspot can watch", cmdLs},
 		{"defaults", "print the complete default configuration (a valid config file)", cmdDefaults},
+		{"check", "check a configuration file", cmdCheck},
 		{"spot", "run one SPOT detector over a series of numbers (parameter tuning)", cmdSpot},
 		{"version", "print version and build information", cmdVersion},
 		{"help", "show help for netspot or one of its commands", cmdHelp},

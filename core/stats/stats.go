@@ -24,55 +24,58 @@ type Stat struct {
 	Unit    string // "" for a dimensionless ratio or count
 	Help    string
 	Compute func(s *event.Snapshot) float64
+	// Informational statistics measure this machine rather than the
+	// network: they are reported but never judged by a detector.
+	Informational bool
 }
 
 // table lists every statistic, sorted by name. It is never modified; All
 // and Lookup hand out copies.
 var table = [...]Stat{
-	{"AVG_PKT_SIZE", "B", "Average size of IP packets (IP bytes / IP packets)",
-		func(s *event.Snapshot) float64 { return ratio(s.IPBytes, s.IP) }},
-	{"BYTES", "B/s", "Traffic volume on the wire (bytes per second, all frames)",
-		func(s *event.Snapshot) float64 { return rate(s.Bytes, s) }},
-	{"DROPPED", "packets/s", "Packets the kernel dropped before netspot saw them (per second, live capture)",
-		func(s *event.Snapshot) float64 { return rate(s.Dropped, s) }},
-	{"NB_DST_ADDR", "", "Distinct IP destination addresses in the window (host sweeps, spreading malware)",
-		func(s *event.Snapshot) float64 { return count(s.DistinctDstAddr, s) }},
-	{"NB_DST_PORT", "", "Distinct TCP/UDP destination ports in the window (port scans)",
-		func(s *event.Snapshot) float64 { return count(s.DistinctDstPort, s) }},
-	{"NB_SRC_ADDR", "", "Distinct IP source addresses in the window (floods from spoofed sources)",
-		func(s *event.Snapshot) float64 { return count(s.DistinctSrcAddr, s) }},
-	{"PERF", "packets/s", "Packet processing rate of this machine (packets / time spent decoding them)",
-		perf},
-	{"R_ACK", "", "Ratio of TCP segments with ACK set to IP packets (ACK/IP)",
-		func(s *event.Snapshot) float64 { return ratio(s.ACK, s.IP) }},
-	{"R_ARP", "", "Ratio of ARP packets to all packets (ARP/ALL)",
-		func(s *event.Snapshot) float64 { return ratio(s.ARP, s.Packets) }},
-	{"R_DNS", "", "Ratio of DNS packets (port 53) to IP packets (DNS/IP)",
-		func(s *event.Snapshot) float64 { return ratio(s.DNS, s.IP) }},
-	{"R_DST_SRC", "", "Ratio of distinct destination addresses to distinct source addresses",
-		func(s *event.Snapshot) float64 { return ratio(s.DistinctDstAddr, s.DistinctSrcAddr) }},
-	{"R_DST_SRC_PORT", "", "Ratio of distinct destination ports to distinct source ports",
-		func(s *event.Snapshot) float64 { return ratio(s.DistinctDstPort, s.DistinctSrcPort) }},
-	{"R_FIN", "", "Ratio of TCP segments with FIN set to IP packets (FIN/IP)",
-		func(s *event.Snapshot) float64 { return ratio(s.FIN, s.IP) }},
-	{"R_ICMP", "", "Ratio of ICMP messages to IP packets (ICMP/IP)",
-		func(s *event.Snapshot) float64 { return ratio(s.ICMP, s.IP) }},
-	{"R_ICMP_UNREACH", "", "Ratio of ICMP destination-unreachable messages to IP packets (UDP scans, blocked sweeps)",
-		func(s *event.Snapshot) float64 { return ratio(s.ICMPUnreach, s.IP) }},
-	{"R_IP", "", "Ratio of IP packets to all packets (IP/ALL)",
-		func(s *event.Snapshot) float64 { return ratio(s.IP, s.Packets) }},
-	{"R_IPV6", "", "Ratio of IPv6 packets to IP packets (IPv6/IP)",
-		func(s *event.Snapshot) float64 { return ratio(s.IPv6, s.IP) }},
-	{"R_RST", "", "Ratio of TCP segments with RST set to IP packets (RST/IP)",
-		func(s *event.Snapshot) float64 { return ratio(s.RST, s.IP) }},
-	{"R_SYN", "", "Ratio of TCP segments with SYN set to IP packets (SYN/IP)",
-		func(s *event.Snapshot) float64 { return ratio(s.SYN, s.IP) }},
-	{"R_TCP_NOACK", "", "Ratio of TCP segments without ACK that are not a plain SYN to IP packets (FIN, NULL, XMAS scans)",
-		func(s *event.Snapshot) float64 { return ratio(s.NoACK, s.IP) }},
-	{"R_UDP", "", "Ratio of UDP packets to IP packets (UDP/IP)",
-		func(s *event.Snapshot) float64 { return ratio(s.UDP, s.IP) }},
-	{"TRAFFIC", "packets/s", "IP packet rate (IP packets per second)",
-		func(s *event.Snapshot) float64 { return rate(s.IP, s) }},
+	stat("AVG_PKT_SIZE", "B", "Average size of IP packets (IP bytes / IP packets)",
+		func(s *event.Snapshot) float64 { return ratio(s.IPBytes, s.IP) }),
+	stat("BYTES", "B/s", "Traffic volume on the wire (bytes per second, all frames)",
+		func(s *event.Snapshot) float64 { return rate(s.Bytes, s) }),
+	stat("DROPPED", "packets/s", "Packets the kernel dropped before netspot saw them (per second, live capture)",
+		func(s *event.Snapshot) float64 { return rate(s.Dropped, s) }),
+	stat("NB_DST_ADDR", "", "Distinct IP destination addresses in the window (host sweeps, spreading malware)",
+		func(s *event.Snapshot) float64 { return count(s.DistinctDstAddr, s) }),
+	stat("NB_DST_PORT", "", "Distinct TCP/UDP destination ports in the window (port scans)",
+		func(s *event.Snapshot) float64 { return count(s.DistinctDstPort, s) }),
+	stat("NB_SRC_ADDR", "", "Distinct IP source addresses in the window (floods from spoofed sources)",
+		func(s *event.Snapshot) float64 { return count(s.DistinctSrcAddr, s) }),
+	{Name: "PERF", Unit: "packets/s", Help: "Packet processing rate of this machine (packets / time spent decoding them); reported, never judged",
+		Compute: perf, Informational: true},
+	stat("R_ACK", "", "Ratio of TCP segments with ACK set to IP packets (ACK/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.ACK, s.IP) }),
+	stat("R_ARP", "", "Ratio of ARP packets to all packets (ARP/ALL)",
+		func(s *event.Snapshot) float64 { return ratio(s.ARP, s.Packets) }),
+	stat("R_DNS", "", "Ratio of DNS packets (port 53) to IP packets (DNS/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.DNS, s.IP) }),
+	stat("R_DST_SRC", "", "Ratio of distinct destination addresses to distinct source addresses",
+		func(s *event.Snapshot) float64 { return ratio(s.DistinctDstAddr, s.DistinctSrcAddr) }),
+	stat("R_DST_SRC_PORT", "", "Ratio of distinct destination ports to distinct source ports",
+		func(s *event.Snapshot) float64 { return ratio(s.DistinctDstPort, s.DistinctSrcPort) }),
+	stat("R_FIN", "", "Ratio of TCP segments with FIN set to IP packets (FIN/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.FIN, s.IP) }),
+	stat("R_ICMP", "", "Ratio of ICMP messages to IP packets (ICMP/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.ICMP, s.IP) }),
+	stat("R_ICMP_UNREACH", "", "Ratio of ICMP destination-unreachable messages to IP packets (UDP scans, blocked sweeps)",
+		func(s *event.Snapshot) float64 { return ratio(s.ICMPUnreach, s.IP) }),
+	stat("R_IP", "", "Ratio of IP packets to all packets (IP/ALL)",
+		func(s *event.Snapshot) float64 { return ratio(s.IP, s.Packets) }),
+	stat("R_IPV6", "", "Ratio of IPv6 packets to IP packets (IPv6/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.IPv6, s.IP) }),
+	stat("R_RST", "", "Ratio of TCP segments with RST set to IP packets (RST/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.RST, s.IP) }),
+	stat("R_SYN", "", "Ratio of TCP segments with SYN set to IP packets (SYN/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.SYN, s.IP) }),
+	stat("R_TCP_NOACK", "", "Ratio of TCP segments without ACK that are not a plain SYN to IP packets (FIN, NULL, XMAS scans)",
+		func(s *event.Snapshot) float64 { return ratio(s.NoACK, s.IP) }),
+	stat("R_UDP", "", "Ratio of UDP packets to IP packets (UDP/IP)",
+		func(s *event.Snapshot) float64 { return ratio(s.UDP, s.IP) }),
+	stat("TRAFFIC", "packets/s", "IP packet rate (IP packets per second)",
+		func(s *event.Snapshot) float64 { return rate(s.IP, s) }),
 }
 
 // defaultNames lists the statistics `netspot run` watches when the config names
@@ -113,6 +116,11 @@ func Names() []string {
 		names[i] = s.Name
 	}
 	return names
+}
+
+// stat is a table entry of a statistic judged by detectors.
+func stat(name, unit, help string, compute func(*event.Snapshot) float64) Stat {
+	return Stat{Name: name, Unit: unit, Help: help, Compute: compute}
 }
 
 // ratio is n/d, NaN when d is zero (0/0 included: nothing to compare).

@@ -1,0 +1,191 @@
+// Package analyzer turns the miner's Snapshots into Records: it computes the
+// watched statistics, feeds each to its SPOT detector, and keeps the state of
+// every alarm (raised, still active, cleared) so that LEDs, dashboards and
+// MQTT can show state, not only events.
+//
+// One detector watches one statistic, with its upper and/or lower tail sharing
+// one drift window, so that an excursion flagged on one side is never learned
+// by the other.
+package analyzer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+
+	"netspot/core/event"
+	"netspot/core/stats"
+	"netspot/spot"
+)
+
+// Analyzer judges windows. It is not safe for concurrent use: the pipeline
+// calls Process from one goroutine.
+type Analyzer struct {
+	log        *slog.Logger
+	watch      []*watched
+	clearAfter int
+	runID      string
+	seq        uint64
+}
+
+type watched struct {
+	stat   stats.Stat
+	params SpotParams
+	det    *spot.Detector // nil for informational statistics
+	// active alarm per side (event.Up, event.Down); nil when none.
+	alarm [2]*activeAlarm
+}
+
+type activeAlarm struct {
+	id     string
+	normal int // consecutive normal windows since the last abnormal one
+}
+
+// Options are the parts of an Analyzer that are not configuration.
+type Options struct {
+	Log *slog.Logger
+	// RunID prefixes alarm ids; empty means a random one, so that ids are
+	// never reused across restarts and replays. Tests set it to get stable
+	// output.
+	RunID string
+}
+
+// New builds one detector per watched statistic.
+func New(cfg Config, sp SpotConfig, opt Options) (*Analyzer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := sp.Validate(); err != nil {
+		return nil, err
+	}
+	a := &Analyzer{log: opt.Log, clearAfter: cfg.ClearAfter, runID: opt.RunID}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.runID == "" {
+		var b [6]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, fmt.Errorf("analyzer: alarm ids: %w", err)
+		}
+		a.runID = hex.EncodeToString(b[:])
+	}
+	for _, name := range cfg.Watched() {
+		st, ok := stats.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("analyzer: unknown statistic %q", name)
+		}
+		w := &watched{stat: st, params: sp.For(name)}
+		if !st.Informational {
+			det, err := spot.New(w.params.Spot())
+			if err != nil {
+				return nil, fmt.Errorf("analyzer: detector for %s: %w", name, err)
+			}
+			w.det = det
+		}
+		a.watch = append(a.watch, w)
+	}
+	return a, nil
+}
+
+// Stats returns the watched statistics in output order.
+func (a *Analyzer) Stats() []stats.Stat {
+	out := make([]stats.Stat, len(a.watch))
+	for i, w := range a.watch {
+		out[i] = w.stat
+	}
+	return out
+}
+
+// LearningLeft is the number of values the slowest detector still needs
+// before it watches (one value per window in which its statistic is
+// defined).
+func (a *Analyzer) LearningLeft() int {
+	left := 0
+	for _, w := range a.watch {
+		if w.det != nil {
+			left = max(left, w.det.Remaining())
+		}
+	}
+	return left
+}
+
+// Process judges one window and returns its Record. Undefined values (NaN)
+// and the values of a partial window (the cut end of a capture file, whose
+// rates would be wrong) are reported but never judged nor learned.
+func (a *Analyzer) Process(s *event.Snapshot) *event.Record {
+	rec := &event.Record{
+		Start: s.Start, End: s.End, Partial: s.Partial,
+		Stats:   make([]event.Stat, len(a.watch)),
+		Packets: s.Packets, Dropped: s.Dropped, Malformed: s.Malformed, CaptureErr: s.CaptureErr,
+	}
+	wasLearning := a.LearningLeft() > 0
+	for i, w := range a.watch {
+		v := w.stat.Compute(s)
+		out := &rec.Stats[i]
+		out.Name, out.Value = w.stat.Name, v
+		out.Up, out.Down = math.NaN(), math.NaN()
+		if w.det == nil {
+			continue
+		}
+		if !s.Partial {
+			var before [2]float64
+			before[event.Up], before[event.Down] = w.det.Thresholds()
+			var status [2]spot.Status
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				res := w.det.Step(v)
+				status[event.Up], status[event.Down] = res.Up, res.Down
+			}
+			// An undefined value is not an excursion: it counts towards
+			// clearing an active alarm.
+			for _, side := range []event.Side{event.Up, event.Down} {
+				a.track(rec, w, side, status[side] == spot.Alarm, v, before[side])
+			}
+		}
+		out.Up, out.Down = w.det.Thresholds()
+		out.Learning = w.det.Remaining() > 0
+		for _, al := range w.alarm {
+			if al != nil {
+				out.AlarmID = al.id
+				break
+			}
+		}
+	}
+	rec.LearningLeft = a.LearningLeft()
+	if wasLearning && rec.LearningLeft == 0 {
+		a.log.Info("calibration done: watching", "stats", len(a.watch), "at", s.End)
+	}
+	return rec
+}
+
+// track updates the alarm state of one side of a statistic after a judged
+// value, raising a new alarm at the start of an excursion.
+func (a *Analyzer) track(rec *event.Record, w *watched, side event.Side, abnormal bool, v, threshold float64) {
+	al := w.alarm[side]
+	switch {
+	case abnormal && w.params.Alert && al == nil:
+		a.seq++
+		id := a.runID + "-" + strconv.FormatUint(a.seq, 10)
+		pUp, pDown := w.det.Probability(v)
+		p := pUp
+		if side == event.Down {
+			p = pDown
+		}
+		rec.Alarms = append(rec.Alarms, event.Alarm{
+			ID: id, Stat: w.stat.Name, Side: side, Value: v, Threshold: threshold,
+			Probability: p, Start: rec.Start, End: rec.End,
+		})
+		w.alarm[side] = &activeAlarm{id: id}
+		a.log.Warn("alarm raised", "id", id, "stat", w.stat.Name, "side", side, "value", v, "threshold", threshold)
+	case abnormal && al != nil:
+		al.normal = 0
+	case !abnormal && al != nil:
+		al.normal++
+		if al.normal >= a.clearAfter {
+			w.alarm[side] = nil
+			a.log.Info("alarm cleared", "id", al.id, "stat", w.stat.Name, "side", side)
+		}
+	}
+}
