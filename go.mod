@@ -2,6 +2,10 @@ module netspot
 
 go 1.26.0
 
-require golang.org/x/term v0.48.0
+require (
+	golang.org/x/term v0.48.0
+	periph.io/x/conn/v3 v3.7.3
+	periph.io/x/host/v3 v3.8.5
+)
 
 require golang.org/x/sys v0.50.0 // indirect
