@@ -148,7 +148,7 @@ func TestStatusFastBlinkWhenBrokerUnreachable(t *testing.T) {
 	u.set(false, h.at(10*time.Second))
 	h.advanceTo(80 * time.Second)
 	h.expect(h.status, map[time.Duration]bool{
-		69 * time.Second: true, // down for 59 s: still steady
+		69 * time.Second:                        true, // down for 59 s: still steady
 		70*time.Second + 1*time.Second + 50*ms:  true,
 		70*time.Second + 1*time.Second + 150*ms: false,
 	})
@@ -678,4 +678,3 @@ func TestBoardWithFanOut(t *testing.T) {
 		t.Errorf("fan-out stats %+v", st[0])
 	}
 }
-
