@@ -3,6 +3,7 @@ module netspot
 go 1.26.0
 
 require (
+	github.com/pelletier/go-toml/v2 v2.4.3
 	golang.org/x/term v0.48.0
 	periph.io/x/conn/v3 v3.7.3
 	periph.io/x/host/v3 v3.8.5
