@@ -153,8 +153,8 @@ alarm_hold = "0s"
 	}
 
 	for _, bad := range []string{
-		"[board]\nstatus_lde = \"GPIO5\"\n",    // unknown key
-		"[board]\ndebounce = \"5 seconds\"\n",  // bad duration
+		"[board]\nstatus_lde = \"GPIO5\"\n",     // unknown key
+		"[board]\ndebounce = \"5 seconds\"\n",   // bad duration
 		"[board]\nbuzzer_pattern = \"200ms\"\n", // not a list
 	} {
 		s := section{DefaultConfig()}
