@@ -191,7 +191,8 @@ func (h hostLines) names() []string {
 	seen := make(map[string]bool)
 	var out []string
 	add := func(n string) {
-		if n != "" && !seen[n] {
+		// The kernel shows unnamed lines as "", "-" or "_".
+		if n != "" && n != "-" && n != "_" && !seen[n] {
 			seen[n] = true
 			out = append(out, n)
 		}
@@ -238,9 +239,7 @@ func (i ioctlChip) byOffset(n int) gpio.PinIO {
 func (i ioctlChip) lineNames() []string {
 	var out []string
 	for _, l := range i.c.Lines() {
-		if n := l.Name(); n != "" && n != "-" && n != "_" {
-			out = append(out, n)
-		}
+		out = append(out, l.Name())
 	}
 	return out
 }
