@@ -10,6 +10,7 @@
 package board
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -321,7 +322,7 @@ func (b *Board) logMode() {
 	if b.mode == modeFailing {
 		level = slog.LevelWarn
 	}
-	b.log.Log(nil, level, "board: status "+b.mode.String(), "reason", b.reason)
+	b.log.Log(context.Background(), level, "board: status "+b.mode.String(), "reason", b.reason)
 }
 
 // drive writes the outputs that changed. Only the goroutine calls it. A

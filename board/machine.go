@@ -101,11 +101,15 @@ type machine struct {
 	epoch                   time.Time // anchors the status LED rhythms
 
 	// Health, from the last Record.
-	learning   bool // true until a Record says every detector watches
-	captureErr string
+	learning   bool   // true until a Record says every detector watches
+	captureErr string // from the Record, "" when capture works
+	captureWhy string // its reason for the log, formatted once
 	lastPacket time.Time
-	mode       statusMode
-	reason     string // why the status LED shows mode
+
+	// Reasons, formatted once.
+	noPacketsReason, brokerDownReason string
+	mode                              statusMode
+	reason                            string // why the status LED shows mode
 
 	// Alarms.
 	active     bool      // a statistic has an active alarm
@@ -135,6 +139,9 @@ func newMachine(cfg *Config, fitted [numOutputs]bool, now time.Time) *machine {
 		reason:     "starting",
 		btn:        debouncer{delay: cfg.Debounce.D()},
 		test:       selfTestSteps(fitted),
+
+		noPacketsReason:  fmt.Sprintf("no packet captured for %s", cfg.NoPacketsFor),
+		brokerDownReason: fmt.Sprintf("MQTT broker unreachable for %s", cfg.BrokerDownFor),
 	}
 	for _, d := range cfg.BuzzerPattern {
 		m.buzz = append(m.buzz, d.D())
@@ -146,7 +153,9 @@ func newMachine(cfg *Config, fitted [numOutputs]bool, now time.Time) *machine {
 // buzzer started.
 func (m *machine) record(now time.Time, r *event.Record) (buzzing bool) {
 	m.learning = r.LearningLeft > 0
-	m.captureErr = r.CaptureErr
+	if r.CaptureErr != m.captureErr {
+		m.captureErr, m.captureWhy = r.CaptureErr, "capture error: "+r.CaptureErr
+	}
 	if r.Packets > 0 {
 		m.lastPacket = now
 	}
@@ -278,12 +287,12 @@ func (m *machine) eval(now time.Time, up uplinkState) (o outputs, next time.Time
 // watching.
 func (m *machine) health(now time.Time, up uplinkState, soon func(time.Time)) (statusMode, string) {
 	if m.captureErr != "" {
-		return modeFailing, "capture error: " + m.captureErr
+		return modeFailing, m.captureWhy
 	}
 	if m.noPackets > 0 {
 		deadline := m.lastPacket.Add(m.noPackets)
 		if !now.Before(deadline) {
-			return modeFailing, fmt.Sprintf("no packet captured for %s", m.noPackets)
+			return modeFailing, m.noPacketsReason
 		}
 		soon(deadline)
 	}
@@ -294,7 +303,7 @@ func (m *machine) health(now time.Time, up uplinkState, soon func(time.Time)) (s
 		}
 		deadline := since.Add(m.brokerDown)
 		if !now.Before(deadline) {
-			return modeFailing, fmt.Sprintf("MQTT broker unreachable for %s", m.brokerDown)
+			return modeFailing, m.brokerDownReason
 		}
 		soon(deadline)
 	}
