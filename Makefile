@@ -41,3 +41,14 @@ fuzz: ## run every fuzz target for FUZZTIME each
 
 clean: ## remove build outputs
 	rm -rf bin dist
+
+# --- cross-compilation: every Raspberry Pi target builds without cgo ---
+CROSS_TARGETS ?= arm/6 arm/7 arm64 amd64
+.PHONY: cross
+cross: ## build every package for linux armv6, armv7, arm64 and amd64 with cgo off
+	@for t in $(CROSS_TARGETS); do \
+	  arch=$${t%/*}; arm=; [ "$$arch" != "$$t" ] && arm=$${t#*/}; \
+	  echo "== linux/$$arch$${arm:+ GOARM=$$arm}"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build ./... || exit 1; \
+	done
+test: cross

@@ -326,7 +326,9 @@ func (b *Board) logMode() {
 }
 
 // drive writes the outputs that changed. Only the goroutine calls it. A
-// failed write is retried at the next step.
+// failed write is retried at the next step. Levels are remembered, never
+// read back from an output: in periph host v3.8.5, Read on a
+// character-device line that is an output turns it into a pulled-up input.
 func (b *Board) drive(o outputs) error {
 	want := [numOutputs]bool{statusLED: o.status, alarmLED: o.alarm, buzzer: o.buzzer}
 	var errs []error
