@@ -269,6 +269,7 @@ func (b *Board) step() time.Duration {
 	if b.pins.Button != nil {
 		b.button(now, pressed)
 	}
+	resting := b.m.btn.resting()
 	o, next := b.m.eval(now, up)
 	if b.m.mode != b.mode || b.m.reason != b.reason {
 		b.logMode()
@@ -287,8 +288,14 @@ func (b *Board) step() time.Duration {
 	b.pinErr = err
 	b.mu.Unlock()
 
-	if b.pins.Button != nil && next.After(now.Add(pollInterval)) {
-		next = now.Add(pollInterval)
+	if b.pins.Button != nil {
+		poll := pollInterval
+		if resting {
+			poll = idlePoll
+		}
+		if next.After(now.Add(poll)) {
+			next = now.Add(poll)
+		}
 	}
 	if d := next.Sub(now); d > time.Millisecond {
 		return d

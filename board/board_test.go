@@ -325,6 +325,62 @@ func TestDebounce(t *testing.T) {
 	}
 }
 
+func TestShortestPress(t *testing.T) {
+	// A resting button is sampled every idlePoll: whatever the phase of
+	// the press against the samples, idlePoll + debounce is enough.
+	h := newHarness(t, nil)
+	h.write(watching())
+	shortest := idlePoll + h.cfg.Debounce.D() + pollInterval
+	for phase := time.Duration(0); phase < idlePoll; phase += 3 * ms {
+		h.clk.advance(t, phase)
+		h.pressFor(shortest)
+		h.clk.advance(t, time.Second)
+	}
+	if n, want := h.logs.count("button pressed"), int(idlePoll/(3*ms))+1; n != want {
+		t.Errorf("%d presses of %s seen, want %d", n, shortest, want)
+	}
+}
+
+func TestDebouncerBounces(t *testing.T) {
+	// Contact bounce sampled every millisecond: the press counts once,
+	// when the contact has been closed for the whole delay.
+	d := debouncer{delay: 50 * ms}
+	t0 := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+	d.sample(t0, false)
+	var events []buttonEvent
+	var when []time.Duration
+	level := func(i int) bool {
+		switch {
+		case i < 100:
+			return false
+		case i < 120: // bouncing in
+			return i%3 != 0
+		case i < 400: // held
+			return true
+		case i < 415: // bouncing out
+			return i%2 == 0
+		}
+		return false
+	}
+	for i := 1; i < 600; i++ {
+		if e := d.sample(t0.Add(time.Duration(i)*ms), level(i)); e != noPress {
+			events, when = append(events, e), append(when, time.Duration(i)*ms)
+		}
+	}
+	if len(events) != 1 || events[0] != shortPress || when[0] != 465*ms {
+		t.Errorf("events %v at %v, want one short press at 465ms (50 ms after the last bounce)", events, when)
+	}
+
+	// Glitches shorter than the delay never count, however many.
+	d = debouncer{delay: 50 * ms}
+	d.sample(t0, false)
+	for i := 1; i < 1000; i++ {
+		if e := d.sample(t0.Add(time.Duration(i)*ms), i%40 < 30); e != noPress {
+			t.Fatalf("glitch counted as %v at %dms", e, i)
+		}
+	}
+}
+
 func TestLongPressRunsSelfTest(t *testing.T) {
 	h := newHarness(t, nil)
 	h.write(watching())
@@ -348,7 +404,7 @@ func TestLongPressRunsSelfTest(t *testing.T) {
 	if start.IsZero() {
 		t.Fatalf("no self-test seen after the long press:\n%s", h.logs)
 	}
-	if d := start.Sub(press); d < LongPress || d > LongPress+2*pollInterval {
+	if d := start.Sub(press); d < LongPress || d > LongPress+idlePoll+pollInterval {
 		t.Fatalf("self-test started %s after the press, want %s", d, LongPress)
 	}
 	off := start.Sub(h.t0)
