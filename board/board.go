@@ -64,18 +64,21 @@ type Board struct {
 	clk  Clock
 	log  *slog.Logger
 
-	mu     sync.Mutex
-	m      *machine
-	uplink func() (bool, time.Time)
-	pinErr error // last failure to drive a pin; nil once they work again
-	closed bool
-	mode   statusMode // last logged
-	reason string
-	warned bool // the button was found pressed at start
+	mu        sync.Mutex
+	m         *machine
+	uplink    func() (bool, time.Time)
+	uplinkSet bool  // SetUplink was called since the last step
+	pinErr    error // last failure to drive a pin; nil once they work again
+	closed    bool
+	mode      statusMode // last logged
+	reason    string
+	warned    bool // the button was found pressed at start
 
 	// Owned by the goroutine (and by New and Close outside its life).
-	written [numOutputs]bool
-	last    [numOutputs]gpio.Level
+	written   [numOutputs]bool
+	last      [numOutputs]gpio.Level
+	up        uplinkState // what the uplink said at upChecked
+	upChecked time.Time
 
 	kick chan struct{} // capacity 1: state changed, re-evaluate now
 	stop chan struct{}
@@ -171,12 +174,13 @@ func (b *Board) Write(r *event.Record) error {
 }
 
 // SetUplink gives the board a function reporting whether the MQTT broker is
-// reachable and since when; nil when MQTT is off. The status LED blinks fast
-// once the broker has been unreachable for broker_down_for. The function is
-// called from the board's goroutine, about once a second.
+// reachable and since when (the time of its last change, zero if it never
+// connected); nil when MQTT is off. The status LED blinks fast once the
+// broker has been unreachable for broker_down_for. The function is called
+// from the board's goroutine about once a second, so it must not block.
 func (b *Board) SetUplink(f func() (connected bool, since time.Time)) {
 	b.mu.Lock()
-	b.uplink = f
+	b.uplink, b.uplinkSet = f, true
 	b.mu.Unlock()
 	b.wake()
 }
@@ -252,14 +256,19 @@ func (b *Board) run() {
 func (b *Board) step() time.Duration {
 	now := b.clk.Now()
 	b.mu.Lock()
-	uplink := b.uplink
+	uplink, fresh := b.uplink, b.uplinkSet
+	b.uplinkSet = false
 	b.mu.Unlock()
-	var up uplinkState
-	if uplink != nil {
+	if fresh || now.Sub(b.upChecked) >= maxSleep || now.Before(b.upChecked) {
 		// Called without the lock: it belongs to another sink.
-		up.watched = true
-		up.connected, up.since = uplink()
+		b.up = uplinkState{}
+		if uplink != nil {
+			b.up.watched = true
+			b.up.connected, b.up.since = uplink()
+		}
+		b.upChecked = now
 	}
+	up := b.up
 	var pressed bool
 	if b.pins.Button != nil {
 		pressed = b.pins.Button.Read() == b.lv.pressed

@@ -734,3 +734,24 @@ func TestBoardWithFanOut(t *testing.T) {
 		t.Errorf("fan-out stats %+v", st[0])
 	}
 }
+
+func TestUplinkAskedAboutOnceASecond(t *testing.T) {
+	// With a button fitted the goroutine wakes 40 times a second; the MQTT
+	// sink is not asked that often.
+	h := newHarness(t, nil)
+	var mu sync.Mutex
+	calls := 0
+	h.b.SetUplink(func() (bool, time.Time) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		return true, h.t0
+	})
+	h.clk.waitArmed(t)
+	h.advanceTo(10 * time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if calls < 10 || calls > 12 {
+		t.Errorf("uplink asked %d times in 10 s, want about 10", calls)
+	}
+}
