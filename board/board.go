@@ -13,8 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -136,7 +138,7 @@ func (b *Board) setup() error {
 			continue
 		}
 		if err := p.Out(!b.lv.on[o]); err != nil {
-			return fmt.Errorf("board: %s %s: set as output: %w", output(o), p.Name(), err)
+			return fmt.Errorf("board: %s %s: set as output: %w%s", output(o), p.Name(), err, hint(err))
 		}
 		b.written[o], b.last[o] = true, !b.lv.on[o]
 	}
@@ -146,10 +148,21 @@ func (b *Board) setup() error {
 			pull = gpio.PullDown
 		}
 		if err := p.In(pull, gpio.NoEdge); err != nil {
-			return fmt.Errorf("board: button %s: set as input: %w", p.Name(), err)
+			return fmt.Errorf("board: button %s: set as input: %w%s", p.Name(), err, hint(err))
 		}
 	}
 	return nil
+}
+
+// hint says what to do about the usual reasons a GPIO line cannot be had.
+func hint(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return " (run netspot as root, or give its user access to /dev/gpiochip*)"
+	case errors.Is(err, syscall.EBUSY):
+		return " (another program holds this line: is netspot already running?)"
+	}
+	return ""
 }
 
 // Write takes in one Record: whether detectors are still learning, the

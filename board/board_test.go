@@ -2,8 +2,10 @@ package board
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -693,6 +695,25 @@ func TestNewErrors(t *testing.T) {
 	}
 	if ok.Read() != gpio.Low || ok.halts != 1 {
 		t.Errorf("a failed New left the other outputs unsafe: level %v, halts %d", ok.Read(), ok.halts)
+	}
+}
+
+func TestNewErrorHints(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("GPIOLine.Out(): line_request ioctl: %w", syscall.EBUSY), "another program holds this line"},
+		{fmt.Errorf("line_request ioctl: %w", syscall.EACCES), "run netspot as root"},
+		{errors.New("odd"), "set as output: odd"},
+	} {
+		clk := newFakeClock()
+		p := newTracePin(clk, "GPIO17", 17)
+		p.setFail(c.err)
+		_, err := New(testConfig(), Pins{StatusLED: p}, clk, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, c.err) {
+			t.Errorf("New with %v: %v, want %q", c.err, err, c.want)
+		}
 	}
 }
 

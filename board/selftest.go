@@ -53,7 +53,7 @@ func SelfTest(ctx context.Context, cfg Config, pins Pins, clk Clock, opt TestOpt
 			continue
 		}
 		if err := p.Out(!lv.on[o]); err != nil {
-			return fmt.Errorf("board: %s %s: set as output: %w", output(o), p.Name(), err)
+			return fmt.Errorf("board: %s %s: set as output: %w%s", output(o), p.Name(), err, hint(err))
 		}
 	}
 
@@ -87,7 +87,7 @@ func waitButton(ctx context.Context, cfg Config, p gpio.PinIn, pressed gpio.Leve
 		pull = gpio.PullDown
 	}
 	if err := p.In(pull, gpio.NoEdge); err != nil {
-		return fmt.Errorf("board: button %s: set as input: %w", p.Name(), err)
+		return fmt.Errorf("board: button %s: set as input: %w%s", p.Name(), err, hint(err))
 	}
 	d := debouncer{delay: cfg.Debounce.D()}
 	start := clk.Now()
