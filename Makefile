@@ -41,3 +41,37 @@ fuzz: ## run every fuzz target for FUZZTIME each
 
 clean: ## remove build outputs
 	rm -rf bin dist
+
+# --- cross-compilation: every Raspberry Pi target builds without cgo ---
+CROSS_TARGETS ?= arm/6 arm/7 arm64 amd64
+.PHONY: cross
+cross: ## build every package for linux armv6, armv7, arm64 and amd64 with cgo off
+	@for t in $(CROSS_TARGETS); do \
+	  arch=$${t%/*}; arm=; [ "$$arch" != "$$t" ] && arm=$${t#*/}; \
+	  echo "== linux/$$arch$${arm:+ GOARM=$$arm}"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build ./... || exit 1; \
+	done
+
+# The tests of QEMU_PKGS, built for 32-bit ARMv6 (Pi 1 and Zero) and arm64, run under qemu-user.
+QEMU_PKGS ?= ./board/...
+.PHONY: qemu-test
+qemu-test: ## run QEMU_PKGS' tests as armv6 and arm64 binaries under qemu-user
+	@if ! command -v qemu-arm >/dev/null || ! command -v qemu-aarch64 >/dev/null; then \
+	  if [ -n "$$CI" ]; then echo "qemu-test: qemu-user is not installed"; exit 1; fi; \
+	  echo "qemu-test: skipped, qemu-user is not installed (apt-get install qemu-user)"; exit 0; \
+	fi; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for pkg in $$($(GO) list $(QEMU_PKGS)); do \
+	  name=$$(echo $$pkg | tr / _); \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) test -c -o $$tmp/$$name.arm $$pkg || exit 1; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -c -o $$tmp/$$name.arm64 $$pkg || exit 1; \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for bin in $$tmp/$$name.arm $$tmp/$$name.arm64; do \
+	    [ -e $$bin ] || continue; \
+	    qemu=qemu-arm; case $$bin in *.arm64) qemu=qemu-aarch64;; esac; \
+	    echo "== $$pkg under $$qemu"; \
+	    (cd $$dir && $$qemu $$bin -test.count=1) || exit 1; \
+	  done; \
+	done
+
+test: cross qemu-test
