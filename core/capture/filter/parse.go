@@ -12,7 +12,8 @@
 //	ip proto N|NAME    ip6 proto N|NAME    proto N|NAME
 //	[ether] broadcast | [ether] multicast | ip multicast | ip6 multicast
 //	less N | greater N
-//	not/!, and/&&, or/||, parentheses; a bare value repeats the previous
+//	not/!, and/&&, or/|| (same precedence, left to right, as in tcpdump),
+//	parentheses; a bare value repeats the previous
 //	qualifiers as in tcpdump ("port 53 or 80", "host 10.0.0.1 or 10.0.0.2").
 //
 // Not supported, with a clear error: host names (use addresses), byte-offset
@@ -178,33 +179,21 @@ func (p *parser) next() (token, bool) {
 	return t, ok
 }
 
+// parseOr reads a chain of primitives joined by and/or. As in
+// pcap-filter(7), "and" and "or" have the same precedence and associate to
+// the left: "a and b or c and d" is "((a and b) or c) and d".
 func (p *parser) parseOr() (node, error) {
-	l, err := p.parseAnd()
-	if err != nil {
-		return nil, err
-	}
-	for {
-		t, ok := p.peek()
-		if !ok || (t.text != "or" && t.text != "||") {
-			return l, nil
-		}
-		p.i++
-		r, err := p.parseAnd()
-		if err != nil {
-			return nil, err
-		}
-		l = orNode{l, r}
-	}
-}
-
-func (p *parser) parseAnd() (node, error) {
 	l, err := p.parseNot()
 	if err != nil {
 		return nil, err
 	}
 	for {
 		t, ok := p.peek()
-		if !ok || (t.text != "and" && t.text != "&&") {
+		if !ok {
+			return l, nil
+		}
+		isOr := t.text == "or" || t.text == "||"
+		if !isOr && t.text != "and" && t.text != "&&" {
 			return l, nil
 		}
 		p.i++
@@ -212,7 +201,11 @@ func (p *parser) parseAnd() (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = andNode{l, r}
+		if isOr {
+			l = orNode{l, r}
+		} else {
+			l = andNode{l, r}
+		}
 	}
 }
 
