@@ -242,9 +242,11 @@ func (f *File) Next(p *Packet) error {
 		if err != nil {
 			f.done = true
 			switch {
-			case errors.Is(err, io.EOF):
+			case errors.Is(err, io.EOF) && ci.CaptureLength == 0:
 				return io.EOF
-			case errors.Is(err, io.ErrUnexpectedEOF):
+			case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+				// The record header was read but not its data, or only
+				// part of either.
 				f.truncated.Add(1)
 				return io.EOF
 			}
