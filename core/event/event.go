@@ -34,9 +34,9 @@ type Counters struct {
 	// IPv6 counterpart of ARP, kept out of ICMP so that R_ICMP means the same
 	// on IPv4 and IPv6 networks.
 	NDP uint64
-	TCP         uint64
-	UDP         uint64
-	DNS         uint64 // UDP or TCP packets to or from port 53
+	TCP uint64
+	UDP uint64
+	DNS uint64 // UDP or TCP packets to or from port 53
 
 	SYN    uint64 // TCP segments with SYN set (with or without ACK)
 	SYNACK uint64 // TCP segments with SYN and ACK set

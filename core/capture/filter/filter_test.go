@@ -33,8 +33,8 @@ func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 }
 
 var (
-	macA = net.HardwareAddr{0x00, 0x11, 0x22, 0x33, 0x44, 0x55}
-	macB = net.HardwareAddr{0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb}
+	macA  = net.HardwareAddr{0x00, 0x11, 0x22, 0x33, 0x44, 0x55}
+	macB  = net.HardwareAddr{0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb}
 	bcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 )
 
@@ -355,11 +355,11 @@ func TestParseErrors(t *testing.T) {
 func TestNewProgramRejects(t *testing.T) {
 	bad := [][]bpf.RawInstruction{
 		nil,
-		{{Op: opLd | szW | mAbs, K: 0}},                            // no return
-		{{Op: opJmp | jEq, Jt: 5, K: 1}, {Op: opRet, K: 1}},        // jump past the end
-		{{Op: opAlu | 0x30, K: 0}, {Op: opRet, K: 1}},              // division by zero
-		{{Op: 0x02, K: 16}, {Op: opRet, K: 1}},                     // scratch out of range
-		{{Op: opJmp | jA, K: 0xffffffff}, {Op: opRet, K: 1}},       // ja past the end
+		{{Op: opLd | szW | mAbs, K: 0}}, // no return
+		{{Op: opJmp | jEq, Jt: 5, K: 1}, {Op: opRet, K: 1}},  // jump past the end
+		{{Op: opAlu | 0x30, K: 0}, {Op: opRet, K: 1}},        // division by zero
+		{{Op: 0x02, K: 16}, {Op: opRet, K: 1}},               // scratch out of range
+		{{Op: opJmp | jA, K: 0xffffffff}, {Op: opRet, K: 1}}, // ja past the end
 	}
 	for i, code := range bad {
 		if _, err := NewProgram(code, false); err == nil {
