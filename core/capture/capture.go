@@ -122,8 +122,3 @@ func (e *PermissionError) Error() string {
 }
 
 func (e *PermissionError) Unwrap() error { return e.Err }
-
-// formatErrorf returns an error wrapping ErrFormat.
-func formatErrorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrFormat}, args...)...)
-}
