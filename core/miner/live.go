@@ -152,6 +152,9 @@ type worker struct {
 	broken  string    // last error while the source is down
 	backoff time.Duration
 	retry   time.Time
+	// recovering is set between reopening a failed source and its first
+	// packet or clean poll timeout.
+	recovering bool
 }
 
 func (wk *worker) P() int64   { return int64(wk.m.period) }
@@ -239,8 +242,11 @@ func (wk *worker) run(ctx context.Context) {
 					wk.fail(err)
 					continue
 				}
-				wk.m.log.Info("capture resumed", "worker", wk.id)
-				wk.src, wk.broken, wk.backoff = src, "", 0
+				// The source is back once it delivers a packet or waits
+				// without error: a socket bound to an interface that is
+				// still down fails at once.
+				wk.src, wk.recovering = src, true
+				wk.mark = wk.m.clock.Now()
 				continue
 			}
 			wait := min(wk.retry.Sub(now), time.Duration(wk.end()-now.UnixNano()))
@@ -251,6 +257,10 @@ func (wk *worker) run(ctx context.Context) {
 			continue
 		}
 		err := wk.src.Next(&pkt)
+		if wk.recovering && (err == nil || errors.Is(err, capture.ErrTimeout)) {
+			wk.m.log.Info("capture resumed", "worker", wk.id)
+			wk.recovering, wk.broken, wk.backoff = false, "", 0
+		}
 		switch {
 		case err == nil:
 			if pkt.Time >= wk.end() {
