@@ -3,14 +3,14 @@ module netspot
 go 1.26.0
 
 require (
+	github.com/gopacket/gopacket v1.7.7
 	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/spf13/pflag v1.1.0
+	golang.org/x/net v0.55.0
+	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
 	periph.io/x/conn/v3 v3.7.3
 	periph.io/x/host/v3 v3.8.5
 )
 
-require (
-	github.com/jonboulle/clockwork v0.5.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
-)
+require github.com/jonboulle/clockwork v0.5.0 // indirect

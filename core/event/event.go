@@ -29,9 +29,14 @@ type Counters struct {
 	ARP         uint64 // ARP packets
 	ICMP        uint64 // ICMPv4 and ICMPv6 messages, excluding IPv6 neighbour discovery
 	ICMPUnreach uint64 // ICMP destination unreachable (v4 type 3, v6 type 1)
-	TCP         uint64
-	UDP         uint64
-	DNS         uint64 // UDP or TCP packets to or from port 53
+	// NDP counts ICMPv6 neighbour discovery messages (router and neighbour
+	// solicitations and advertisements, redirects: types 133 to 137), the
+	// IPv6 counterpart of ARP, kept out of ICMP so that R_ICMP means the same
+	// on IPv4 and IPv6 networks.
+	NDP uint64
+	TCP uint64
+	UDP uint64
+	DNS uint64 // UDP or TCP packets to or from port 53
 
 	SYN    uint64 // TCP segments with SYN set (with or without ACK)
 	SYNACK uint64 // TCP segments with SYN and ACK set
@@ -62,6 +67,7 @@ func (c *Counters) Add(o *Counters) {
 	c.ARP += o.ARP
 	c.ICMP += o.ICMP
 	c.ICMPUnreach += o.ICMPUnreach
+	c.NDP += o.NDP
 	c.TCP += o.TCP
 	c.UDP += o.UDP
 	c.DNS += o.DNS

@@ -1,0 +1,371 @@
+// Package miner turns packets into per-period counters: one decoding loop
+// per capture worker fills plain counters (no atomics, no goroutine per
+// packet), and at each period boundary the miner emits an event.Snapshot.
+//
+// Time. A capture file is replayed on its packet clock, as fast as the
+// machine allows; a live interface uses the wall clock, and a window is
+// emitted at each boundary even when no packet came. Windows are aligned on
+// multiples of the period, [k·P, (k+1)·P), counted from the Unix epoch.
+// Empty windows are emitted. A window's Start..End is the time it covers:
+// the first live window starts when capture starts (Partial), the last window
+// of a file ends just after its last packet (Partial) and the window flushed
+// when the context is cancelled ends then (Partial).
+//
+// Odd timestamps in files. A packet whose timestamp goes backwards (out of
+// order) is counted in the current window. A jump forward of more than
+// MaxEmptyWindows periods (a corrupt timestamp, a capture paused for days)
+// is not filled with empty windows: the miner logs it and starts again at
+// the packet's window.
+//
+// Robustness. Malformed packets are counted (Counters.Malformed), never
+// fatal. A truncated last record of a file is counted as a malformed packet
+// and logged. When a live source fails (interface down or removed), windows
+// keep coming with CaptureErr set, and the source is reopened with backoff
+// (1 s doubling to 30 s) until it works again.
+package miner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"netspot/core/capture"
+	"netspot/core/event"
+)
+
+// MaxEmptyWindows is the longest run of empty windows a capture file's
+// timestamps can create; a longer gap restarts the windows at the next packet.
+const MaxEmptyWindows = 100000
+
+// Clock is the miner's time source: it times live windows and measures how
+// long decoding takes. Tests pass a fake one.
+type Clock interface {
+	Now() time.Time
+	// After is time.After on this clock.
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// LiveSource is a live packet source as the miner uses it.
+type LiveSource interface {
+	capture.Source
+	Stats() (capture.LiveStats, error)
+}
+
+// Option changes how New builds a Miner.
+type Option func(*options)
+
+type options struct {
+	clock Clock
+	open  func(worker int) (LiveSource, error)
+	seed  *uint64
+}
+
+// WithClock sets the clock (the system clock by default).
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithLiveSources makes the miner capture live from the sources open
+// returns, one per worker, instead of opening the configured device. open
+// is called again to reopen a worker's source after it failed.
+func WithLiveSources(open func(worker int) (LiveSource, error)) Option {
+	return func(o *options) { o.open = open }
+}
+
+// Progress is how far the miner got; read it from any goroutine.
+type Progress struct {
+	Packets   uint64 // frames counted so far
+	BytesRead int64  // bytes of the capture file read so far
+	FileSize  int64  // size of the capture file; 0 for live capture
+	Truncated uint64 // file records cut short by the end of the file
+	Dropped   uint64 // frames the kernel dropped so far (live capture)
+}
+
+// Miner reads packets from one source and emits a Snapshot per period.
+type Miner struct {
+	cfg    Config
+	period time.Duration
+	log    *slog.Logger
+	clock  Clock
+	seed   uint64
+
+	file *capture.File
+
+	open    func(worker int) (LiveSource, error)
+	sources []LiveSource // opened by New, handed to the workers by Run
+	grace   time.Duration
+
+	packets atomic.Uint64
+	dropped atomic.Uint64
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// New validates c and opens its device: a live interface when c.Device is
+// "any" or names an interface, a capture file otherwise. Errors wrap
+// capture.ErrNotFound, capture.ErrFormat or capture.ErrUnsupported, or are a
+// *capture.PermissionError or a config error naming the key.
+func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Miner, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if period <= 0 {
+		return nil, fmt.Errorf("miner: period %s must be positive", period)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o := options{clock: systemClock{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	m := &Miner{cfg: c, period: period, log: log, clock: o.clock}
+	if o.seed != nil {
+		m.seed = *o.seed
+	} else {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		m.seed = binary.LittleEndian.Uint64(b[:])
+	}
+
+	live := o.open != nil || isLiveDevice(c.Device)
+	if !live {
+		f, err := capture.OpenFile(c.Device, c.Filter)
+		if err != nil {
+			if errors.Is(err, capture.ErrNotFound) {
+				return nil, fmt.Errorf("miner: %w", err)
+			}
+			return nil, fmt.Errorf("miner: %w", err)
+		}
+		m.file = f
+		return m, nil
+	}
+
+	timeout := c.Timeout.D()
+	if timeout == 0 {
+		timeout = min(max(period/10, time.Millisecond), 100*time.Millisecond)
+	}
+	if timeout >= period {
+		return nil, fmt.Errorf("miner: timeout %s must be shorter than the period %s", timeout, period)
+	}
+	poll := min(max(period/4, time.Millisecond), 100*time.Millisecond)
+	m.grace = timeout + poll
+	m.open = o.open
+	if m.open == nil {
+		if c.Device == capture.AnyDevice && c.Promiscuous {
+			log.Info("promiscuous mode does not apply to \"any\"; capturing what the interfaces receive")
+		}
+		var group uint16
+		if c.Workers > 1 {
+			group = uint16(os.Getpid())
+			if group == 0 {
+				group = 1
+			}
+		}
+		lc := capture.LiveConfig{
+			Device:       c.Device,
+			Promiscuous:  c.Promiscuous,
+			SnapLen:      c.SnapshotLen,
+			Filter:       c.Filter,
+			RingBytes:    c.RingSizeMB << 20 / c.Workers,
+			BlockTimeout: timeout,
+			PollTimeout:  poll,
+			FanoutGroup:  group,
+		}
+		m.open = func(int) (LiveSource, error) {
+			l, err := capture.OpenLive(lc)
+			if err != nil {
+				return nil, err
+			}
+			return l, nil
+		}
+	}
+	for i := 0; i < c.Workers; i++ {
+		s, err := m.open(i)
+		if err != nil {
+			for _, s := range m.sources {
+				s.Close()
+			}
+			return nil, fmt.Errorf("miner: %w", err)
+		}
+		m.sources = append(m.sources, s)
+	}
+	return m, nil
+}
+
+// isLiveDevice decides whether name is an interface rather than a file: a
+// name with a path separator or a capture file extension is a file.
+func isLiveDevice(name string) bool {
+	if name == capture.AnyDevice {
+		return true
+	}
+	if strings.ContainsRune(name, '/') || strings.HasSuffix(name, ".pcap") || strings.HasSuffix(name, ".pcapng") || strings.HasSuffix(name, ".gz") {
+		return false
+	}
+	return capture.IsDevice(name)
+}
+
+// Live reports whether the miner captures from an interface.
+func (m *Miner) Live() bool { return m.file == nil }
+
+// Progress returns how far the miner got.
+func (m *Miner) Progress() Progress {
+	p := Progress{Packets: m.packets.Load(), Dropped: m.dropped.Load()}
+	if m.file != nil {
+		p.BytesRead = m.file.BytesRead()
+		p.FileSize = m.file.Size()
+		p.Truncated = m.file.Truncated()
+	}
+	return p
+}
+
+// Close releases the capture source. Run must have returned.
+func (m *Miner) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	var err error
+	if m.file != nil {
+		err = m.file.Close()
+	}
+	for _, s := range m.sources {
+		if s != nil {
+			err = errors.Join(err, s.Close())
+		}
+	}
+	m.sources = nil
+	return err
+}
+
+// Run reads packets until the file ends or ctx is cancelled, calling emit
+// with each window's Snapshot in window order, from one goroutine; emit owns
+// the Snapshot. On cancellation the current window is flushed (Partial) and
+// Run returns nil. A corrupt capture file ends Run with an error wrapping
+// capture.ErrFormat after the windows read so far were emitted.
+func (m *Miner) Run(ctx context.Context, emit func(*event.Snapshot)) error {
+	if m.file != nil {
+		return m.runFile(ctx, emit)
+	}
+	return m.runLive(ctx, emit)
+}
+
+// floorDiv is a/b rounded down (b > 0).
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+func (m *Miner) snapshot(w *window, start, end int64) *event.Snapshot {
+	return &event.Snapshot{
+		Start:    time.Unix(0, start).UTC(),
+		End:      time.Unix(0, end).UTC(),
+		Counters: w.counters(),
+	}
+}
+
+// runFile replays a capture file on its packet clock.
+func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
+	P := int64(m.period)
+	w := newWindow(m.seed)
+	dec := newDecoder()
+	var (
+		pkt      capture.Packet
+		started  bool
+		k        int64 // current window index
+		end      int64 // its end
+		last     int64 // largest timestamp in the current window
+		n        uint64
+		lastMark = m.clock.Now()
+	)
+	closeWindow := func(partial bool, stop int64) {
+		now := m.clock.Now()
+		s := m.snapshot(w, k*P, stop)
+		s.Partial = partial
+		s.Busy = now.Sub(lastMark)
+		m.packets.Store(n)
+		emit(s)
+		w.reset()
+		lastMark = m.clock.Now()
+	}
+	flush := func() {
+		if started {
+			stop := last + 1
+			closeWindow(stop < end, stop)
+		}
+	}
+	for {
+		if n&1023 == 0 && ctx.Err() != nil {
+			flush()
+			return nil
+		}
+		err := m.file.Next(&pkt)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			flush()
+			return fmt.Errorf("miner: %w", err)
+		}
+		n++
+		t := pkt.Time
+		switch {
+		case !started:
+			started = true
+			k = floorDiv(t, P)
+			end = (k + 1) * P
+			last = t
+		case t >= end:
+			next := floorDiv(t, P)
+			closeWindow(false, end)
+			if gap := next - k - 1; gap > MaxEmptyWindows {
+				m.log.Warn("capture file timestamps jump forward; not emitting the empty windows in between",
+					"from", time.Unix(0, end).UTC(), "to", time.Unix(0, t).UTC(), "windows", gap)
+				k = next
+			} else {
+				for k++; k < next; k++ {
+					closeWindow(false, (k+1)*P)
+				}
+			}
+			end = (k + 1) * P
+			last = t
+		case t > last:
+			last = t
+		}
+		dec.count(&pkt, w)
+	}
+	if tr := m.file.Truncated(); tr > 0 {
+		m.log.Warn("capture file ends in the middle of a packet record; counted as malformed", "file", m.file.Path())
+		if started {
+			w.c.Packets += tr
+			w.c.Malformed += tr
+			n += tr
+		}
+	}
+	if !started {
+		if m.file.Truncated() == 0 {
+			m.log.Warn("capture file has no packets", "file", m.file.Path())
+		}
+		return nil
+	}
+	flush()
+	return nil
+}
