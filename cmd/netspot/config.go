@@ -15,6 +15,7 @@ import (
 
 	"netspot/core/analyzer"
 	"netspot/core/config"
+	"netspot/core/miner"
 	"netspot/core/sink/console"
 	"netspot/core/sink/file"
 )
@@ -22,6 +23,7 @@ import (
 // Config is the whole configuration file. Each section is owned by the
 // package that uses it; this struct only assembles them.
 type Config struct {
+	Miner    miner.Config        `toml:"miner"`
 	Analyzer analyzer.Config     `toml:"analyzer"`
 	Spot     analyzer.SpotConfig `toml:"spot" comment:"SPOT detectors. Override any key for one statistic in a [spot.<STAT>] table, e.g. [spot.R_SYN] with q = 1e-5"`
 	Exporter ExporterConfig      `toml:"exporter"`
@@ -37,6 +39,7 @@ type ExporterConfig struct {
 // defaults` prints it.
 func DefaultConfig() Config {
 	return Config{
+		Miner:    miner.DefaultConfig(),
 		Analyzer: analyzer.DefaultConfig(),
 		Spot:     analyzer.DefaultSpotConfig(),
 		Exporter: ExporterConfig{
@@ -53,6 +56,7 @@ func (c *Config) Validate() error {
 		name     string
 		validate func() error
 	}{
+		{"miner", c.Miner.Validate},
 		{"analyzer", c.Analyzer.Validate},
 		{"spot", c.Spot.Validate},
 		{"exporter.file", c.Exporter.File.Validate},

@@ -3,6 +3,279 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"netspot/core/analyzer"
+	"netspot/core/capture"
+	"netspot/core/config"
+	"netspot/core/event"
+	"netspot/core/miner"
+	"netspot/core/sink"
+	"netspot/core/sink/console"
+	"netspot/core/sink/file"
 )
 
-func cmdRun(_ context.Context, _ *env, _ []string) error { return errors.New("run: not available yet") }
+// closeTimeout bounds how long sinks may take to flush at exit.
+const closeTimeout = 10 * time.Second
+
+func cmdRun(ctx context.Context, e *env, args []string) error {
+	def := DefaultConfig()
+	fs := newFlags("run", "netspot run [options]",
+		"Watch a network interface, or replay a capture file (pcap, pcapng) as fast as possible,\n"+
+			"and report statistics and alarms. Options override the config file; the defaults\n"+
+			"shown are those used when neither sets a value.")
+	configPath := fs.StringP("config", "c", "", "config file (TOML; netspot defaults prints a complete one)")
+	device := fs.StringP("miner.device", "d", def.Miner.Device, "interface name or capture file")
+	period := fs.DurationP("analyzer.period", "p", def.Analyzer.Period.D(), "length of a window")
+	statNames := fs.StringSliceP("analyzer.stats", "s", nil, "statistic to watch (repeatable or comma-separated; default: "+strings.Join(def.Analyzer.Watched(), ",")+")")
+	verbose := fs.BoolP("verbose", "v", false, "print data records and alarms to stdout")
+	fileData := fs.StringP("exporter.file.data", "f", def.Exporter.File.Data, "file receiving data records (%s: series name)")
+	logLevel := fs.StringP("log-level", "l", "info", "log level: debug, info, warn, error")
+	promisc := fs.Bool("miner.promiscuous", def.Miner.Promiscuous, "put the interface in promiscuous mode")
+	snaplen := fs.Int("miner.snapshot_len", def.Miner.SnapshotLen, "bytes captured per packet")
+	filter := fs.String("miner.filter", def.Miner.Filter, "capture filter (tcpdump syntax subset, see the README)")
+	if err := fs.parse(e, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("run: unexpected argument %q (the device is given with -d)", fs.Arg(0))
+	}
+	level, err := parseLogLevel(*logLevel)
+	if err != nil {
+		return usageErrorf("run: --log-level: %v", err)
+	}
+
+	cfg := def
+	if *configPath != "" {
+		if cfg, err = loadConfigFile(*configPath); err != nil {
+			return withCode(exitConfig, err)
+		}
+	}
+	// Flags given on the command line win over the file.
+	changed := fs.Changed
+	if changed("miner.device") {
+		cfg.Miner.Device = *device
+	}
+	if changed("analyzer.period") {
+		cfg.Analyzer.Period = config.Duration(*period)
+	}
+	if changed("analyzer.stats") {
+		cfg.Analyzer.Stats = *statNames
+	}
+	if *verbose {
+		cfg.Exporter.Console.Data, cfg.Exporter.Console.Alarm = true, true
+	}
+	if changed("exporter.file.data") {
+		cfg.Exporter.File.Data = *fileData
+	}
+	if changed("miner.promiscuous") {
+		cfg.Miner.Promiscuous = *promisc
+	}
+	if changed("miner.snapshot_len") {
+		cfg.Miner.SnapshotLen = *snaplen
+	}
+	if changed("miner.filter") {
+		cfg.Miner.Filter = *filter
+	}
+	if err := cfg.Validate(); err != nil {
+		return withCode(exitConfig, fmt.Errorf("run: %w", err))
+	}
+
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	return runPipeline(ctx, e, &cfg, log)
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("unknown level %q (debug, info, warn, error)", s)
+	}
+	return l, nil
+}
+
+// captureError maps capture failures to their exit codes.
+func captureError(err error) error {
+	var perm *capture.PermissionError
+	switch {
+	case errors.As(err, &perm):
+		return withCode(exitPermission, err)
+	case errors.Is(err, capture.ErrNotFound), errors.Is(err, capture.ErrFormat):
+		return withCode(exitInput, err)
+	}
+	var fe *config.FieldError
+	if errors.As(err, &fe) {
+		return withCode(exitConfig, config.Within("miner", err))
+	}
+	return err
+}
+
+// runPipeline wires capture → analyzer → fan-out → sinks and runs until
+// the capture file ends or ctx is cancelled (SIGINT, SIGTERM).
+func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger) error {
+	period := cfg.Analyzer.Period.D()
+	m, err := miner.New(cfg.Miner, period, log)
+	if err != nil {
+		return captureError(err)
+	}
+	defer m.Close()
+
+	an, err := analyzer.New(cfg.Analyzer, cfg.Spot, analyzer.Options{Log: log})
+	if err != nil {
+		return withCode(exitConfig, err)
+	}
+	state := &stateKeeper{path: cfg.Analyzer.StateFile, every: cfg.Analyzer.SaveEvery.D(), an: an, log: log}
+	state.restore()
+
+	fan := sink.NewFanOut(log)
+	series := seriesName(cfg.Miner.Device, m.Live(), time.Now())
+	if err := addSinks(fan, e, cfg, series); err != nil {
+		_ = fan.Close(context.Background())
+		return withCode(exitConfig, err)
+	}
+
+	names := make([]string, 0, len(an.Stats()))
+	for _, s := range an.Stats() {
+		names = append(names, s.Name)
+	}
+	left := an.LearningLeft()
+	log.Info("netspot started", "device", cfg.Miner.Device, "period", period,
+		"stats", strings.Join(names, ","), "learning_periods", left,
+		"watching_in", (time.Duration(left) * period).String())
+
+	stopProgress := startProgress(e, m)
+	runErr := m.Run(ctx, func(s *event.Snapshot) {
+		fan.Publish(an.Process(s))
+		state.maybeSave(time.Now())
+	})
+	stopProgress()
+
+	closeCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	closeErr := fan.Close(closeCtx)
+	state.save(time.Now())
+	for _, st := range fan.Stats() {
+		if st.DroppedRecords > 0 || st.Failed > 0 {
+			log.Warn("sink summary", "sink", st.Name, "delivered", st.Delivered, "failed", st.Failed,
+				"dropped_records", st.DroppedRecords, "dropped_alarms", st.DroppedAlarms)
+		}
+	}
+	if runErr != nil {
+		return captureError(runErr)
+	}
+	if closeErr != nil {
+		return fmt.Errorf("run: %w", closeErr)
+	}
+	p := m.Progress()
+	log.Info("netspot stopped", "packets", p.Packets)
+	return nil
+}
+
+// addSinks adds every enabled sink to the fan-out.
+func addSinks(fan *sink.FanOut, e *env, cfg *Config, series string) error {
+	if cfg.Exporter.Console.Enabled() {
+		fan.Add("console", console.New(cfg.Exporter.Console, e.stdout), 0)
+	}
+	if cfg.Exporter.File.Enabled() {
+		f, err := file.New(cfg.Exporter.File, series)
+		if err != nil {
+			return config.Within("exporter.file", err)
+		}
+		fan.Add("file", f, 0)
+	}
+	return nil
+}
+
+// seriesName names a run for file templates: a capture file's name without
+// extension, or the interface and the start time.
+func seriesName(device string, live bool, now time.Time) string {
+	if live {
+		return device + "-" + now.UTC().Format("20060102T150405Z")
+	}
+	base := filepath.Base(device)
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// stateKeeper saves the detectors to a file now and then, and restores them
+// at start, so that a restart resumes watching.
+type stateKeeper struct {
+	path  string
+	every time.Duration
+	an    *analyzer.Analyzer
+	log   *slog.Logger
+	last  time.Time
+}
+
+func (k *stateKeeper) restore() {
+	if k.path == "" {
+		return
+	}
+	f, err := os.Open(k.path)
+	if errors.Is(err, os.ErrNotExist) {
+		k.log.Info("no saved detector state: learning from scratch", "state_file", k.path)
+		return
+	}
+	if err != nil {
+		k.log.Warn("cannot read detector state: learning from scratch", "err", err)
+		return
+	}
+	defer f.Close()
+	rep, err := k.an.LoadState(f)
+	if err != nil {
+		k.log.Warn("ignoring detector state: learning from scratch", "err", err)
+		return
+	}
+	k.log.Info("detector state restored", "saved", rep.Saved, "restored", len(rep.Restored), "learning", len(rep.Skipped))
+	for name, why := range rep.Skipped {
+		k.log.Info("detector learns from scratch", "stat", name, "reason", why)
+	}
+}
+
+func (k *stateKeeper) maybeSave(now time.Time) {
+	if k.path == "" {
+		return
+	}
+	if k.last.IsZero() {
+		k.last = now
+		return
+	}
+	if now.Sub(k.last) >= k.every {
+		k.save(now)
+	}
+}
+
+// save writes the state to a temporary file and renames it over the old
+// one, so that a crash never leaves a half-written state.
+func (k *stateKeeper) save(now time.Time) {
+	if k.path == "" {
+		return
+	}
+	k.last = now
+	tmp := k.path + ".tmp"
+	err := func() error {
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		if err := k.an.SaveState(f, now); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		return os.Rename(tmp, k.path)
+	}()
+	if err != nil {
+		k.log.Error("cannot save detector state", "state_file", k.path, "err", err)
+		_ = os.Remove(tmp)
+	}
+}
