@@ -4,4 +4,9 @@ go 1.26.0
 
 require golang.org/x/term v0.48.0
 
-require golang.org/x/sys v0.50.0 // indirect
+require (
+	github.com/gopacket/gopacket v1.7.7 // indirect
+	github.com/pelletier/go-toml/v2 v2.4.3 // indirect
+	golang.org/x/net v0.55.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
