@@ -152,7 +152,7 @@ func (s *attackSrc) probe(g *Generator, t int64, i int) {
 			s.push(fin)
 		case open: // FIN, NULL, XMAS to an open port: no answer (except from Windows)
 			if vi.os == osWindows {
-				back.flags, back.ack = tcpRST|tcpACK, p.seq+1
+				back.flags, back.ack = tcpRST|tcpACK, p.seq+uint32(p.flags&tcpFIN)
 				s.push(back)
 			}
 		case vi.os == osWindows && vi.role == roleWorkstation && p.flags&tcpSYN != 0:
@@ -168,6 +168,7 @@ func (s *attackSrc) probe(g *Generator, t int64, i int) {
 		port := a.ports[i%len(a.ports)]
 		sc, vi := a.scanner, a.victim
 		p := apkt{t: t, kind: akUDP, smac: sc.mac, dmac: vi.mac, src: sc.ip4, dst: vi.ip4, sport: s.sport, dport: port, ttl: sc.ttl()}
+		p.n = probePayload(port)
 		g.buildAttackPacket(&p)
 		if !a.open[port] && s.allow(t) {
 			p.kind = akUnreach
@@ -185,7 +186,12 @@ func (s *attackSrc) probe(g *Generator, t int64, i int) {
 			p.smac, p.src, p.ttl = a.fromLAN.mac, a.fromLAN.ip4, a.fromLAN.ttl()
 		}
 		if a.port == 0 {
-			p.dport = uint16(r.between(1, 65535))
+			for p.dport = 0; p.dport == 0 || decodedUDPPort(p.dport); {
+				p.dport = uint16(r.between(1, 65535))
+			}
+		}
+		if lit := probePayload(p.dport); lit > 0 {
+			p.n = lit
 		}
 		g.buildAttackPacket(&p)
 		if !a.open[p.dport] && s.allow(t) {
@@ -299,7 +305,7 @@ func (g *Generator) buildAttackPacket(p *apkt) {
 		g.f.tcp(l2{dst: p.dmac, src: p.smac}, &h, &tcpHdr{sport: p.sport, dport: p.dport, seq: p.seq, ack: p.ack, flags: p.flags, win: p.win, opts: opts}, nil)
 	case akUDP:
 		h := l3{src: p.src, dst: p.dst, ttl: p.ttl, id: uint16(p.t / 1e3)}
-		g.f.udp(l2{dst: p.dmac, src: p.smac}, &h, p.sport, p.dport, &payload{n: p.n, off: int(p.t) & (blockSize - 1)})
+		g.f.udp(l2{dst: p.dmac, src: p.smac}, &h, p.sport, p.dport, udpPayload(p))
 	case akUnreach:
 		// Quote the datagram: rebuild it in full, then send its start back.
 		q := &g.quote
@@ -307,7 +313,7 @@ func (g *Generator) buildAttackPacket(p *apkt) {
 		orig := *p
 		orig.kind = akUDP
 		h := l3{src: orig.src, dst: orig.dst, ttl: orig.ttl - 0, id: uint16(orig.t / 1e3)}
-		q.udp(l2{dst: orig.dmac, src: orig.smac}, &h, orig.sport, orig.dport, &payload{n: orig.n, off: int(orig.t) & (blockSize - 1)})
+		q.udp(l2{dst: orig.dmac, src: orig.smac}, &h, orig.sport, orig.dport, udpPayload(&orig))
 		quoted := q.buf[14:min(len(q.buf), 14+20+8+min(orig.n, 548-28))]
 		if 14+20+8+orig.n > q.wire { // padding is not part of the datagram
 			quoted = q.buf[14:q.wire]
@@ -347,13 +353,13 @@ func (g *Generator) buildAttackPacket(p *apkt) {
 
 // scanPorts returns n distinct ports in the order a scanner probes them:
 // the well-known services first in random order, then other ports.
-func scanPorts(r *rng, n int) []uint16 {
+func scanPorts(r *rng, n int, udp bool) []uint16 {
 	common := []uint16{21, 22, 23, 25, 53, 80, 110, 111, 135, 139, 143, 443, 445, 515, 631, 993, 995,
 		1723, 3306, 3389, 5000, 5001, 5900, 8008, 8009, 8080, 8443, 9000, 9100}
 	seen := make(map[uint16]bool, n)
 	var out []uint16
 	for _, p := range common {
-		if len(out) < n {
+		if len(out) < n && !(udp && decodedUDPPort(p) && probePayload(p) == 0) {
 			out = append(out, p)
 			seen[p] = true
 		}
@@ -363,7 +369,7 @@ func scanPorts(r *rng, n int) []uint16 {
 		if n > 9000 {
 			p = uint16(1 + r.intn(65535))
 		}
-		if !seen[p] {
+		if !seen[p] && !(udp && decodedUDPPort(p) && probePayload(p) == 0) {
 			seen[p] = true
 			out = append(out, p)
 		}
@@ -420,4 +426,44 @@ func addrsIn(p netip.Prefix) ([]ipAddr, error) {
 		out = out[1 : len(out)-1]
 	}
 	return out, nil
+}
+
+// UDP probes carry what the port's protocol expects, as nmap sends them:
+// a DNS server status request to 53, an NTP client request to 123.
+var (
+	dnsStatusProbe = []byte{0x12, 0x34, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	ntpProbe       = [48]byte{0xe3, 0, 4, 0xfa, 0, 1, 0, 0, 0, 1}
+)
+
+// probePayload returns the payload length of a probe to port (0: empty).
+func probePayload(port uint16) int {
+	switch port {
+	case 53:
+		return len(dnsStatusProbe)
+	case 123:
+		return len(ntpProbe)
+	}
+	return 0
+}
+
+// udpPayload returns the payload of an attack datagram.
+func udpPayload(p *apkt) *payload {
+	switch p.dport {
+	case 53:
+		return &payload{lit: dnsStatusProbe, n: len(dnsStatusProbe)}
+	case 123:
+		return &payload{lit: ntpProbe[:], n: len(ntpProbe)}
+	}
+	return &payload{n: p.n, off: int(p.t) & (blockSize - 1)}
+}
+
+// decodedUDPPort reports the UDP ports whose datagrams decoders parse as a
+// protocol of their own (DHCP, RADIUS, VXLAN, SIP, ...): floods and scans
+// leave them out rather than send them junk that claims to be that protocol.
+func decodedUDPPort(p uint16) bool {
+	switch p {
+	case 53, 67, 68, 123, 546, 547, 623, 666, 1000, 1812, 2123, 2152, 2222, 3784, 3868, 4789, 5060, 5082, 5083, 6081, 6343, 44818:
+		return true
+	}
+	return false
 }

@@ -226,7 +226,7 @@ func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 		if n == 0 {
 			n = 1000
 		}
-		a.ports = scanPorts(r, n)
+		a.ports = scanPorts(r, n, a.kind == "udp-scan")
 		a.open = map[uint16]bool{}
 		for _, p := range openPorts(a.victim) {
 			if a.kind == "udp-scan" {
@@ -320,6 +320,13 @@ func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 		}
 		a.rate = 2
 		a.attacker, a.target = ipString(a.extSrc), ipString(a.victim.ip4)
+	}
+	if a.victim == l.gw && a.attacker != ipString(l.gw.ip4) && (a.kind == "syn-flood" || a.kind == "synack-reflection" ||
+		a.kind == "ssh-brute" || a.kind == "ftp-brute" || (a.kind == "udp-flood" && a.fromLAN == nil)) {
+		return nil, fmtFieldErr("target", "%s comes from the Internet, and traffic from the Internet to the gateway itself never crosses the LAN: choose a LAN host", a.kind)
+	}
+	if a.kind == "udp-flood" && a.port != 0 && decodedUDPPort(uint16(a.port)) && probePayload(uint16(a.port)) == 0 {
+		return nil, fmtFieldErr("port", "udp-flood writes no payload for the protocol of port %d; choose another port", a.port)
 	}
 	if spec.Rate > 0 {
 		a.rate = spec.Rate
