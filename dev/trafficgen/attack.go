@@ -127,7 +127,7 @@ func (s *attackSrc) probe(g *Generator, t int64, i int) {
 			p.flags, p.opts = tcpFIN|tcpPSH|tcpURG, 0
 		case "connect-scan":
 			p.flags, p.opts, p.os, p.win = tcpSYN, 2, sc.os, 64240
-			p.sport = sc.ephemeral(r)
+			p.sport = uint16(r.between(32768, 60999))
 			p.seq = r.u32()
 		}
 		g.buildAttackPacket(&p)

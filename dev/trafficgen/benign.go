@@ -94,7 +94,7 @@ var activityShare = [activityKinds]float64{actWeb: 0.62, actHTTP: 0.08, actBulk:
 // on long runs of the model (see TestMeanRate, which fails when the model
 // drifts away from these figures); for bulk transfers it is per unit of the
 // requested packet rate.
-var activityPackets = [activityKinds]float64{actWeb: 150, actHTTP: 60, actBulk: 18.5}
+var activityPackets = [activityKinds]float64{actWeb: 215, actHTTP: 80, actBulk: 15.5}
 
 // poisson is a source of events at a constant rate that calls spawn.
 type poisson struct {
@@ -474,8 +474,8 @@ func (g *Generator) zipf(r *rng) int { return r.weighted(g.popularity) }
 func (g *Generator) bulk(r *rng, t int64) {
 	c := g.client(r)
 	frac := r.uniform(0.1, 0.35)
-	dur := r.lognormal(60, 0.8)
-	dur = min(dur, 900)
+	dur := r.lognormal(60, 0.5)
+	dur = min(dur, 600)
 	pps := frac * g.cfg.Rate
 	data := pps * 2 / 3 // data segments per second (an ACK every two)
 	size := int(float64(data*dur) * 1400)

@@ -60,6 +60,8 @@ type exchange struct {
 	ans    ipAddr // the address answered; a zero address answers with no record
 	hasAns bool
 	off    int // random block offset of tunnel payloads
+
+	isolated bool // an attack's: IP IDs of its own, so that benign packets do not change
 }
 
 func (x *exchange) add(s xstep) {
@@ -136,7 +138,11 @@ func (x *exchange) hop(g *Generator, from, to *node, srv *server) (l2, l3) {
 		h.src = x.addrOf(from)
 		h.ttl = from.ttl()
 		if !x.v6 {
-			h.id = from.nextID()
+			if x.isolated {
+				h.id = x.r.u16()
+			} else {
+				h.id = from.nextID()
+			}
 		}
 	default:
 		e.src = g.lan.gw.mac

@@ -360,7 +360,7 @@ func (g *Generator) startAttack(a *plannedAttack, r *rng) {
 	case "dns-tunnel":
 		p := &poisson{r: r, t: a.start, mean: gap, end: a.end}
 		h := a.scanner
-		port := h.ephemeral(r)
+		port := uint16(r.between(32768, 60999))
 		seq := 0
 		p.spawn = func(g *Generator, t int64) {
 			x := g.newExchange(r)
@@ -373,6 +373,7 @@ func (g *Generator) startAttack(a *plannedAttack, r *rng) {
 			x.off = r.intn(blockSize)
 			x.name = tunnelName(r, seq)
 			x.edns = true
+			x.isolated = true
 			x.add(xstep{t: t, kind: xDNSQuery, from: h, to: g.lan.gw})
 			x.add(xstep{t: t + int64(r.between(25, 90))*1e6, kind: xDNSReply, from: g.lan.gw, to: h})
 			g.start(x, a.idx)

@@ -179,12 +179,14 @@ func newLAN(r *rng, hosts int) *lan {
 				n.os = []osKind{osWindows, osWindows, osApple, osLinux}[r.intn(4)]
 			}
 		}
-		last := pick(100, 249)
-		if n.role == roleNAS || n.role == rolePrinter {
-			last = pick(2, 20)
-		}
-		if hosts > 140 {
+		var last byte
+		switch {
+		case hosts > 140: // a crowded LAN: any free address
 			last = pick(2, 254)
+		case n.role == roleNAS || n.role == rolePrinter:
+			last = pick(2, 20)
+		default:
+			last = pick(100, 249)
 		}
 		n.ip4 = v4(192, 168, 1, last)
 		n.mac = mkMAC(n.role == rolePhone)

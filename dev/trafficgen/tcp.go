@@ -253,6 +253,7 @@ func (c *tcpConn) openFromInternet(g *Generator, t int64, ip ipAddr, ttl uint8, 
 	r := c.r
 	c.ep[0] = endpoint{mac: g.lan.gw.mac, ip: ip, port: uint16(r.between(32768, 60999)), ttl: ttl, os: osLinux, idv: r.u16(), tsBase: r.u32(), ts: true}
 	c.ep[1] = lanEndpoint(srv, false, dport)
+	c.ep[1].host, c.ep[1].idv = nil, r.u16() // its own IP ID counter: attacks leave benign packets unchanged
 	c.ep[1].ts = srv.os == osLinux || srv.os == osApple
 	c.ep[0].ts = c.ep[1].ts
 	c.lag = [2]int64{r.jitterNS(rtt, 0.1), int64(r.between(40, 300)) * 1e3}
