@@ -240,17 +240,6 @@ func roleName(r role) string {
 	return [...]string{"workstation", "phone", "nas", "printer", "tv", "gateway"}[r]
 }
 
-// hostsWith returns the hosts with the given role.
-func (l *lan) hostsWith(r role) []*node {
-	var out []*node
-	for _, h := range l.hosts {
-		if h.role == r {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
 // byIP returns the LAN node (host or gateway) that has address a.
 func (l *lan) byIP(a ipAddr) *node {
 	if a == l.gw.ip4 || a == l.gw.ip6 || a == l.gw.ll6 {

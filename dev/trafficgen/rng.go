@@ -43,16 +43,6 @@ func newRNG(seed uint64, stream string) *rng {
 	return r
 }
 
-// child derives an independent generator from r.
-func (r *rng) child() *rng {
-	x := r.u64()
-	c := &rng{}
-	for i := range c.s {
-		c.s[i] = splitmix64(&x)
-	}
-	return c
-}
-
 func (r *rng) u64() uint64 {
 	s := &r.s
 	result := bits.RotateLeft64(s[1]*5, 7) * 9

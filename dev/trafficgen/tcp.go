@@ -196,12 +196,12 @@ func synOptions(b []byte, e *endpoint, reply bool, now uint32) int {
 	var n int
 	switch {
 	case reply || (e.ts && e.os == osLinux):
-		n = put(2, 4, byte(mss>>8), byte(mss), 4, 2, 8, 10)
+		put(2, 4, byte(mss>>8), byte(mss), 4, 2, 8, 10)
 		binary.BigEndian.PutUint32(b[8:], tsv)
 		binary.BigEndian.PutUint32(b[12:], e.peerTS)
 		n = 16 + copy(b[16:], []byte{1, 3, 3, 7})
 	case e.ts && e.os == osApple:
-		n = put(2, 4, byte(mss>>8), byte(mss), 1, 3, 3, 6, 1, 1, 8, 10)
+		put(2, 4, byte(mss>>8), byte(mss), 1, 3, 3, 6, 1, 1, 8, 10)
 		binary.BigEndian.PutUint32(b[12:], tsv)
 		binary.BigEndian.PutUint32(b[16:], 0)
 		n = 20 + copy(b[20:], []byte{4, 2, 0, 0})
