@@ -75,3 +75,18 @@ qemu-test: ## run QEMU_PKGS' tests as armv6 and arm64 binaries under qemu-user
 	done
 
 test: cross qemu-test
+
+# --- capture generator (dev/trafficgen) ---
+TRAFFICGEN    := $(GO) run ./dev/trafficgen/cmd/trafficgen
+BENCH_CAPTURE ?= bin/bench-5m.pcap
+
+.PHONY: demo-capture bench-capture
+
+demo-capture: ## regenerate dev/demo/demo.pcapng and labels.json from dev/demo/scenario.toml
+	$(TRAFFICGEN) -c dev/demo/scenario.toml -o dev/demo/demo.pcapng --labels dev/demo/labels.json
+
+bench-capture: ## write the 5M-packet, 600 s benchmark capture to $(BENCH_CAPTURE) (about 2.3 GB; not committed)
+	@mkdir -p $(dir $(BENCH_CAPTURE))
+	$(TRAFFICGEN) -seed 5 -duration 10m -rate 8333 -hosts 40 -format pcap -o $(BENCH_CAPTURE) \
+	    --labels $(BENCH_CAPTURE:.pcap=.labels.json) \
+	    --attack syn-scan@3m+20s --attack syn-flood@5m+20s:rate=5000 --attack udp-flood@7m+20s:rate=5000
