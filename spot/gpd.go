@@ -7,220 +7,240 @@ import "math"
 // that starts from the previous fit, and the method of moments; the fit with
 // the higher log-likelihood wins, as in the reference.
 //
-// Grimshaw (1993) profiles the GPD log-likelihood over θ = γ/σ: for a fixed
-// θ the best γ is L(θ) = mean log(1+θY) and σ = γ/θ, which leaves
+// Alarms are not learnt, so the excesses stored after calibration are the
+// tail cut at the alarm threshold z. Fitted as they are, they make the tail
+// look lighter than it is, z falls, more is cut: the reference ends up
+// raising several times q alarms (see the package documentation). The fit
+// therefore restores the part of the tail beyond z that the model itself
+// predicts: each stored excess that was judged against z stands for
+// 1/(1−p) excesses, where p = q/s is the model's probability of an excess
+// beyond z, and the missing p/(1−p) are censored observations at z − t.
+// Nothing from the alarms themselves is used, so an attack, however long,
+// is never learnt.
 //
-//	ℓ(θ)/N = −log(L(θ)/θ) − L(θ) − 1.
+// Grimshaw (1993) profiles the GPD log-likelihood over θ = γ/σ. With k
+// exact excesses Y and a censored weight w at c,
 //
-// Here θ is scaled by the largest excess (φ = θ·max Y, domain φ > −1) so
-// that tolerances do not depend on the units of the series. The local
-// maxima of ℓ are the roots where its derivative g goes from + to −.
+//	A(θ) = Σ log(1+θY) + w·log(1+θc),  B(θ) = Σ log(1+θY),
+//
+// the best γ for a fixed θ is A/k, σ = γ/θ, and the profile is
+//
+//	ℓ(θ) = −k·log(A/(kθ)) − B − k.
+//
+// Here θ is scaled by the largest value (φ = θ·max, domain φ > −1) so that
+// tolerances do not depend on the units of the series. The local maxima of
+// ℓ are the roots where its derivative goes from + to −.
 
 const (
 	// minFitExcesses: below this many excesses the GPD has too many
 	// degrees of freedom; the tail is taken as exponential (γ = 0).
 	minFitExcesses = 5
 	// phiZero: closer to 0 than this, φ is the exponential tail (the
-	// profile derivative is computed from its series there).
+	// profile and its derivative come from their series there).
 	phiZero = 1e-7
 	// phiTol: the root search stops when the bracket is this narrow
 	// (relative to |φ|, absolute below 1).
 	phiTol = 1e-12
-	// gammaFloor: roots with γ below −1 are rejected: there the GPD
+	// gammaFloor: maxima with γ below −1 are rejected: there the GPD
 	// likelihood is unbounded and its maximum meaningless.
 	gammaFloor = -1
 	// maxRootIter bounds the root search (it converges far earlier).
 	maxRootIter = 100
 )
 
-// fitScratch is reserved space for the fit; it holds nothing yet but keeps
-// the tail's layout stable.
-type fitScratch struct{}
-
-// profile evaluates the profile log-likelihood per excess (without the
-// constant −log max Y) and its derivative at φ.
+// profile evaluates the profile log-likelihood and its derivative.
 type profile struct {
-	e         *excesses
-	scale     float64 // 1 / max Y
-	m1, m2    float64 // mean of y and y² with y = Y/max Y
-	evalCalls int
+	e      *excesses
+	scale  float64 // 1 / largest value (stored or censoring point)
+	w, c   float64 // censored weight and point (scaled)
+	k      float64 // exact excesses
+	s1, s2 float64 // Σy and Σy² of the scaled values, censored included
+	sumY   float64 // Σy of the exact ones only
 }
 
-func newProfile(e *excesses) profile {
-	p := profile{e: e, scale: 1 / e.max}
-	n := float64(e.size)
-	p.m1 = e.sum * p.scale / n
-	p.m2 = e.sumSq * p.scale * p.scale / n
+func newProfile(e *excesses, w, c float64) profile {
+	p := profile{e: e, k: float64(e.size)}
+	top := e.max
+	if w > 0 && c > top {
+		top = c
+	}
+	p.scale = 1 / top
+	if w > 0 && c > 0 {
+		p.w, p.c = w, c*p.scale
+	}
+	p.sumY = e.sum * p.scale
+	p.s1 = p.sumY + p.w*p.c
+	p.s2 = e.sumSq*p.scale*p.scale + p.w*p.c*p.c
 	return p
 }
 
-// at returns L(φ), ℓ(φ)/N + log max Y, and dℓ/dφ/N.
-func (p *profile) at(phi float64) (l, ll, g float64) {
+// at returns γ(φ) = A/k, the profile log-likelihood (plus k·log max) and
+// its derivative.
+func (p *profile) at(phi float64) (gamma, ll, g float64) {
 	if math.Abs(phi) < phiZero {
-		// Series at 0: L ≈ φ·m1, ℓ/N → −log m1 − 1, g → (m2 − 2m1²)/(2m1).
-		return phi * p.m1, -math.Log(p.m1) - 1, (p.m2 - 2*p.m1*p.m1) / (2 * p.m1)
+		// Series at 0: A ≈ φ·s1, ℓ → −k·log(s1/k) − k,
+		// ℓ' → k·s2/(2·s1) − Σy.
+		return phi * p.s1 / p.k, -p.k*math.Log(p.s1/p.k) - p.k, p.k*p.s2/(2*p.s1) - p.sumY
 	}
-	p.evalCalls++
-	var sl, sd float64
+	var b, bd float64
 	for _, y := range p.e.values() {
-		u := phi * y * p.scale
-		sl += math.Log1p(u)
-		sd += y * p.scale / (1 + u)
+		y *= p.scale
+		u := phi * y
+		b += math.Log1p(u)
+		bd += y / (1 + u)
 	}
-	n := float64(p.e.size)
-	l, ld := sl/n, sd/n
-	ll = -math.Log(l/phi) - l - 1
-	g = 1/phi - ld/l - ld
-	return l, ll, g
+	a, ad := b, bd
+	if p.w > 0 {
+		u := phi * p.c
+		a += p.w * math.Log1p(u)
+		ad += p.w * p.c / (1 + u)
+	}
+	ll = -p.k*math.Log(a/(p.k*phi)) - b - p.k
+	g = -p.k*(ad/a-1/phi) - bd
+	return a / p.k, ll, g
 }
 
-// fitGPD returns the GPD parameters of the stored excesses (γ, σ), NaN
-// when there is none. root carries the previous maximum (φ) from one fit
-// to the next.
-func fitGPD(e *excesses, root *float64, _ *fitScratch) (gamma, sigma float64) {
+// fitGPD returns the GPD parameters (γ, σ) of the stored excesses with a
+// censored weight w at c (see above), NaN when there is none. root carries
+// the previous maximum (φ) from one fit to the next.
+func fitGPD(e *excesses, w, c float64, root *float64) (gamma, sigma float64) {
 	switch {
 	case e.size == 0:
 		*root = math.NaN()
 		return math.NaN(), math.NaN()
 	case e.size < minFitExcesses || !(e.max > e.min):
 		*root = math.NaN()
-		return 0, e.mean()
+		return 0, (e.sum + math.Max(w, 0)*math.Max(c, 0)) / float64(e.size)
 	}
-	n := float64(e.size)
-	mean := e.mean()
+	p := newProfile(e, w, c)
+	top := 1 / p.scale
 	// Candidate 1: exponential tail.
-	gamma, sigma = 0, mean
-	best := -math.Log(mean) - 1
-	// Candidate 2: method of moments.
+	gamma, sigma = 0, p.s1*top/p.k
+	best := -p.k*math.Log(sigma) - p.k
+	// Candidate 2: method of moments on the stored excesses.
 	if v := e.variance(); v > 0 {
-		r := mean * mean / v
-		g, s := 0.5*(1-r), 0.5*mean*(1+r)
-		if ll := logLikelihood(e, g, s) / n; ll > best {
+		m := e.mean()
+		r := m * m / v
+		g, s := 0.5*(1-r), 0.5*m*(1+r)
+		if ll := p.logLikelihood(g, s*p.scale) - p.k*math.Log(top); ll > best {
 			gamma, sigma, best = g, s, ll
 		}
 	}
 	// Candidate 3: maximum likelihood.
-	p := newProfile(e)
-	phi, l, ll, ok := p.maximum(*root)
+	phi, g, ll, ok := p.maximum(*root)
 	if !ok {
 		*root = math.NaN()
 		return gamma, sigma
 	}
 	*root = phi
-	if ll -= math.Log(e.max); ll > best {
+	if ll -= p.k * math.Log(top); ll > best {
 		if math.Abs(phi) < phiZero {
-			return 0, mean
+			return 0, p.s1 * top / p.k
 		}
-		gamma, sigma = l, l/(phi*p.scale)
+		gamma, sigma = g, g/phi*top
 	}
 	return gamma, sigma
 }
 
-// logLikelihood of the excesses under GPD(γ, σ); −Inf outside the support.
-func logLikelihood(e *excesses, gamma, sigma float64) float64 {
-	n := float64(e.size)
-	if gamma == 0 {
-		return -n*math.Log(sigma) - e.sum/sigma
-	}
-	if !(sigma > 0) || 1+gamma/sigma*e.max <= 0 {
+// logLikelihood under GPD(γ, σ) of the scaled values (σ scaled too); −Inf
+// outside the support.
+func (p *profile) logLikelihood(gamma, sigma float64) float64 {
+	if !(sigma > 0) {
 		return math.Inf(-1)
 	}
-	var s float64
-	k := gamma / sigma
-	for _, y := range e.values() {
-		s += math.Log1p(k * y)
+	if gamma == 0 {
+		return -p.k*math.Log(sigma) - p.s1/sigma
 	}
-	return -n*math.Log(sigma) - (1+1/gamma)*s
+	theta := gamma / sigma
+	if 1+theta <= 0 { // scaled values reach 1
+		return math.Inf(-1)
+	}
+	var b float64
+	for _, y := range p.e.values() {
+		b += math.Log1p(theta * y * p.scale)
+	}
+	ll := -p.k*math.Log(sigma) - (1+1/gamma)*b
+	if p.w > 0 {
+		ll -= p.w / gamma * math.Log1p(theta*p.c)
+	}
+	return ll
 }
 
 // maximum finds a local maximum of the profile likelihood: near warm (the
 // previous one) when it is a number, else by scanning the whole domain.
-func (p *profile) maximum(warm float64) (phi, l, ll float64, ok bool) {
-	if !math.IsNaN(warm) && warm > -1 {
-		if phi, l, ll, ok = p.track(warm); ok {
-			return phi, l, ll, true
+func (p *profile) maximum(warm float64) (phi, gamma, ll float64, ok bool) {
+	if warm > -1 { // false for NaN
+		if phi, gamma, ll, ok = p.track(warm); ok {
+			return phi, gamma, ll, true
 		}
 	}
 	return p.scan()
 }
 
-// track walks uphill from start, widening its steps, until g changes sign
-// from + to −, then refines that root.
-func (p *profile) track(start float64) (phi, l, ll float64, ok bool) {
+// track walks uphill from start with doubling steps until the derivative
+// changes sign, then refines that root: a few evaluations when the maximum
+// moved little since the previous fit.
+func (p *profile) track(start float64) (phi, gamma, ll float64, ok bool) {
 	_, _, g := p.at(start)
-	step := math.Max(math.Abs(start)*0.05, 1e-4)
-	lo, hi := start, start
-	glo, ghi := g, g
-	for range 60 {
-		if g > 0 {
-			// Uphill is to the right; the root is past the first φ
-			// with g < 0.
+	step := math.Max(math.Abs(start)*1e-3, 1e-6)
+	lo, hi, glo, ghi := start, start, g, g
+	for range 80 {
+		if g > 0 { // uphill to the right
 			lo, glo = hi, ghi
 			hi = lo + step
-			var lh float64
-			lh, _, ghi = p.at(hi)
-			_ = lh
-			if ghi <= 0 {
+			if _, _, ghi = p.at(hi); ghi <= 0 {
 				return p.refine(lo, hi, glo, ghi)
 			}
-		} else {
-			// Uphill is to the left, toward −1: the root is past the
-			// first φ with g > 0.
+		} else { // uphill to the left, toward −1
 			hi, ghi = lo, glo
-			lo = hi - step
-			if lo <= -1 {
-				lo = (hi - 1) / 2
-			}
-			var llo float64
-			llo, _, glo = p.at(lo)
-			if llo < gammaFloor || hi-lo < 1e-15 {
+			lo = math.Max(hi-step, (hi-1)/2)
+			var gam float64
+			if gam, _, glo = p.at(lo); gam < gammaFloor || hi-lo < 1e-15 {
 				return 0, 0, 0, false
 			}
 			if glo > 0 {
 				return p.refine(lo, hi, glo, ghi)
 			}
 		}
-		step *= 2
+		step *= 4
 	}
 	return 0, 0, 0, false
 }
 
 // scan looks for every local maximum on a grid over the domain and keeps
 // the one with the highest likelihood.
-func (p *profile) scan() (phi, l, ll float64, ok bool) {
+func (p *profile) scan() (phi, gamma, ll float64, ok bool) {
 	var prev, gprev float64
 	first := true
 	best := math.Inf(-1)
 	try := func(x float64) {
-		lx, _, gx := p.at(x)
+		gam, _, gx := p.at(x)
 		if !first && gprev > 0 && gx <= 0 {
-			if r, rl, rll, rok := p.refine(prev, x, gprev, gx); rok && rll > best {
-				phi, l, ll, ok, best = r, rl, rll, true, rll
+			if r, rg, rll, rok := p.refine(prev, x, gprev, gx); rok && rll > best {
+				phi, gamma, ll, ok, best = r, rg, rll, true, rll
 			}
 		}
-		first = false
 		prev, gprev = x, gx
-		if lx < gammaFloor {
-			first = true // no maximum may straddle the forbidden region
-		}
+		// No maximum may straddle the region where γ < −1.
+		first = gam < gammaFloor
 	}
-	for k := 12; k >= 1; k-- { // −1 + 2^-12 … −0.5
+	for k := 12; k >= 1; k-- { // −1 + 2⁻¹² … −0.5
 		try(-1 + math.Ldexp(1, -k))
 	}
-	for k := 2; k <= 22; k++ { // −0.25 … −2.4e-7
+	for k := 2; k <= 24; k++ { // −0.25 … −6e-8
 		try(-math.Ldexp(1, -k))
 	}
 	try(0)
-	for k := -22; k <= 40; k++ { // 2.4e-7 … 1.1e12
+	for k := -24; k <= 40; k += 2 { // 6e-8 … 1.1e12
 		try(math.Ldexp(1, k))
 	}
-	return phi, l, ll, ok
+	return phi, gamma, ll, ok
 }
 
-// refine finds the root of g in [lo, hi] (g(lo) > 0 ≥ g(hi)) by the
-// Illinois variant of regula falsi, which keeps the bracket and converges
-// superlinearly.
-func (p *profile) refine(lo, hi, glo, ghi float64) (phi, l, ll float64, ok bool) {
+// refine finds the root of the derivative in [lo, hi] (g(lo) > 0 ≥ g(hi))
+// by the Illinois variant of regula falsi: it keeps the bracket and
+// converges superlinearly.
+func (p *profile) refine(lo, hi, glo, ghi float64) (phi, gamma, ll float64, ok bool) {
 	side := 0
 	for range maxRootIter {
 		if hi-lo <= phiTol*math.Max(1, math.Abs(lo)) {
@@ -249,11 +269,11 @@ func (p *profile) refine(lo, hi, glo, ghi float64) (phi, l, ll float64, ok bool)
 		}
 	}
 	phi = lo + (hi-lo)/2
-	l, ll, _ = p.at(phi)
-	if l < gammaFloor || math.IsNaN(ll) {
+	gamma, ll, _ = p.at(phi)
+	if gamma < gammaFloor || math.IsNaN(ll) {
 		return 0, 0, 0, false
 	}
-	return phi, l, ll, true
+	return phi, gamma, ll, true
 }
 
 // gpdQuantile is the excess over t that a GPD(γ, σ) tail exceeds with

@@ -17,11 +17,13 @@ type tail struct {
 	n, nt        uint64  // values counted and excesses ever seen: P(y > t) ≈ nt/n
 
 	peaks excesses
+	// fromCalibration counts the stored excesses that come from the
+	// calibration batch (the oldest ones): they were not cut at z.
+	fromCalibration int
 	// root is the last maximum of the profile likelihood found by the
-	// default fit (φ = γ/σ·max excess), the warm start of the next fit;
-	// NaN when there is none.
+	// default fit (φ = γ/σ scaled), the warm start of the next fit; NaN
+	// when there is none.
 	root float64
-	fit  fitScratch
 }
 
 func newTail(sign float64, maxExcess int, reference bool) tail {
@@ -64,6 +66,8 @@ func (tl *tail) calibrate(c *Config, batch, scratch []float64) {
 			tl.peaks.push(y)
 		}
 	}
+	tl.fromCalibration = tl.peaks.size
+	tl.root = math.NaN()
 	tl.refit(c)
 }
 
@@ -88,6 +92,9 @@ func (tl *tail) step(c *Config, y float64) Status {
 	ex := y - tl.t
 	if ex > 0 || (c.Reference && ex == 0) {
 		tl.nt++
+		if tl.peaks.size == len(tl.peaks.data) && tl.fromCalibration > 0 {
+			tl.fromCalibration-- // the oldest is evicted
+		}
 		tl.peaks.push(ex)
 		tl.refit(c)
 		if alarm && !c.Reference {
@@ -112,7 +119,17 @@ func (tl *tail) refit(c *Config) {
 		// The reference has no answer for a degenerate tail (it would
 		// fail with a NaN threshold): fall through to the default rules.
 	}
-	tl.gamma, tl.sigma = fitGPD(&tl.peaks, &tl.root, &tl.fit)
+	// Discarded alarms cut the tail at z: the excesses judged since
+	// calibration are completed with the model's own share beyond z
+	// (see gpd.go).
+	var w, cut float64
+	if !c.KeepAnomalies && !c.Reference {
+		if p := c.Q / tl.frequency(); p < 1 && tl.z > tl.t {
+			w = float64(tl.peaks.size-tl.fromCalibration) * p / (1 - p)
+			cut = tl.z - tl.t
+		}
+	}
+	tl.gamma, tl.sigma = fitGPD(&tl.peaks, w, cut, &tl.root)
 	tl.z = tl.t + tl.excessQuantile(c.Q)
 }
 
