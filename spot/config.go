@@ -61,7 +61,7 @@ func DefaultConfig() Config {
 		Q:         1e-4,
 		Level:     0.98,
 		NInit:     2000,
-		MaxExcess: 200,
+		MaxExcess: 1000,
 		Depth:     0,
 		Up:        true,
 	}
