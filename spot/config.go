@@ -96,8 +96,10 @@ func (c Config) Validate() error {
 	if c.NInit < 1 || c.NInit > MaxNInit {
 		return paramErrorf("n_init", "must be between 1 and %d, got %d", MaxNInit, c.NInit)
 	}
-	if expected := float64(c.NInit) * (1 - c.Level); expected < MinCalibrationExcesses {
-		need := int(math.Ceil(MinCalibrationExcesses / (1 - c.Level)))
+	// The tolerance absorbs the rounding of 1 − level (100 values at 0.9
+	// are 10 excesses, not 9.999999999999998).
+	if expected := float64(c.NInit) * (1 - c.Level); expected < MinCalibrationExcesses*(1-1e-9) {
+		need := int(math.Ceil(MinCalibrationExcesses/(1-c.Level) - 1e-6))
 		return paramErrorf("n_init", "%d values at level %g leave about %.0f excesses to fit the tail; need at least %d values (or a lower level)", c.NInit, c.Level, math.Floor(expected), need)
 	}
 	if c.MaxExcess < 1 || c.MaxExcess > MaxMaxExcess {

@@ -97,10 +97,6 @@ func TestSpotBadInput(t *testing.T) {
 	}
 }
 
-type spotRow struct {
-	fields []string
-}
-
 func parseSpotOutput(t *testing.T, out string) (header string, rows map[int][]string, order []int) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
