@@ -62,7 +62,9 @@ func (e *excesses) push(y float64) {
 	}
 	e.sum -= evicted
 	e.sumSq -= evicted * evicted
-	e.pushes++
+	if !e.reference {
+		e.pushes++
+	}
 	if evicted <= e.min || evicted >= e.max {
 		// The evicted value may have been an extreme: rescan. The
 		// reference rescans only here; the sums are refreshed too.

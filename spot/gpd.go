@@ -101,11 +101,13 @@ func (p *profile) at(phi float64) (gamma, ll, g float64) {
 }
 
 // fitGPD returns the GPD parameters (γ, σ) of the stored excesses with a
-// censored weight w at c (see above), NaN when there is none. root carries
+// censored weight w at c (see above), NaN when there is no positive one. root carries
 // the previous maximum (φ) from one fit to the next.
 func fitGPD(e *excesses, w, c float64, root *float64) (gamma, sigma float64) {
 	switch {
-	case e.size == 0:
+	case e.size == 0 || !(e.max > 0):
+		// No excess, or only ties at t (reference mode): no spread to
+		// model.
 		*root = math.NaN()
 		return math.NaN(), math.NaN()
 	case e.size < minFitExcesses || !(e.max > e.min):

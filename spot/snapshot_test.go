@@ -199,8 +199,11 @@ func FuzzStep(f *testing.F) {
 			}
 			xs = append(xs, v)
 		}
-		for len(xs) < 3*(c.NInit+c.Depth) && len(raw) > 0 {
-			xs = append(xs, xs[len(xs)%max(1, len(raw)/2)]*0.5)
+		if len(xs) == 0 {
+			return
+		}
+		for n := len(xs); len(xs) < 3*(c.NInit+c.Depth); {
+			xs = append(xs, xs[len(xs)%n]*0.5)
 		}
 		for _, x := range xs {
 			r := d.Step(x)
@@ -232,6 +235,9 @@ func FuzzFit(f *testing.F) {
 	f.Add([]byte("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x10\x11\x12"), uint8(20))
 	f.Add([]byte("\xff\xff\x00\x01\x00\x01\x00\x01\x00\x01\x00\x01\x00\x02"), uint8(3))
 	f.Fuzz(func(t *testing.T, raw []byte, capacity uint8) {
+		if len(raw) == 0 {
+			return
+		}
 		e := newExcesses(1+int(capacity), false)
 		er := newExcesses(1+int(capacity), true)
 		for i := 0; i+1 < len(raw); i += 2 {

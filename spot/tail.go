@@ -110,14 +110,15 @@ func (tl *tail) step(c *Config, y float64) Status {
 
 // refit fits the GPD to the stored excesses and sets z.
 func (tl *tail) refit(c *Config) {
-	if c.Reference && tl.peaks.size > 0 {
+	if c.Reference && tl.peaks.max > 0 {
 		tl.gamma, tl.sigma = refFit(&tl.peaks)
 		tl.z = tl.t + refTailQuantile(tl.gamma, tl.sigma, tl.frequency(), c.Q)
-		if !math.IsNaN(tl.z) {
+		if tl.hasModel() && !math.IsNaN(tl.z) && !math.IsInf(tl.z, 0) {
 			return
 		}
 		// The reference has no answer for a degenerate tail (it would
-		// fail with a NaN threshold): fall through to the default rules.
+		// fail with a NaN threshold, or return a scale ≤ 0 when all
+		// excesses are equal): fall through to the default rules.
 	}
 	// Discarded alarms cut the tail at z: the excesses judged since
 	// calibration are completed with the model's own share beyond z
@@ -133,6 +134,10 @@ func (tl *tail) refit(c *Config) {
 	tl.z = tl.t + tl.excessQuantile(c.Q)
 }
 
+// hasModel reports whether the tail has a fitted GPD: it has none while
+// no excess (or only ties at t) was seen, and then z = t.
+func (tl *tail) hasModel() bool { return tl.sigma > 0 && !math.IsInf(tl.sigma, 0) }
+
 // frequency is the estimate of P(y > t).
 func (tl *tail) frequency() float64 { return float64(tl.nt) / float64(tl.n) }
 
@@ -141,7 +146,7 @@ func (tl *tail) frequency() float64 { return float64(tl.nt) / float64(tl.n) }
 // tail holds no excess (no value above t was ever seen).
 func (tl *tail) excessQuantile(risk float64) float64 {
 	s := tl.frequency()
-	if tl.peaks.size == 0 || risk >= s {
+	if !tl.hasModel() || risk >= s {
 		return 0
 	}
 	return gpdQuantile(tl.gamma, tl.sigma, risk/s)
@@ -149,7 +154,7 @@ func (tl *tail) excessQuantile(risk float64) float64 {
 
 // quantile is the oriented threshold that y exceeds with probability risk.
 func (tl *tail) quantile(c *Config, risk float64) float64 {
-	if c.Reference && tl.peaks.size > 0 {
+	if c.Reference && tl.hasModel() {
 		if z := tl.t + refTailQuantile(tl.gamma, tl.sigma, tl.frequency(), risk); !math.IsNaN(z) {
 			return z
 		}
@@ -162,7 +167,7 @@ func (tl *tail) quantile(c *Config, risk float64) float64 {
 // t; reference mode does too.
 func (tl *tail) probability(c *Config, y float64) float64 {
 	d := y - tl.t
-	if tl.peaks.size == 0 {
+	if !tl.hasModel() {
 		if d > 0 {
 			return 0
 		}
