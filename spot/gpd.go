@@ -46,6 +46,14 @@ const (
 	gammaFloor = -1
 	// maxRootIter bounds the root search (it converges far earlier).
 	maxRootIter = 100
+	// newtonTol: Newton stops when its step is this small (relative to
+	// |φ|, absolute below 1); quadratic convergence makes the last step
+	// far smaller still.
+	newtonTol     = 1e-9
+	newtonMaxIter = 8
+	// newtonLastStep: a step this small is taken without evaluating
+	// its end point (its error is about its square).
+	newtonLastStep = 1e-5
 )
 
 // profile evaluates the profile log-likelihood and its derivative.
@@ -56,6 +64,7 @@ type profile struct {
 	k      float64 // exact excesses
 	s1, s2 float64 // Σy and Σy² of the scaled values, censored included
 	sumY   float64 // Σy of the exact ones only
+	slope  float64 // dγ/dφ at the last point evaluated by at
 }
 
 func newProfile(e *excesses, w, c float64) profile {
@@ -75,29 +84,37 @@ func newProfile(e *excesses, w, c float64) profile {
 }
 
 // at returns γ(φ) = A/k, the profile log-likelihood (plus k·log max) and
-// its derivative.
-func (p *profile) at(phi float64) (gamma, ll, g float64) {
+// its first two derivatives (the second is NaN near 0, where the series
+// stops at the first).
+func (p *profile) at(phi float64) (gamma, ll, g, h float64) {
 	if math.Abs(phi) < phiZero {
 		// Series at 0: A ≈ φ·s1, ℓ → −k·log(s1/k) − k,
 		// ℓ' → k·s2/(2·s1) − Σy.
-		return phi * p.s1 / p.k, -p.k*math.Log(p.s1/p.k) - p.k, p.k*p.s2/(2*p.s1) - p.sumY
+		return phi * p.s1 / p.k, -p.k*math.Log(p.s1/p.k) - p.k, p.k*p.s2/(2*p.s1) - p.sumY, math.NaN()
 	}
-	var b, bd float64
+	var b, bd, bdd float64
 	for _, y := range p.e.values() {
 		y *= p.scale
 		u := phi * y
-		b += math.Log1p(u)
-		bd += y / (1 + u)
+		b += log1p(u)
+		r := y / (1 + u)
+		bd += r
+		bdd += r * r
 	}
-	a, ad := b, bd
+	a, ad, add := b, bd, bdd
 	if p.w > 0 {
 		u := phi * p.c
-		a += p.w * math.Log1p(u)
-		ad += p.w * p.c / (1 + u)
+		r := p.c / (1 + u)
+		a += p.w * log1p(u)
+		ad += p.w * r
+		add += p.w * r * r
 	}
+	// ℓ = −k·log(A/(kφ)) − B − k; A' = Σr, A'' = −Σr² (likewise B).
 	ll = -p.k*math.Log(a/(p.k*phi)) - b - p.k
 	g = -p.k*(ad/a-1/phi) - bd
-	return a / p.k, ll, g
+	p.slope = ad / p.k
+	h = -p.k*(-add/a-(ad/a)*(ad/a)+1/(phi*phi)) + bdd
+	return a / p.k, ll, g, h
 }
 
 // fitGPD returns the GPD parameters (γ, σ) of the stored excesses with a
@@ -159,11 +176,11 @@ func (p *profile) logLikelihood(gamma, sigma float64) float64 {
 	}
 	var b float64
 	for _, y := range p.e.values() {
-		b += math.Log1p(theta * y * p.scale)
+		b += log1p(theta * y * p.scale)
 	}
 	ll := -p.k*math.Log(sigma) - (1+1/gamma)*b
 	if p.w > 0 {
-		ll -= p.w / gamma * math.Log1p(theta*p.c)
+		ll -= p.w / gamma * log1p(theta*p.c)
 	}
 	return ll
 }
@@ -172,6 +189,9 @@ func (p *profile) logLikelihood(gamma, sigma float64) float64 {
 // previous one) when it is a number, else by scanning the whole domain.
 func (p *profile) maximum(warm float64) (phi, gamma, ll float64, ok bool) {
 	if warm > -1 { // false for NaN
+		if phi, gamma, ll, ok = p.newton(warm); ok {
+			return phi, gamma, ll, true
+		}
 		if phi, gamma, ll, ok = p.track(warm); ok {
 			return phi, gamma, ll, true
 		}
@@ -179,25 +199,56 @@ func (p *profile) maximum(warm float64) (phi, gamma, ll float64, ok bool) {
 	return p.scan()
 }
 
+// newton climbs to the maximum near start with Newton steps on the
+// derivative, as long as the profile is concave there: from the previous
+// maximum, after one excess changed, two or three evaluations reach it.
+// It gives up (for the bracketed search) on anything unusual.
+func (p *profile) newton(start float64) (phi, gamma, ll float64, ok bool) {
+	phi = start
+	for range newtonMaxIter {
+		gam, l, g, h := p.at(phi)
+		slope := p.slope
+		if !(h < 0) || gam < gammaFloor || math.IsNaN(l) {
+			return 0, 0, 0, false
+		}
+		step := -g / h
+		if math.Abs(step) <= newtonTol*math.Max(1, math.Abs(phi)) {
+			return phi, gam, l, true
+		}
+		if math.Abs(step) <= newtonLastStep*math.Max(1, math.Abs(phi)) {
+			// The step left is so small that the point after it is
+			// exact to about step² (quadratic convergence): take it,
+			// with its values to second order, without another pass.
+			return phi + step, gam + slope*step, l + g*step + h*step*step/2, true
+		}
+		next := phi + step
+		if !(next > (phi-1)/2) || math.Abs(step) > 0.5*math.Max(1, math.Abs(phi)) {
+			return 0, 0, 0, false // a long jump: not near the maximum
+		}
+		phi = next
+	}
+	return 0, 0, 0, false
+}
+
 // track walks uphill from start with doubling steps until the derivative
 // changes sign, then refines that root: a few evaluations when the maximum
 // moved little since the previous fit.
 func (p *profile) track(start float64) (phi, gamma, ll float64, ok bool) {
-	_, _, g := p.at(start)
+	_, _, g, _ := p.at(start)
 	step := math.Max(math.Abs(start)*1e-3, 1e-6)
 	lo, hi, glo, ghi := start, start, g, g
 	for range 80 {
 		if g > 0 { // uphill to the right
 			lo, glo = hi, ghi
 			hi = lo + step
-			if _, _, ghi = p.at(hi); ghi <= 0 {
+			if _, _, ghi, _ = p.at(hi); ghi <= 0 {
 				return p.refine(lo, hi, glo, ghi)
 			}
 		} else { // uphill to the left, toward −1
 			hi, ghi = lo, glo
 			lo = math.Max(hi-step, (hi-1)/2)
 			var gam float64
-			if gam, _, glo = p.at(lo); gam < gammaFloor || hi-lo < 1e-15 {
+			if gam, _, glo, _ = p.at(lo); gam < gammaFloor || hi-lo < 1e-15 {
 				return 0, 0, 0, false
 			}
 			if glo > 0 {
@@ -216,7 +267,7 @@ func (p *profile) scan() (phi, gamma, ll float64, ok bool) {
 	first := true
 	best := math.Inf(-1)
 	try := func(x float64) {
-		gam, _, gx := p.at(x)
+		gam, _, gx, _ := p.at(x)
 		if !first && gprev > 0 && gx <= 0 {
 			if r, rg, rll, rok := p.refine(prev, x, gprev, gx); rok && rll > best {
 				phi, gamma, ll, ok, best = r, rg, rll, true, rll
@@ -252,7 +303,7 @@ func (p *profile) refine(lo, hi, glo, ghi float64) (phi, gamma, ll float64, ok b
 		if !(x > lo && x < hi) {
 			x = lo + (hi-lo)/2
 		}
-		_, _, gx := p.at(x)
+		_, _, gx, _ := p.at(x)
 		switch {
 		case gx > 0:
 			lo, glo = x, gx
@@ -271,7 +322,7 @@ func (p *profile) refine(lo, hi, glo, ghi float64) (phi, gamma, ll float64, ok b
 		}
 	}
 	phi = lo + (hi-lo)/2
-	gamma, ll, _ = p.at(phi)
+	gamma, ll, _, _ = p.at(phi)
 	if gamma < gammaFloor || math.IsNaN(ll) {
 		return 0, 0, 0, false
 	}
@@ -298,4 +349,13 @@ func gpdSurvival(gamma, sigma, d float64) float64 {
 		return 0
 	}
 	return math.Exp(-math.Log1p(u) / gamma)
+}
+
+// log1p is log(1+u): math.Log1p where 1+u would lose digits, the faster
+// math.Log elsewhere (the fits spend most of their time here).
+func log1p(u float64) float64 {
+	if math.Abs(u) < 1e-2 {
+		return math.Log1p(u)
+	}
+	return math.Log(1 + u)
 }
