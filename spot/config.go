@@ -91,7 +91,7 @@ func (c Config) Validate() error {
 		return paramErrorf("q", "must be strictly between 0 and 1 (the risk of a value beyond the alarm threshold, e.g. 1e-4), got %g", c.Q)
 	}
 	if c.Q >= 1-c.Level {
-		return paramErrorf("q", "must be below 1 − level = %g (the alarm threshold lies in the tail above level), got %g", 1-c.Level, c.Q)
+		return paramErrorf("q", "must be below 1 − level = %.6g (the alarm threshold lies in the tail above level), got %g", 1-c.Level, c.Q)
 	}
 	if c.NInit < 1 || c.NInit > MaxNInit {
 		return paramErrorf("n_init", "must be between 1 and %d, got %d", MaxNInit, c.NInit)

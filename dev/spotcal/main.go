@@ -4,8 +4,8 @@
 // It prints one Markdown table row per distribution and setting, the table
 // that the spot package documentation shows.
 //
-//	go run ./dev/spotcal                       # the documented table
-//	go run ./dev/spotcal -n 200000 -max-excess 200,1000 -level 0.98,0.99
+//	go run ./dev/spotcal -seeds 3 -max-excess 200,1000   # the documented table
+//	go run ./dev/spotcal -n 200000 -q 1e-3 -max-excess 500 -level 0.99
 package main
 
 import (
@@ -43,7 +43,7 @@ func distributions() []distribution {
 func run(args []string) error {
 	fs := flag.NewFlagSet("spotcal", flag.ContinueOnError)
 	n := fs.Int("n", 1_000_000, "values per stream")
-	q := fs.Float64("q", 1e-3, "risk")
+	qs := fs.String("q", "1e-3,1e-4", "comma-separated risks")
 	levels := fs.String("level", "0.98", "comma-separated levels")
 	maxExcess := fs.String("max-excess", "200", "comma-separated max_excess values")
 	nInit := fs.Int("n-init", 2000, "calibration values")
@@ -53,6 +53,10 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	qv, err := floats(*qs)
+	if err != nil {
+		return fmt.Errorf("-q: %w", err)
+	}
 	lv, err := floats(*levels)
 	if err != nil {
 		return fmt.Errorf("-level: %w", err)
@@ -61,28 +65,30 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("-max-excess: %w", err)
 	}
-	fmt.Printf("| distribution | mode | level | max_excess | alarms / q·steps | steps | seconds |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|\n")
-	for _, dist := range distributions() {
-		for _, mode := range strings.Split(*modes, ",") {
-			for _, level := range lv {
-				for _, m := range me {
-					c := spot.Config{Q: *q, Level: level, NInit: *nInit, MaxExcess: int(m), Up: true, Reference: mode == "reference", KeepAnomalies: *keep}
-					if mode != "reference" && mode != "default" {
-						return fmt.Errorf("unknown mode %q", mode)
-					}
-					alarms, steps := 0, 0
-					start := time.Now()
-					for seed := 1; seed <= *seeds; seed++ {
-						a, s, err := measure(c, dist, *n, uint64(seed))
-						if err != nil {
-							return err
+	fmt.Printf("| distribution | q | mode | level | max_excess | alarms / (q·steps) | steps | seconds |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|\n")
+	for _, q := range qv {
+		for _, dist := range distributions() {
+			for _, mode := range strings.Split(*modes, ",") {
+				for _, level := range lv {
+					for _, m := range me {
+						c := spot.Config{Q: q, Level: level, NInit: *nInit, MaxExcess: int(m), Up: true, Reference: mode == "reference", KeepAnomalies: *keep}
+						if mode != "reference" && mode != "default" {
+							return fmt.Errorf("unknown mode %q", mode)
 						}
-						alarms += a
-						steps += s
+						alarms, steps := 0, 0
+						start := time.Now()
+						for seed := 1; seed <= *seeds; seed++ {
+							a, s, err := measure(c, dist, *n, uint64(seed))
+							if err != nil {
+								return err
+							}
+							alarms += a
+							steps += s
+						}
+						ratio := float64(alarms) / (q * float64(steps))
+						fmt.Printf("| %s | %g | %s | %g | %d | %.2f | %d | %.1f |\n", dist.name, q, mode, level, int(m), ratio, steps, time.Since(start).Seconds())
 					}
-					ratio := float64(alarms) / (*q * float64(steps))
-					fmt.Printf("| %s | %s | %g | %d | %.2f | %d | %.1f |\n", dist.name, mode, level, int(m), ratio, steps, time.Since(start).Seconds())
 				}
 			}
 		}
