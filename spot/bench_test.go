@@ -72,18 +72,18 @@ func BenchmarkNormalStep(b *testing.B) {
 	}
 }
 
-// BenchmarkRefit: one excess with the refit of 200 stored excesses.
+// BenchmarkRefit: one excess with the refit of the stored excesses (200,
+// or 1000 with the defaults).
 func BenchmarkRefit(b *testing.B) {
-	for _, ref := range []bool{false, true} {
-		name := "default"
-		if ref {
-			name = "reference"
-		}
-		b.Run(name, func(b *testing.B) {
-			c := streamConfig
-			c.Reference = ref
-			d := mustNew(b, c)
-			xs := gaussian(8, 40000)
+	ref := streamConfig
+	ref.Reference = true
+	for _, tc := range []struct {
+		name string
+		c    Config
+	}{{"default", streamConfig}, {"reference", ref}, {"defaults-1000", DefaultConfig()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			d := mustNew(b, tc.c)
+			xs := gaussian(8, 100000)
 			for _, x := range xs {
 				d.Step(x)
 			}
