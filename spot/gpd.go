@@ -118,8 +118,8 @@ func (p *profile) at(phi float64) (gamma, ll, g, h float64) {
 }
 
 // fitGPD returns the GPD parameters (γ, σ) of the stored excesses with a
-// censored weight w at c (see above), NaN when there is no positive one. root carries
-// the previous maximum (φ) from one fit to the next.
+// censored weight w at c (see above), NaN when there is no positive
+// excess. root carries the previous maximum (φ) from one fit to the next.
 func fitGPD(e *excesses, w, c float64, root *float64) (gamma, sigma float64) {
 	switch {
 	case e.size == 0 || !(e.max > 0):
@@ -230,9 +230,9 @@ func (p *profile) newton(start float64) (phi, gamma, ll float64, ok bool) {
 	return 0, 0, 0, false
 }
 
-// track walks uphill from start with doubling steps until the derivative
-// changes sign, then refines that root: a few evaluations when the maximum
-// moved little since the previous fit.
+// track walks uphill from start with steps growing fourfold until the
+// derivative changes sign, then refines that root. It is the fallback of
+// newton where the profile is not concave.
 func (p *profile) track(start float64) (phi, gamma, ll float64, ok bool) {
 	_, _, g, _ := p.at(start)
 	step := math.Max(math.Abs(start)*1e-3, 1e-6)
