@@ -226,3 +226,29 @@ func TestSpotColumnLowerDrift(t *testing.T) {
 		t.Fatalf("first row %v", rows2[order2[0]])
 	}
 }
+
+// FuzzSpotInput feeds arbitrary text to the tool: it either succeeds or
+// fails with an input error, never panics, and every row it writes has the
+// fields of the header.
+func FuzzSpotInput(f *testing.F) {
+	f.Add("x\n1\n2\n3\n", "")
+	f.Add("a,b\n1,2\n3,\n,nan\n\"4\",5e3\n", "b")
+	f.Add(strings.Repeat("0.5\n1e-3\n-2\n7\n", 40), "")
+	f.Add("x\r\n1\r\nNaN\r\n0x1p-3\r\n", "")
+	f.Fuzz(func(t *testing.T, in, column string) {
+		args := []string{"--n-init", "20", "--level", "0.5", "--depth", "2"}
+		if column != "" {
+			args = append(args, "--column", column)
+		}
+		out, errs, code := runSpot(t, in, args...)
+		if code != exitOK && code != exitInput && code != exitUsage {
+			t.Fatalf("exit %d: %s", code, errs)
+		}
+		lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		for _, l := range lines[1:] {
+			if strings.Count(l, ",") != strings.Count(lines[0], ",") {
+				t.Fatalf("row %q for header %q", l, lines[0])
+			}
+		}
+	})
+}
