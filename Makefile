@@ -7,7 +7,7 @@ COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS     := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN         := bin/netspot
 
-.PHONY: help build demo test unit lint bench fuzz clean
+.PHONY: help build demo test unit lint bench fuzz clean calibration
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -38,6 +38,9 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+calibration: ## SPOT alarm rate against q on long i.i.d. streams (the table of the spot package doc; a few minutes)
+	$(GO) run ./dev/spotcal -seeds 3 -max-excess 200,1000
 
 clean: ## remove build outputs
 	rm -rf bin dist

@@ -1,0 +1,115 @@
+package spot
+
+import (
+	"fmt"
+	"math"
+)
+
+// Config holds the parameters of a Detector. It has no file tags: spot is a
+// library, and each program maps its own settings onto it.
+type Config struct {
+	// Q is the risk: the probability, under the learnt distribution, of a
+	// value beyond the alarm threshold. Lower means fewer, more extreme
+	// alarms.
+	Q float64
+	// Level is the quantile of the calibration values that sets the
+	// excess threshold t; the 1−Level fraction above it forms the tail
+	// that is modelled.
+	Level float64
+	// NInit is the number of values learnt before watching (after Depth
+	// values that only fill the drift window).
+	NInit int
+	// MaxExcess bounds the number of excesses kept to fit the tail: the
+	// model follows the latest MaxExcess excesses.
+	MaxExcess int
+	// Depth is the length of the drift window (DSPOT): the detector
+	// watches x − M, with M the mean of the last Depth values that were
+	// not alarms. 0 watches x itself (SPOT).
+	Depth int
+	// Up and Down choose the watched tails: high values, low values, or
+	// both.
+	Up, Down bool
+	// KeepAnomalies learns alarms too: a value beyond the alarm
+	// threshold is still reported as Alarm, but it also enters the tail
+	// model, so that the threshold follows a lasting change. It never
+	// enters the drift window. In reference mode it follows the
+	// reference library instead: such a value is reported as Excess.
+	KeepAnomalies bool
+	// Reference reproduces the reference C implementation (libspot 2.0)
+	// step by step: P² estimate of t, excesses at t counted (≥), its
+	// estimators and root search. Meant for comparisons; the default
+	// mode is better calibrated (see the package documentation).
+	Reference bool
+}
+
+// Limits on the sizes of a Config: they bound the memory of a Detector and
+// of what a snapshot may claim.
+const (
+	MaxNInit     = 1 << 20
+	MaxMaxExcess = 1 << 16
+	MaxDepth     = 1 << 20
+	// MinCalibrationExcesses is the number of excesses a calibration
+	// batch must be expected to hold, NInit·(1−Level), for a first fit
+	// that means something.
+	MinCalibrationExcesses = 10
+)
+
+// DefaultConfig returns the parameters chosen from the calibration
+// measurements in the package documentation, watching the upper tail.
+func DefaultConfig() Config {
+	return Config{
+		Q:         1e-4,
+		Level:     0.98,
+		NInit:     2000,
+		MaxExcess: 1000,
+		Depth:     0,
+		Up:        true,
+	}
+}
+
+// ParamError says which parameter of a Config is invalid. Param is the
+// snake_case name used in messages and config files: q, level, n_init,
+// max_excess, depth, up.
+type ParamError struct {
+	Param string
+	Err   error
+}
+
+func (e *ParamError) Error() string { return e.Param + ": " + e.Err.Error() }
+func (e *ParamError) Unwrap() error { return e.Err }
+
+func paramErrorf(param, format string, args ...any) error {
+	return &ParamError{Param: param, Err: fmt.Errorf(format, args...)}
+}
+
+// Validate reports the first invalid parameter as a *ParamError.
+func (c Config) Validate() error {
+	if !(c.Level > 0 && c.Level < 1) {
+		return paramErrorf("level", "must be strictly between 0 and 1 (the quantile that starts the tail, e.g. 0.98), got %g", c.Level)
+	}
+	if !(c.Q > 0 && c.Q < 1) {
+		return paramErrorf("q", "must be strictly between 0 and 1 (the risk of a value beyond the alarm threshold, e.g. 1e-4), got %g", c.Q)
+	}
+	if c.Q >= 1-c.Level {
+		return paramErrorf("q", "must be below 1 − level = %.6g (the alarm threshold lies in the tail above level), got %g", 1-c.Level, c.Q)
+	}
+	if c.NInit < 1 || c.NInit > MaxNInit {
+		return paramErrorf("n_init", "must be between 1 and %d, got %d", MaxNInit, c.NInit)
+	}
+	// The tolerance absorbs the rounding of 1 − level (100 values at 0.9
+	// are 10 excesses, not 9.999999999999998).
+	if expected := float64(c.NInit) * (1 - c.Level); expected < MinCalibrationExcesses*(1-1e-9) {
+		need := int(math.Ceil(MinCalibrationExcesses/(1-c.Level) - 1e-6))
+		return paramErrorf("n_init", "%d values at level %g leave about %.0f excesses to fit the tail; need at least %d values (or a lower level)", c.NInit, c.Level, math.Floor(expected), need)
+	}
+	if c.MaxExcess < 1 || c.MaxExcess > MaxMaxExcess {
+		return paramErrorf("max_excess", "must be between 1 and %d, got %d", MaxMaxExcess, c.MaxExcess)
+	}
+	if c.Depth < 0 || c.Depth > MaxDepth {
+		return paramErrorf("depth", "must be between 0 (no drift) and %d, got %d", MaxDepth, c.Depth)
+	}
+	if !c.Up && !c.Down {
+		return paramErrorf("up", "no tail watched: set up, down or both")
+	}
+	return nil
+}

@@ -1,0 +1,290 @@
+package spot
+
+import (
+	"errors"
+	"math"
+)
+
+// MaxValue bounds the magnitude of the values a Detector accepts: beyond
+// it, sums of squares and drift sums could overflow. Statistics of network
+// traffic stay many orders of magnitude below.
+const MaxValue = 1e100
+
+// Result is the verdict of one Step for each tail.
+type Result struct {
+	Up, Down Status
+}
+
+// IsAlarm reports whether a watched tail raised an alarm.
+func (r Result) IsAlarm() bool { return r.Up == Alarm || r.Down == Alarm }
+
+// Side names one tail of a Detector.
+type Side int8
+
+const (
+	Upper Side = iota // high values
+	Lower             // low values
+)
+
+// Detector watches one series with SPOT (or DSPOT when Config.Depth > 0)
+// on its upper tail, its lower tail, or both. The tails share one drift
+// window, and a value enters that window only if no watched tail raised an
+// alarm on it, so that an attack that pushes a series up is not learnt as
+// the new normal by either side.
+//
+// A Detector learns from its first Depth+NInit values (Step returns
+// Learning), then judges each value. It is not safe for concurrent use.
+// The zero Detector watches nothing; use New.
+type Detector struct {
+	cfg      Config
+	up, down tail
+
+	window  []float64 // ring of the last Depth values that were not alarms
+	wpos    int       // next write position
+	wlen    int       // values in the ring
+	wsum    float64   // their sum
+	wpushes int       // pushes since wsum was recomputed
+
+	batch      []float64 // calibration values minus drift; nil once watching
+	calibrated bool
+}
+
+// New returns a Detector for c, or a *ParamError naming the invalid
+// parameter.
+func New(c Config) (*Detector, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	d := &Detector{cfg: c}
+	if c.Up {
+		d.up = newTail(1, c.MaxExcess, c.Reference)
+	}
+	if c.Down {
+		d.down = newTail(-1, c.MaxExcess, c.Reference)
+	}
+	if c.Depth > 0 {
+		d.window = make([]float64, c.Depth)
+	}
+	d.batch = make([]float64, 0, c.NInit)
+	return d, nil
+}
+
+// Config returns the parameters of the detector.
+func (d *Detector) Config() Config { return d.cfg }
+
+// Step judges x, learns from it, and returns the verdict of each tail. A
+// NaN, ±Inf or too large value changes nothing and gives Invalid. A value
+// enters the drift window unless a watched tail reports Alarm.
+func (d *Detector) Step(x float64) Result {
+	if !d.cfg.Up && !d.cfg.Down {
+		return Result{Off, Off}
+	}
+	if !(math.Abs(x) <= MaxValue) {
+		return d.both(Invalid)
+	}
+	if !d.calibrated {
+		d.learn(x)
+		return d.both(Learning)
+	}
+	m := d.drift()
+	r := Result{Off, Off}
+	if d.cfg.Up {
+		r.Up = d.up.step(&d.cfg, x-m)
+	}
+	if d.cfg.Down {
+		r.Down = d.down.step(&d.cfg, -(x - m))
+	}
+	if !r.IsAlarm() {
+		d.pushWindow(x)
+	}
+	return r
+}
+
+// both returns s for the watched tails and Off for the others.
+func (d *Detector) both(s Status) Result {
+	r := Result{Off, Off}
+	if d.cfg.Up {
+		r.Up = s
+	}
+	if d.cfg.Down {
+		r.Down = s
+	}
+	return r
+}
+
+func (d *Detector) learn(x float64) {
+	if d.wlen < d.cfg.Depth {
+		d.pushWindow(x)
+		return
+	}
+	d.batch = append(d.batch, x-d.drift())
+	d.pushWindow(x)
+	if len(d.batch) < d.cfg.NInit {
+		return
+	}
+	var scratch []float64
+	if !d.cfg.Reference {
+		scratch = make([]float64, len(d.batch))
+	}
+	if d.cfg.Up {
+		d.up.calibrate(&d.cfg, d.batch, scratch)
+	}
+	if d.cfg.Down {
+		d.down.calibrate(&d.cfg, d.batch, scratch)
+	}
+	d.batch = nil
+	d.calibrated = true
+}
+
+func (d *Detector) pushWindow(x float64) {
+	if len(d.window) == 0 {
+		return
+	}
+	if d.wlen == len(d.window) {
+		d.wsum -= d.window[d.wpos]
+	} else {
+		d.wlen++
+	}
+	d.window[d.wpos] = x
+	d.wsum += x
+	d.wpos++
+	if d.wpos == len(d.window) {
+		d.wpos = 0
+	}
+	// A running sum drifts by rounding over months of steps: recompute
+	// it once per turn of the ring (O(1) amortized).
+	if d.wpushes++; d.wpushes >= len(d.window) {
+		d.wpushes = 0
+		d.wsum = 0
+		for _, v := range d.window[:d.wlen] {
+			d.wsum += v
+		}
+	}
+}
+
+// drift is M, the mean of the window: 0 without drift, NaN while the
+// window fills.
+func (d *Detector) drift() float64 {
+	if len(d.window) == 0 {
+		return 0
+	}
+	if d.wlen < len(d.window) {
+		return math.NaN()
+	}
+	return d.wsum / float64(d.wlen)
+}
+
+// Drift returns M, the mean of the drift window that the next value is
+// compared to: 0 when Depth is 0, NaN while the window fills.
+func (d *Detector) Drift() float64 { return d.drift() }
+
+// Remaining returns how many values the detector still needs before it
+// watches: Depth+NInit at first, 0 once watching.
+func (d *Detector) Remaining() int {
+	if d.calibrated || (!d.cfg.Up && !d.cfg.Down) {
+		return 0
+	}
+	return d.cfg.Depth - d.wlen + d.cfg.NInit - len(d.batch)
+}
+
+// Thresholds returns the alarm thresholds, in data units with the drift
+// included, that the next value is judged against: above up or below down
+// is an alarm. NaN for a tail that is not watched and while learning.
+func (d *Detector) Thresholds() (up, down float64) {
+	up, down = math.NaN(), math.NaN()
+	if !d.calibrated {
+		return up, down
+	}
+	m := d.drift()
+	if d.cfg.Up {
+		up = m + d.up.z
+	}
+	if d.cfg.Down {
+		down = m - d.down.z
+	}
+	return up, down
+}
+
+// Quantile returns, for each tail, the value that the next value exceeds
+// (upward for up, downward for down) with probability risk under the
+// fitted tails: Thresholds is Quantile(Config.Q). NaN for a tail that is
+// not watched, while learning, and for a risk outside (0, 1).
+func (d *Detector) Quantile(risk float64) (up, down float64) {
+	up, down = math.NaN(), math.NaN()
+	if !d.calibrated || !(risk > 0 && risk < 1) {
+		return up, down
+	}
+	m := d.drift()
+	if d.cfg.Up {
+		up = m + d.up.quantile(&d.cfg, risk)
+	}
+	if d.cfg.Down {
+		down = m - d.down.quantile(&d.cfg, risk)
+	}
+	return up, down
+}
+
+// Probability returns, for each tail, the probability under the fitted
+// tail of a value at least as extreme as x (x or above for up, x or below
+// for down), relative to the current drift. It is the GPD survival
+// function s·(1 + γd/σ)^(−1/γ), with s the frequency of excesses and d the
+// height of x above the excess threshold, and 0 beyond the end of a
+// bounded tail. NaN where it is unknown: a tail not watched, while
+// learning, an invalid x, and x on the normal side of the excess threshold
+// (the body of the distribution is not modelled; reference mode
+// extrapolates the tail there, as the reference library does).
+func (d *Detector) Probability(x float64) (up, down float64) {
+	up, down = math.NaN(), math.NaN()
+	if !d.calibrated || !(math.Abs(x) <= MaxValue) {
+		return up, down
+	}
+	m := d.drift()
+	if d.cfg.Up {
+		up = d.up.probability(&d.cfg, x-m)
+	}
+	if d.cfg.Down {
+		down = d.down.probability(&d.cfg, -(x - m))
+	}
+	return up, down
+}
+
+// TailState describes one tail of a watching detector. Thresholds are in
+// data units relative to the drift: the absolute alarm threshold is
+// Drift() + Anomaly.
+type TailState struct {
+	Excess  float64 // t: values beyond it are excesses
+	Anomaly float64 // z: values beyond it are alarms
+	N       uint64  // values counted (calibration and non-alarm steps)
+	Nt      uint64  // excesses ever seen; Nt/N estimates P(beyond t)
+	Stored  int     // excesses kept for the fit (≤ MaxExcess)
+	Gamma   float64 // GPD shape of the tail (NaN with no excess)
+	Sigma   float64 // GPD scale
+}
+
+// ErrNotWatching is returned by Tail for a tail that is not watched or
+// while the detector learns.
+var ErrNotWatching = errors.New("spot: tail not watched or still learning")
+
+// Tail returns the state of one tail.
+func (d *Detector) Tail(s Side) (TailState, error) {
+	var tl *tail
+	switch {
+	case !d.calibrated:
+		return TailState{}, ErrNotWatching
+	case s == Upper && d.cfg.Up:
+		tl = &d.up
+	case s == Lower && d.cfg.Down:
+		tl = &d.down
+	default:
+		return TailState{}, ErrNotWatching
+	}
+	return TailState{
+		Excess:  tl.sign * tl.t,
+		Anomaly: tl.sign * tl.z,
+		N:       tl.n,
+		Nt:      tl.nt,
+		Stored:  tl.peaks.size,
+		Gamma:   tl.gamma,
+		Sigma:   tl.sigma,
+	}, nil
+}

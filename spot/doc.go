@@ -1,0 +1,137 @@
+// Package spot detects extreme values in a stream with SPOT and DSPOT
+// (Siffer et al., "Anomaly Detection in Streams with Extreme Value Theory",
+// KDD 2017): it learns the tail of a series' distribution and raises an
+// alarm on a value that the learnt distribution gives a probability below
+// q. It uses the standard library only and does no I/O, no goroutines, no
+// clock and no logging: the caller feeds values and decides what to do.
+//
+// # How a Detector works
+//
+// A Detector watches one series on its upper tail, its lower tail or both
+// (Config.Up, Config.Down). Step consumes one value at a time:
+//
+//   - The first Depth values only fill the drift window (DSPOT). The detector
+//     then watches x − M, M being the mean of the last Depth values that were
+//     not alarms; with Depth 0 it watches x itself (SPOT).
+//   - The next NInit values form the calibration batch (each pushed into the
+//     window after use). The excess threshold t of each tail is the Level
+//     quantile of the batch; the values beyond t are the excesses, and a
+//     generalized Pareto distribution (GPD) fitted to them gives the alarm
+//     threshold z, beyond which a value has probability q.
+//   - Then each value is Normal (not beyond t), Excess (beyond t: stored, the
+//     tail refitted, z updated) or Alarm (beyond z: not learnt). The last
+//     MaxExcess excesses are kept, so the model follows the recent tail in
+//     bounded memory.
+//
+// Both tails share one drift window, and a value enters it only if no
+// watched tail raised an alarm on it. An alarm therefore never moves M: a
+// scan that pushes a statistic up is not learnt as the new normal, neither
+// by the upper tail nor by the lower one, which would otherwise see the
+// series fall when the scan stops. (The original netspot's detector undid
+// alarms wrongly in its moving average and raised about 970 false alarms
+// after one ten-second scan.)
+//
+// NaN, ±Inf and values beyond ±MaxValue are never stored or fitted: Step
+// returns Invalid and changes nothing. A tail that is not watched reports
+// Off. With KeepAnomalies, an alarm is still reported as Alarm but also
+// enters the tail model (so that the threshold follows a lasting change);
+// it never enters the drift window either.
+//
+// A tail whose calibration batch holds no value above t (a constant series,
+// or one that only rises later) has no model: its z is t, and any value
+// beyond the calibration range is an alarm. With fewer than 5 stored
+// excesses, or excesses all equal, the tail is taken as exponential.
+//
+// # The tail fit
+//
+// The fit keeps, among the exponential tail (γ = 0), the method of moments
+// and the maximum of the likelihood, the one with the highest likelihood.
+// The maximum is found with Grimshaw's reduction to one dimension (the
+// profile likelihood in θ = γ/σ): from the previous maximum by Newton steps
+// (a refit after one new excess takes two or three passes over the stored
+// excesses), and otherwise by a scan of the whole domain followed by a
+// bracketed root search, which also finds the maxima of light tails (γ < 0)
+// that a search between fixed brackets misses.
+//
+// Discarding alarms cuts the tail at z: after calibration, no stored excess
+// lies beyond z. Fitted as they are, the excesses make the tail look lighter
+// than it is, z falls, more is cut, and the alarm rate settles at several
+// times q (the reference library raises about 3 to 17 times q, see below). The fit
+// therefore restores the part of the tail beyond z that the model itself
+// predicts: the stored excesses judged against z count as a sample censored
+// at z, completed by the fraction q/s (s = Nt/N, the frequency of excesses)
+// that the model puts beyond it. Nothing is taken from the alarms
+// themselves, so an attack, however long, is never learnt.
+//
+// Probability gives the GPD survival function s·(1 + γd/σ)^(−1/γ) for a
+// value d above t (the textbook formula, and 0 beyond the end point of a
+// bounded tail); Quantile inverts it for any risk.
+//
+// # Calibration
+//
+// Rate of alarms after learning, divided by q, on independent values
+// (three streams of 10⁶ values per line, n_init 2000, level 0.98; upper
+// tail; the ideal is 1):
+//
+//	distribution   q      reference        default
+//	                    max_excess 200  1000    200   1000
+//	Gaussian      1e-3       9.93       6.56    1.16  1.00
+//	exponential   1e-3      12.93       8.79    1.12  0.94
+//	Pareto (α=2)  1e-3      16.62      10.59    1.08  0.94
+//	Gaussian      1e-4       3.75       3.09    2.14  1.40
+//	exponential   1e-4       4.10       2.85    1.66  0.96
+//	Pareto (α=2)  1e-4       2.72       1.85    1.17  0.93
+//
+// Reproduce with `go run ./dev/spotcal -seeds 3 -max-excess 200,1000`
+// (`make calibration`). The default MaxExcess is 1000 because only then
+// do both risks stay within 1.5 times q on all three distributions; it
+// costs 8 KB per tail and a refit of about 40 µs instead of 10 µs (x86-64),
+// once per excess, that is for 2% of the values. DefaultConfig keeps q = 1e-4, level 0.98 and
+// n_init 2000. On the shared test stream a (N(0,1) with 20 spikes of 5 to
+// 7.85 σ) the defaults flag all 20 spikes with 20 other alarms in 18000
+// steps, the reference 32: the first tens of thousands of steps fit the
+// tail on 40 to a few hundred excesses only, and the Gaussian tail, light
+// at level 0.98, is then extrapolated short; a larger NInit reduces this.
+//
+// # Reference mode
+//
+// Config.Reference reproduces the reference C implementation, libspot 2.0
+// (with upstream's fix of the variance of the stored excesses), step by
+// step: P² estimate of t (in its variant that does not move markers on a
+// new minimum or maximum; for the lower tail the low quantile of the raw
+// values, so not an exact mirror of the upper tail), excesses counted at t
+// (≥), its method of moments and Grimshaw search between fixed brackets with
+// Brent's method, and, with KeepAnomalies, no Alarm status at all (values
+// beyond z are reported as Excess and learnt, as libspot does). On the
+// shared reference vectors it gives the same status at every step and the
+// same t, n, Nt and stored excesses; thresholds agree within 1e-7 relative
+// (libspot computes log and exp with its own continued fractions), except
+// where libspot chose between its candidates on rounding noise: its root
+// search only runs where w changes sign between the ends of a bracket, and
+// at the inner end ±2e-8 w is a few ulps whose sign depends on the last bits
+// of log. The conformance tests check that every such step is one of them
+// and that libspot's γ is one of the candidates computed here.
+//
+// A degenerate tail, for which libspot fails with a NaN threshold, follows
+// the rules of the default mode. Probability below t extrapolates the tail
+// there, as libspot does.
+//
+// # Snapshots
+//
+// MarshalBinary encodes a detector completely (versioned, CRC-32C
+// protected); UnmarshalBinary restores it, so that a box that reboots
+// resumes watching instead of learning again, and continues exactly as if
+// it had not stopped. A truncated, corrupt, foreign or self-contradicting
+// snapshot is refused with an error wrapping ErrSnapshot.
+//
+// # Speed
+//
+// A normal step takes about 15 ns and does not allocate; a step with a
+// refit of 200 excesses about 10 µs. On the shared stream a (q 1e-4, level
+// 0.98, n_init 2000, max_excess 200) the whole stream runs at about 150 ns
+// per value in the default mode and 280 ns in reference mode, where libspot
+// built with its own Makefile (-O3) takes 600 ns on the same x86-64
+// machine, measured back to back:
+//
+//	go test ./spot -run '^$' -bench 'StreamA|Step|Refit' -benchmem
+package spot

@@ -1,0 +1,269 @@
+package spot
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"math"
+	"testing"
+)
+
+var snapshotConfigs = []Config{
+	{Q: 1e-3, Level: 0.98, NInit: 1000, MaxExcess: 100, Up: true},
+	{Q: 1e-3, Level: 0.98, NInit: 1000, MaxExcess: 100, Up: true, Down: true, Depth: 30},
+	{Q: 1e-4, Level: 0.98, NInit: 2000, MaxExcess: 200, Up: true, Reference: true},
+	{Q: 1e-3, Level: 0.95, NInit: 500, MaxExcess: 50, Down: true, KeepAnomalies: true, Depth: 5},
+}
+
+// TestSnapshotResumesExactly: a detector restored from a snapshot taken at
+// any point (filling the window, calibrating, watching) continues exactly
+// as the original, bit for bit.
+func TestSnapshotResumesExactly(t *testing.T) {
+	xs := gaussian(21, 6000)
+	for k := range xs {
+		if k%250 == 0 {
+			xs[k] += 8 // some alarms
+		}
+	}
+	for _, c := range snapshotConfigs {
+		for _, at := range []int{0, 3, c.Depth + c.NInit/2, c.Depth + c.NInit, 4000} {
+			orig := mustNew(t, c)
+			for _, x := range xs[:at] {
+				orig.Step(x)
+			}
+			b, err := orig.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var restored Detector
+			if err := restored.UnmarshalBinary(b); err != nil {
+				t.Fatalf("%+v at %d: %v", c, at, err)
+			}
+			if restored.Config() != c {
+				t.Fatalf("config %+v, want %+v", restored.Config(), c)
+			}
+			for i, x := range xs[at:] {
+				r1, r2 := orig.Step(x), restored.Step(x)
+				u1, l1 := orig.Thresholds()
+				u2, l2 := restored.Thresholds()
+				if r1 != r2 || !same(u1, u2) || !same(l1, l2) {
+					t.Fatalf("%+v restored at %d, step %d: %+v (%v, %v) vs %+v (%v, %v)", c, at, at+i, r1, u1, l1, r2, u2, l2)
+				}
+			}
+			b1, _ := orig.MarshalBinary()
+			b2, _ := restored.MarshalBinary()
+			if string(b1) != string(b2) {
+				t.Fatalf("%+v restored at %d: final snapshots differ", c, at)
+			}
+		}
+	}
+}
+
+func same(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
+
+// TestSnapshotCorruption: any flipped bit, any truncation, foreign data
+// give an error wrapping ErrSnapshot and leave the detector as it was.
+func TestSnapshotCorruption(t *testing.T) {
+	d := mustNew(t, snapshotConfigs[1])
+	for _, x := range gaussian(2, 2000) {
+		d.Step(x)
+	}
+	good, _ := d.MarshalBinary()
+	target := mustNew(t, snapshotConfigs[0])
+	before, _ := target.MarshalBinary()
+	expectError := func(what string, b []byte) {
+		t.Helper()
+		if err := target.UnmarshalBinary(b); !errors.Is(err, ErrSnapshot) {
+			t.Fatalf("%s: error %v", what, err)
+		}
+		if after, _ := target.MarshalBinary(); string(after) != string(before) {
+			t.Fatalf("%s: detector changed by a failed restore", what)
+		}
+	}
+	for i := 0; i < len(good); i += 7 {
+		b := append([]byte(nil), good...)
+		b[i] ^= 1 << (i % 8)
+		expectError("flipped bit", b)
+	}
+	for n := 0; n < len(good); n += 13 {
+		expectError("truncated", good[:n])
+	}
+	expectError("nil", nil)
+	expectError("foreign", []byte("PK\x03\x04 this is a zip file, not a detector"))
+	future := append([]byte(nil), good...)
+	future[4] = 2
+	expectError("future version", future)
+}
+
+// resign recomputes the checksum after an edit of the body.
+func resign(b []byte) []byte {
+	body := b[:len(b)-4]
+	return binary.LittleEndian.AppendUint32(append([]byte(nil), body...), crc32.Checksum(body, crcTable()))
+}
+
+// TestSnapshotInconsistent: a well-formed snapshot whose content
+// contradicts itself is refused too.
+func TestSnapshotInconsistent(t *testing.T) {
+	d := mustNew(t, snapshotConfigs[0])
+	for _, x := range gaussian(3, 1500) {
+		d.Step(x)
+	}
+	good, _ := d.MarshalBinary()
+	put := func(off int, v float64) []byte {
+		b := append([]byte(nil), good...)
+		binary.LittleEndian.PutUint64(b[off:], math.Float64bits(v))
+		return resign(b)
+	}
+	const qOff = 6
+	// Offsets after the header: q, level (16), n_init, max_excess, depth
+	// (12), window pos, len, pushes (12), window sum (8) = 54; then t.
+	const tOff = 6 + 16 + 12 + 12 + 8
+	for name, b := range map[string][]byte{
+		"q out of range":  put(qOff, 2),
+		"t not finite":    put(tOff, math.Inf(1)),
+		"σ negative":      put(tOff+24, -1),
+		"trailing bytes":  resign(append(append([]byte(nil), good[:len(good)-4]...), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+		"wrong excess":    put(len(good)-12, -5),
+		"excess too big":  put(len(good)-12, 1e300),
+		"counters":        put(tOff+32, 0),
+		"sum of excesses": put(tOff+32+16+4+8+12, 12345),
+	} {
+		var r Detector
+		if err := r.UnmarshalBinary(b); !errors.Is(err, ErrSnapshot) {
+			t.Errorf("%s: error %v", name, err)
+		}
+	}
+}
+
+func FuzzUnmarshalBinary(f *testing.F) {
+	for _, c := range snapshotConfigs {
+		d := mustNew(f, c)
+		for i, x := range gaussian(5, 2200) {
+			d.Step(x)
+			if i == 10 || i == 2199 {
+				b, _ := d.MarshalBinary()
+				f.Add(b)
+			}
+		}
+	}
+	f.Add([]byte("SPOT\x01"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var d Detector
+		if err := d.UnmarshalBinary(b); err != nil {
+			if !errors.Is(err, ErrSnapshot) {
+				t.Fatalf("error not wrapping ErrSnapshot: %v", err)
+			}
+			return
+		}
+		// An accepted snapshot is canonical and gives a working detector.
+		again, err := d.MarshalBinary()
+		if err != nil || string(again) != string(b) {
+			t.Fatalf("re-encoding differs (%v)", err)
+		}
+		for _, x := range []float64{0, 1, -1, 1e6, -1e6, math.NaN(), 3} {
+			d.Step(x)
+		}
+		d.Thresholds()
+		d.Probability(2)
+		d.Quantile(1e-5)
+	})
+}
+
+// FuzzStep feeds arbitrary series and parameters: no panic, statuses and
+// thresholds stay sane, snapshots round-trip.
+func FuzzStep(f *testing.F) {
+	f.Add(uint8(3), uint8(0), uint8(1), []byte("\x00\x01\x02\x03\x04\x05\x06\x07"))
+	f.Add(uint8(10), uint8(4), uint8(3), []byte("some bytes that become floats, some huge some tiny........"))
+	f.Fuzz(func(t *testing.T, qExp, depth, flags uint8, raw []byte) {
+		c := Config{
+			Q:         math.Pow(10, -float64(2+qExp%6)),
+			Level:     0.9,
+			NInit:     100,
+			MaxExcess: 1 + int(depth)%40,
+			Depth:     int(depth % 8),
+			Up:        flags&1 != 0,
+			Down:      flags&2 != 0 || flags&1 == 0,
+			Reference: flags&4 != 0,
+		}
+		c.KeepAnomalies = flags&8 != 0
+		d, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xs := make([]float64, 0, len(raw)/2+c.NInit+c.Depth)
+		for i := 0; i+1 < len(raw); i += 2 {
+			// Mostly small numbers, with ties, and raw bit patterns.
+			v := float64(int16(binary.LittleEndian.Uint16(raw[i:])))
+			if raw[i]&0x80 != 0 && i+8 <= len(raw) {
+				v = math.Float64frombits(binary.LittleEndian.Uint64(raw[i:]))
+			}
+			xs = append(xs, v)
+		}
+		if len(xs) == 0 {
+			return
+		}
+		for n := len(xs); len(xs) < 3*(c.NInit+c.Depth); {
+			xs = append(xs, xs[len(xs)%n]*0.5)
+		}
+		for _, x := range xs {
+			r := d.Step(x)
+			for _, s := range []Status{r.Up, r.Down} {
+				if s < Normal || s > Off {
+					t.Fatalf("status %v", s)
+				}
+			}
+			if d.Remaining() == 0 {
+				u, l := d.Thresholds()
+				if (c.Up && math.IsNaN(u)) || (c.Down && math.IsNaN(l)) {
+					t.Fatalf("NaN threshold while watching: %v %v (%+v)", u, l, c)
+				}
+			}
+		}
+		b, err := d.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r Detector
+		if err := r.UnmarshalBinary(b); err != nil {
+			t.Fatalf("own snapshot refused: %v", err)
+		}
+	})
+}
+
+// FuzzFit fits both estimators to arbitrary positive excesses.
+func FuzzFit(f *testing.F) {
+	f.Add([]byte("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x10\x11\x12"), uint8(20))
+	f.Add([]byte("\xff\xff\x00\x01\x00\x01\x00\x01\x00\x01\x00\x01\x00\x02"), uint8(3))
+	f.Fuzz(func(t *testing.T, raw []byte, capacity uint8) {
+		if len(raw) == 0 {
+			return
+		}
+		e := newExcesses(1+int(capacity), false)
+		er := newExcesses(1+int(capacity), true)
+		for i := 0; i+1 < len(raw); i += 2 {
+			y := float64(binary.LittleEndian.Uint16(raw[i:])) / 64
+			if y == 0 {
+				continue
+			}
+			e.push(y)
+			er.push(y)
+		}
+		root := math.NaN()
+		for range 2 { // cold, then warm
+			g, s := fitGPD(&e, float64(raw[0]%5), float64(len(raw)), &root)
+			if e.size == 0 {
+				if !math.IsNaN(g) || !math.IsNaN(s) {
+					t.Fatalf("fit of nothing: %v %v", g, s)
+				}
+				return
+			}
+			if math.IsNaN(g) || math.IsInf(g, 0) || !(s > 0) || math.IsInf(s, 0) {
+				t.Fatalf("fit of %v: γ=%v σ=%v", e.values(), g, s)
+			}
+			if z := gpdQuantile(g, s, 1e-3); math.IsNaN(z) || z < 0 {
+				t.Fatalf("quantile %v for γ=%v σ=%v", z, g, s)
+			}
+		}
+		refFit(&er)
+	})
+}

@@ -1,0 +1,45 @@
+package spot
+
+import "strconv"
+
+// Status is the verdict of a Detector on one value for one tail.
+type Status int8
+
+// The numbers of Normal, Excess and Alarm are those of the reference
+// library and of the `netspot spot` output.
+const (
+	// Normal: the value is below the excess threshold t.
+	Normal Status = 0
+	// Excess: the value is above t but below the alarm threshold; it
+	// was learnt (stored and the tail refitted).
+	Excess Status = 1
+	// Alarm: the value is beyond the alarm threshold. It is not learnt
+	// unless Config.KeepAnomalies, and never enters the drift window.
+	Alarm Status = 2
+	// Learning: the value was consumed by calibration (or filled the
+	// drift window); nothing is judged yet.
+	Learning Status = 3
+	// Invalid: the value is NaN, ±Inf or beyond ±MaxValue; it was
+	// ignored and changed nothing.
+	Invalid Status = 4
+	// Off: the tail is not watched (Config.Up or Config.Down is false).
+	Off Status = 5
+)
+
+func (s Status) String() string {
+	switch s {
+	case Normal:
+		return "normal"
+	case Excess:
+		return "excess"
+	case Alarm:
+		return "alarm"
+	case Learning:
+		return "learning"
+	case Invalid:
+		return "invalid"
+	case Off:
+		return "off"
+	}
+	return "Status(" + strconv.Itoa(int(s)) + ")"
+}
