@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -103,12 +104,17 @@ type SpotConfig struct {
 	PerStat map[string]SpotOverride `toml:"-"`
 }
 
-// DefaultSpotConfig takes the spot package's defaults (chosen from
-// measurements, see its documentation) and raises alarms.
+// defaultDepth is the drift window of netspot's statistics: traffic
+// drifts over the day, so values are judged against a moving mean.
+const defaultDepth = 50
+
+// DefaultSpotConfig takes the spot package's tail parameters (chosen from
+// calibration measurements, see its documentation), corrects for drift, and
+// raises alarms.
 func DefaultSpotConfig() SpotConfig {
 	d := spot.DefaultConfig()
 	return SpotConfig{SpotParams: SpotParams{
-		Depth: d.Depth, Q: d.Q, NInit: d.NInit, Level: d.Level,
+		Depth: defaultDepth, Q: d.Q, NInit: d.NInit, Level: d.Level,
 		Up: d.Up, Down: d.Down, Alert: true, Bounded: true, MaxExcess: d.MaxExcess,
 	}}
 }
@@ -178,26 +184,9 @@ func (p SpotParams) Spot() spot.Config {
 // asFieldError turns the detector's parameter errors, which name the
 // parameter with the same snake_case key as the config, into FieldErrors.
 func asFieldError(err error) error {
-	msg := err.Error()
-	for _, key := range []string{"max_excess", "n_init", "level", "depth", "q"} {
-		if containsWord(msg, key) {
-			return config.Errorf(key, "%v", err)
-		}
+	var pe *spot.ParamError
+	if errors.As(err, &pe) {
+		return config.Errorf(pe.Param, "%v", pe.Err)
 	}
 	return fmt.Errorf("spot: %w", err)
-}
-
-// containsWord reports whether key appears in s delimited by characters
-// that cannot be part of a snake_case name.
-func containsWord(s, key string) bool {
-	isName := func(b byte) bool { return b == '_' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' }
-	for i := 0; i+len(key) <= len(s); i++ {
-		if s[i:i+len(key)] != key {
-			continue
-		}
-		if (i == 0 || !isName(s[i-1])) && (i+len(key) == len(s) || !isName(s[i+len(key)])) {
-			return true
-		}
-	}
-	return false
 }

@@ -1,0 +1,341 @@
+package analyzer
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"netspot/core/config"
+	"netspot/core/event"
+)
+
+var t0 = time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+
+// testAnalyzer watches TRAFFIC (IP packets per second) only, with a short
+// calibration.
+func testAnalyzer(t *testing.T, edit func(*Config, *SpotConfig)) *Analyzer {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Stats = []string{"TRAFFIC"}
+	sp := DefaultSpotConfig()
+	sp.NInit, sp.Depth, sp.MaxExcess = 1000, 20, 200
+	if edit != nil {
+		edit(&cfg, &sp)
+	}
+	a, err := New(cfg, sp, Options{RunID: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// window builds the i-th one-second window with n IP packets.
+func window(i int, n uint64) *event.Snapshot {
+	start := t0.Add(time.Duration(i) * time.Second)
+	return &event.Snapshot{Start: start, End: start.Add(time.Second),
+		Counters: event.Counters{Packets: n, IP: n}}
+}
+
+// normal returns a packet count around 1000 per second.
+func normal(r *rand.Rand) uint64 { return uint64(1000 + 30*r.NormFloat64()) }
+
+func TestLearningThenWatching(t *testing.T) {
+	a := testAnalyzer(t, nil)
+	r := rand.New(rand.NewPCG(1, 2))
+	if got := a.LearningLeft(); got != 1020 {
+		t.Fatalf("LearningLeft before any window = %d, want depth + n_init = 1020", got)
+	}
+	var rec *event.Record
+	for i := range 1020 {
+		rec = a.Process(window(i, normal(r)))
+		if i < 1019 {
+			if !rec.Stats[0].Learning || !math.IsNaN(rec.Stats[0].Up) || rec.LearningLeft != 1019-i {
+				t.Fatalf("window %d: %+v learning_left %d", i, rec.Stats[0], rec.LearningLeft)
+			}
+		}
+	}
+	s := rec.Stats[0]
+	if s.Learning || rec.LearningLeft != 0 {
+		t.Fatalf("still learning after depth + n_init windows: %+v", rec)
+	}
+	if !(s.Up > 1050 && s.Up < 1300) || !math.IsNaN(s.Down) {
+		t.Errorf("threshold after calibration = %v / %v, want an upper threshold a few sigma above 1000 and no lower one", s.Up, s.Down)
+	}
+}
+
+func calibrated(t *testing.T, edit func(*Config, *SpotConfig)) (*Analyzer, *rand.Rand, int) {
+	a := testAnalyzer(t, edit)
+	r := rand.New(rand.NewPCG(3, 4))
+	i := 0
+	for ; a.LearningLeft() > 0; i++ {
+		a.Process(window(i, normal(r)))
+	}
+	// Some normal traffic while watching.
+	for range 200 {
+		rec := a.Process(window(i, normal(r)))
+		if len(rec.Alarms) > 0 {
+			t.Fatalf("false alarm on normal traffic at %d: %+v", i, rec.Alarms)
+		}
+		i++
+	}
+	return a, r, i
+}
+
+// A burst lasting several windows is one alarm, active while it lasts and
+// cleared after clear_after normal windows; the next burst is a new alarm.
+func TestOneAlarmPerExcursion(t *testing.T) {
+	a, r, i := calibrated(t, nil)
+	var alarms []event.Alarm
+	var active []bool
+	step := func(n uint64) {
+		rec := a.Process(window(i, n))
+		i++
+		alarms = append(alarms, rec.Alarms...)
+		active = append(active, rec.Stats[0].AlarmID != "")
+	}
+	for range 5 {
+		step(5000)
+	}
+	step(normal(r)) // a dip back to normal does not end the excursion
+	step(5000)
+	for range 3 {
+		step(normal(r))
+	}
+	if len(alarms) != 1 {
+		t.Fatalf("got %d alarms for one excursion: %+v", len(alarms), alarms)
+	}
+	al := alarms[0]
+	if al.ID != "test-1" || al.Stat != "TRAFFIC" || al.Side != event.Up || al.Value != 5000 ||
+		!(al.Threshold > 1000 && al.Threshold < 5000) || !(al.Probability >= 0 && al.Probability < 1e-4) {
+		t.Errorf("alarm %+v", al)
+	}
+	if al.Start != t0.Add(time.Duration(i-10)*time.Second) || al.End != al.Start.Add(time.Second) {
+		t.Errorf("alarm window %v – %v", al.Start, al.End)
+	}
+	want := []bool{true, true, true, true, true, true, true, true, true, false}
+	for k := range want {
+		if active[k] != want[k] {
+			t.Fatalf("active per window = %v, want %v", active, want)
+		}
+	}
+	step(6000)
+	if len(alarms) != 2 || alarms[1].ID != "test-2" {
+		t.Fatalf("second excursion: %+v", alarms)
+	}
+}
+
+// An alarm never enters the drift window: after a long attack, normal
+// traffic raises no alarm and the threshold is where it was.
+func TestAttackIsNotLearned(t *testing.T) {
+	a, r, i := calibrated(t, nil)
+	before := a.Process(window(i, normal(r))).Stats[0].Up
+	i++
+	for range 300 {
+		a.Process(window(i, 20000))
+		i++
+	}
+	for range 3 {
+		a.Process(window(i, normal(r)))
+		i++
+	}
+	for range 300 {
+		rec := a.Process(window(i, normal(r)))
+		i++
+		if len(rec.Alarms) > 0 {
+			t.Fatalf("false alarm after the attack: %+v", rec.Alarms)
+		}
+	}
+	after := a.Process(window(i, normal(r))).Stats[0].Up
+	if math.Abs(after-before) > 0.2*before {
+		t.Errorf("threshold moved from %v to %v: the attack was learned", before, after)
+	}
+}
+
+func TestLowerSide(t *testing.T) {
+	a, _, i := calibrated(t, func(_ *Config, sp *SpotConfig) { sp.Down = true })
+	rec := a.Process(window(i, 10))
+	if len(rec.Alarms) != 1 || rec.Alarms[0].Side != event.Down || !(rec.Alarms[0].Threshold > 10) {
+		t.Fatalf("drop to 10 packets/s: %+v", rec.Alarms)
+	}
+	if math.IsNaN(rec.Stats[0].Down) || math.IsNaN(rec.Stats[0].Up) {
+		t.Errorf("both thresholds expected: %+v", rec.Stats[0])
+	}
+}
+
+func TestAlertOffGivesThresholdsOnly(t *testing.T) {
+	a, _, i := calibrated(t, func(_ *Config, sp *SpotConfig) { sp.Alert = false })
+	rec := a.Process(window(i, 50000))
+	if len(rec.Alarms) != 0 || rec.Stats[0].AlarmID != "" || math.IsNaN(rec.Stats[0].Up) {
+		t.Errorf("alert=false: %+v", rec)
+	}
+}
+
+// Undefined values and partial windows are reported but never judged.
+func TestUndefinedAndPartialWindows(t *testing.T) {
+	a := testAnalyzer(t, func(c *Config, _ *SpotConfig) { c.Stats = []string{"R_SYN", "TRAFFIC", "PERF"} })
+	left := a.LearningLeft()
+	rec := a.Process(window(0, 0)) // no IP: R_SYN undefined, TRAFFIC 0
+	if !math.IsNaN(rec.Stats[0].Value) || rec.Stats[1].Value != 0 {
+		t.Fatalf("values %+v", rec.Stats)
+	}
+	p := window(1, 500)
+	p.Partial = true
+	p.End = p.Start.Add(100 * time.Millisecond)
+	rec = a.Process(p)
+	if rec.Stats[1].Value != 5000 || !rec.Partial {
+		t.Fatalf("partial window: %+v", rec)
+	}
+	// Only TRAFFIC's defined value of the complete window was learned.
+	if syn, traffic := a.watch[0].det.Remaining(), a.watch[1].det.Remaining(); syn != left || traffic != left-1 {
+		t.Errorf("remaining R_SYN %d, TRAFFIC %d; want %d and %d", syn, traffic, left, left-1)
+	}
+	if perf := rec.Stats[2]; perf.Learning || !math.IsNaN(perf.Up) {
+		t.Errorf("PERF is informational, never judged: %+v", perf)
+	}
+}
+
+// The analyzer publishes what capture says about itself.
+func TestCaptureHealthIsCopied(t *testing.T) {
+	a := testAnalyzer(t, nil)
+	s := window(0, 10)
+	s.Dropped, s.Malformed, s.CaptureErr = 3, 2, "eth1: link down"
+	rec := a.Process(s)
+	if rec.Packets != 10 || rec.Dropped != 3 || rec.Malformed != 2 || rec.CaptureErr != "eth1: link down" {
+		t.Errorf("record %+v", rec)
+	}
+}
+
+func TestRandomRunIDsDiffer(t *testing.T) {
+	cfg, sp := DefaultConfig(), DefaultSpotConfig()
+	a1, err1 := New(cfg, sp, Options{})
+	a2, err2 := New(cfg, sp, Options{})
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if a1.runID == a2.runID || len(a1.runID) != 12 {
+		t.Errorf("run ids %q and %q", a1.runID, a2.runID)
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	a, r, i := calibrated(t, nil)
+	var buf bytes.Buffer
+	if err := a.SaveState(&buf, t0); err != nil {
+		t.Fatal(err)
+	}
+	saved := buf.Bytes()
+
+	b := testAnalyzer(t, nil)
+	rep, err := b.LoadState(bytes.NewReader(saved))
+	if err != nil || len(rep.Restored) != 1 || len(rep.Skipped) != 0 || !rep.Saved.Equal(t0) {
+		t.Fatalf("LoadState: %+v, %v", rep, err)
+	}
+	if b.LearningLeft() != 0 {
+		t.Fatal("restored analyzer is learning again")
+	}
+	for range 100 {
+		w := window(i, normal(r))
+		i++
+		ra, rb := a.Process(w), b.Process(w)
+		if ra.Stats[0].Up != rb.Stats[0].Up {
+			t.Fatalf("restored detector diverges: %v vs %v", ra.Stats[0].Up, rb.Stats[0].Up)
+		}
+	}
+
+	// Changed parameters: that detector learns from scratch.
+	c := testAnalyzer(t, func(_ *Config, sp *SpotConfig) { sp.Q = 1e-5 })
+	rep, err = c.LoadState(bytes.NewReader(saved))
+	if err != nil || len(rep.Restored) != 0 || !strings.Contains(rep.Skipped["TRAFFIC"], "parameters changed") {
+		t.Errorf("changed params: %+v, %v", rep, err)
+	}
+
+	// A corrupt detector snapshot: learns from scratch, says why.
+	corrupt := bytes.Replace(saved, []byte(`"state":"`), []byte(`"state":"AAAA`), 1)
+	d := testAnalyzer(t, nil)
+	rep, err = d.LoadState(bytes.NewReader(corrupt))
+	if err != nil || !strings.Contains(rep.Skipped["TRAFFIC"], "corrupt") || d.LearningLeft() == 0 {
+		t.Errorf("corrupt state: %+v, %v", rep, err)
+	}
+
+	// Not a state file at all.
+	if _, err := d.LoadState(strings.NewReader("hello")); err == nil {
+		t.Error("garbage accepted")
+	}
+	if _, err := d.LoadState(strings.NewReader(`{"version":99}`)); err == nil || !strings.Contains(err.Error(), "version 99") {
+		t.Errorf("future version: %v", err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, c := range []struct {
+		edit func(*Config, *SpotConfig)
+		key  string
+	}{
+		{func(c *Config, _ *SpotConfig) { c.Period = config.Duration(0) }, "period"},
+		{func(c *Config, _ *SpotConfig) { c.Stats = []string{"NOPE"} }, "stats"},
+		{func(c *Config, _ *SpotConfig) { c.ClearAfter = 0 }, "clear_after"},
+		{func(_ *Config, sp *SpotConfig) { sp.Q = 0 }, "q"},
+		{func(_ *Config, sp *SpotConfig) { sp.Level = 1 }, "level"},
+		{func(_ *Config, sp *SpotConfig) { sp.NInit = 10 }, "n_init"},
+		{func(_ *Config, sp *SpotConfig) { sp.MaxExcess = 0 }, "max_excess"},
+		{func(_ *Config, sp *SpotConfig) { sp.Depth = -1 }, "depth"},
+		{func(_ *Config, sp *SpotConfig) { sp.Up, sp.Down = false, false }, "up"},
+		{func(_ *Config, sp *SpotConfig) {
+			q := 2.0
+			sp.PerStat = map[string]SpotOverride{"R_SYN": {Q: &q}}
+		}, "R_SYN.q"},
+		{func(_ *Config, sp *SpotConfig) { sp.PerStat = map[string]SpotOverride{"NOPE": {}} }, "NOPE"},
+	} {
+		cfg, sp := DefaultConfig(), DefaultSpotConfig()
+		c.edit(&cfg, &sp)
+		err := cfg.Validate()
+		if err == nil {
+			err = sp.Validate()
+		}
+		var fe *config.FieldError
+		if err == nil || !asField(err, &fe) || fe.Key != c.key {
+			t.Errorf("want an error on %s, got %v", c.key, err)
+		}
+	}
+}
+
+func asField(err error, fe **config.FieldError) bool {
+	for err != nil {
+		if f, ok := err.(*config.FieldError); ok {
+			*fe = f
+			return true
+		}
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return false
+		}
+		err = u.Unwrap()
+	}
+	return false
+}
+
+func BenchmarkProcess(b *testing.B) {
+	cfg, sp := DefaultConfig(), DefaultSpotConfig()
+	sp.NInit, sp.Depth = 1000, 20
+	a, err := New(cfg, sp, Options{RunID: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	snaps := make([]*event.Snapshot, 4096)
+	for i := range snaps {
+		n := normal(r)
+		snaps[i] = &event.Snapshot{Start: t0.Add(time.Duration(i) * time.Second), End: t0.Add(time.Duration(i+1) * time.Second),
+			Counters: event.Counters{Packets: n + 20, IP: n, ACK: n / 2, SYN: n / 50, ARP: 20, ICMP: 3, IPBytes: n * 500,
+				DistinctSrcAddr: 20, DistinctDstAddr: 40, DistinctSrcPort: 300, DistinctDstPort: 80}, Busy: time.Millisecond}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		a.Process(snaps[i%len(snaps)])
+		i++
+	}
+}
