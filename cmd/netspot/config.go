@@ -13,6 +13,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
 
+	"netspot/board"
 	"netspot/core/analyzer"
 	"netspot/core/config"
 	"netspot/core/miner"
@@ -27,6 +28,7 @@ type Config struct {
 	Analyzer analyzer.Config     `toml:"analyzer"`
 	Spot     analyzer.SpotConfig `toml:"spot" comment:"SPOT detectors. Override any key for one statistic in a [spot.<STAT>] table, e.g. [spot.R_SYN] with q = 1e-5"`
 	Exporter ExporterConfig      `toml:"exporter"`
+	Board    board.Config        `toml:"board" comment:"LEDs, buzzer and button on the GPIO header (see the README for the wiring)"`
 }
 
 // ExporterConfig gathers the sinks' sections under [exporter].
@@ -46,6 +48,7 @@ func DefaultConfig() Config {
 			Console: console.DefaultConfig(),
 			File:    file.DefaultConfig(),
 		},
+		Board: board.DefaultConfig(),
 	}
 }
 
@@ -60,6 +63,7 @@ func (c *Config) Validate() error {
 		{"analyzer", c.Analyzer.Validate},
 		{"spot", c.Spot.Validate},
 		{"exporter.file", c.Exporter.File.Validate},
+		{"board", c.Board.Validate},
 	}
 	for _, s := range sections {
 		if err := s.validate(); err != nil {

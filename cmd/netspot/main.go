@@ -90,6 +90,7 @@ func commands() []command {
 		{"ls", "list the statistics netspot can watch", cmdLs},
 		{"defaults", "print the complete default configuration (a valid config file)", cmdDefaults},
 		{"check", "check a configuration file", cmdCheck},
+		{"board", "test the wiring of the LEDs, buzzer and button", cmdBoard},
 		{"spot", "run one SPOT detector over a series of numbers (parameter tuning)", cmdSpot},
 		{"version", "print version and build information", cmdVersion},
 		{"help", "show help for netspot or one of its commands", cmdHelp},

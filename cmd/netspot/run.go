@@ -114,9 +114,16 @@ func captureError(err error) error {
 	return err
 }
 
+// namedSink is a sink added by the caller of runPipeline (the API server's
+// live feed), beside those the config enables.
+type namedSink struct {
+	name string
+	sink sink.Sink
+}
+
 // runPipeline wires capture → analyzer → fan-out → sinks and runs until
 // the capture file ends or ctx is cancelled (SIGINT, SIGTERM).
-func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger) error {
+func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger, extra ...namedSink) error {
 	period := cfg.Analyzer.Period.D()
 	m, err := miner.New(cfg.Miner, period, log)
 	if err != nil {
@@ -133,9 +140,12 @@ func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger) err
 
 	fan := sink.NewFanOut(log)
 	series := seriesName(cfg.Miner.Device, m.Live(), time.Now())
-	if err := addSinks(fan, e, cfg, series); err != nil {
+	if err := addSinks(fan, e, cfg, series, log); err != nil {
 		_ = fan.Close(context.Background())
-		return withCode(exitConfig, err)
+		return err
+	}
+	for _, s := range extra {
+		fan.Add(s.name, s.sink, 0)
 	}
 
 	names := make([]string, 0, len(an.Stats()))
@@ -175,17 +185,25 @@ func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger) err
 	return nil
 }
 
-// addSinks adds every enabled sink to the fan-out.
-func addSinks(fan *sink.FanOut, e *env, cfg *Config, series string) error {
+// addSinks adds every enabled sink to the fan-out. On error, the sinks
+// already added are closed by the caller's fan.Close.
+func addSinks(fan *sink.FanOut, e *env, cfg *Config, series string, log *slog.Logger) error {
 	if cfg.Exporter.Console.Enabled() {
 		fan.Add("console", console.New(cfg.Exporter.Console, e.stdout), 0)
 	}
 	if cfg.Exporter.File.Enabled() {
 		f, err := file.New(cfg.Exporter.File, series)
 		if err != nil {
-			return config.Within("exporter.file", err)
+			return withCode(exitConfig, config.Within("exporter.file", err))
 		}
 		fan.Add("file", f, 0)
+	}
+	if cfg.Board.Enabled {
+		b, err := openBoard(cfg.Board, log)
+		if err != nil {
+			return err
+		}
+		fan.Add("board", b, 0)
 	}
 	return nil
 }
