@@ -93,3 +93,33 @@ bench-capture: ## write the 5M-packet, 600 s benchmark capture to $(BENCH_CAPTUR
 	$(TRAFFICGEN) -seed 5 -duration 10m -rate 8333 -hosts 40 -format pcap -o $(BENCH_CAPTURE) \
 	    --labels $(BENCH_CAPTURE:.pcap=.labels.json) \
 	    --attack syn-scan@3m+20s --attack syn-flood@5m+20s:rate=5000 --attack udp-flood@7m+20s:rate=5000
+
+	rm -rf bin dist build/vmtest build/vmtest-bin
+
+# --- appliance image and virtual appliance --------------------------------
+# The SD-card image is built by buildroot, pinned to one LTS release whose
+# commit is checked after the download.
+BR_VERSION  ?= 2026.02.3
+BR_COMMIT   ?= 679b9ead7620bbf193620d1ebf56f53c1764d37a
+BR_GIT      ?= https://gitlab.com/buildroot.org/buildroot.git
+BOARD       ?= pi4
+BR_DIR      := build/buildroot-$(BR_VERSION)
+IMAGE_DIR   := build/image-$(BOARD)
+VM_BIN      := build/vmtest-bin/netspot-linux-arm64
+
+.PHONY: image vm-test
+
+image: ## build the SD-card image for BOARD (pi0 pi3 pi4 pi5): needs internet, 1-2 h, 15 GB
+	@test -f buildroot/configs/netspot_$(BOARD)_defconfig || { echo "unknown BOARD=$(BOARD): one of pi0 pi3 pi4 pi5"; exit 2; }
+	@if [ ! -d $(BR_DIR) ]; then \
+	  git clone --quiet --depth 1 --branch $(BR_VERSION) $(BR_GIT) $(BR_DIR).tmp && \
+	  test "$$(git -C $(BR_DIR).tmp rev-parse HEAD)" = $(BR_COMMIT) || { echo "buildroot $(BR_VERSION) is not commit $(BR_COMMIT)"; rm -rf $(BR_DIR).tmp; exit 1; }; \
+	  mv $(BR_DIR).tmp $(BR_DIR); \
+	fi
+	$(MAKE) -C $(BR_DIR) O=$(CURDIR)/$(IMAGE_DIR) BR2_EXTERNAL=$(CURDIR)/buildroot netspot_$(BOARD)_defconfig
+	$(MAKE) -C $(BR_DIR) O=$(CURDIR)/$(IMAGE_DIR)
+	@echo "image: $(IMAGE_DIR)/images/sdcard.img"
+
+vm-test: ## boot the virtual appliance under qemu-system-aarch64 and test it (as root, <= 10 min)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(VM_BIN) ./cmd/netspot
+	timeout 11m $(GO) run ./dev/vmtest -binary $(VM_BIN) -out build/vmtest -timeout 10m
