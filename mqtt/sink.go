@@ -29,6 +29,10 @@ var (
 	errClosing    = errors.New("closing")
 )
 
+// goodbyeTimeout bounds the wait for the broker's acknowledgement of the
+// final "offline".
+const goodbyeTimeout = time.Second
+
 // options are the knobs tests turn; New uses defaultOptions.
 type options struct {
 	retryMin   time.Duration // first wait between connection attempts
@@ -74,12 +78,16 @@ type Sink struct {
 	wake   chan struct{} // something was queued
 	birth  chan struct{} // Home Assistant announced itself
 	drain  chan struct{} // closed by Close: deliver what is queued, then stop
-	ctx    context.Context
+	stop   chan struct{} // closed when close_timeout is over: say offline and stop
+	ctx    context.Context // cancelled last: aborts a connection attempt and closes the connection
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the delivery goroutine has stopped
 
 	closeOnce sync.Once
 	closeErr  error
+
+	connMu sync.Mutex
+	conn   net.Conn // the current network connection, for tests
 }
 
 // New checks cfg, opens the alarm store (delivering what a previous run
@@ -152,6 +160,7 @@ func newSink(cfg Config, info Info, log *slog.Logger, opts options) (*Sink, erro
 		wake:       make(chan struct{}, 1),
 		birth:      make(chan struct{}, 1),
 		drain:      make(chan struct{}),
+		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
 	if cfg.HomeAssistant {
@@ -282,8 +291,17 @@ func (s *Sink) Close() error {
 		case <-s.done:
 		case <-timer.C:
 			s.log.Warn("mqtt: close_timeout reached: stopping delivery", "close_timeout", s.cfg.CloseTimeout)
-			s.cancel()
-			<-s.done
+			close(s.stop)
+			// Saying "offline" takes at most about a second more; past
+			// that, cut the connection (the broker then sends the will).
+			grace := time.NewTimer(goodbyeTimeout + 2*time.Second)
+			select {
+			case <-s.done:
+			case <-grace.C:
+				s.cancel()
+				<-s.done
+			}
+			grace.Stop()
 		}
 		timer.Stop()
 		s.cancel()
@@ -354,14 +372,14 @@ func (s *Sink) run() {
 	attempt := 0
 	lastErr := ""
 	for {
-		if s.draining() || s.ctx.Err() != nil {
+		if s.draining() || s.stopped() {
 			return
 		}
 		sess := &session{lost: make(chan struct{})}
 		client := paho.NewClient(s.clientOptions(sess))
 		err := s.connect(client)
 		if err != nil {
-			if s.ctx.Err() != nil {
+			if s.stopped() {
 				return
 			}
 			wait := backoff(attempt, s.opts.retryMin, s.cfg.ReconnectMax.D(), rand.Float64())
@@ -376,7 +394,7 @@ func (s *Sink) run() {
 			select {
 			case <-timer.C:
 			case <-s.drain:
-			case <-s.ctx.Done():
+			case <-s.stop:
 			}
 			timer.Stop()
 			continue
@@ -451,7 +469,11 @@ func (s *Sink) dial(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 		return nil, err
 	}
 	stop := context.AfterFunc(s.ctx, func() { _ = conn.Close() })
-	return &ctxConn{Conn: conn, stop: stop}, nil
+	cc := &ctxConn{Conn: conn, stop: stop}
+	s.connMu.Lock()
+	s.conn = cc
+	s.connMu.Unlock()
+	return cc, nil
 }
 
 // ctxConn unregisters its close-on-cancel hook when closed.
@@ -469,10 +491,20 @@ func (s *Sink) connect(c paho.Client) error {
 	tok := c.Connect()
 	select {
 	case <-tok.Done():
-	case <-s.ctx.Done():
-		<-tok.Done() // the dial and the connection are closed with ctx
+	case <-s.stop:
+		s.cancel()   // aborts the dial, or closes the new connection
+		<-tok.Done() // promptly, then
 	}
 	return tok.Error()
+}
+
+func (s *Sink) stopped() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // wait waits for tok's acknowledgement, the loss of the connection, the
@@ -485,7 +517,7 @@ func (s *Sink) wait(tok paho.Token, sess *session) error {
 		return tok.Error()
 	case <-sess.lost:
 		return fmt.Errorf("%w: %v", errConnLost, sess.err)
-	case <-s.ctx.Done():
+	case <-s.stop:
 		return errClosing
 	case <-timer.C:
 		return errAckTimeout
@@ -584,7 +616,7 @@ func (s *Sink) serve(c paho.Client, sess *session) error {
 			stateSent = -1
 		case <-sess.lost:
 			return fmt.Errorf("%w: %v", errConnLost, sess.err)
-		case <-s.ctx.Done():
+		case <-s.stop:
 			return errClosing
 		}
 	}
@@ -668,16 +700,14 @@ func (s *Sink) requeue(b *batch) {
 // goodbye publishes the retained "offline" status and disconnects cleanly,
 // so that the broker does not also send the will.
 func (s *Sink) goodbye(c paho.Client, sess *session) {
-	if s.ctx.Err() == nil {
-		tok := c.Publish(s.t.status, 1, true, []byte(statusOffline))
-		timer := time.NewTimer(time.Second)
-		select {
-		case <-tok.Done():
-		case <-sess.lost:
-		case <-timer.C:
-		}
-		timer.Stop()
+	tok := c.Publish(s.t.status, 1, true, []byte(statusOffline))
+	timer := time.NewTimer(goodbyeTimeout)
+	select {
+	case <-tok.Done():
+	case <-sess.lost:
+	case <-timer.C:
 	}
+	timer.Stop()
 	c.Disconnect(250)
 	s.log.Info("mqtt: disconnected", "alarms_delivered", s.deliveredCount())
 }
