@@ -184,6 +184,9 @@ func (s *store) load() error {
 			s.quarantine(name, errors.New("name is not a sequence number"))
 			continue
 		}
+		// Never reuse a number, even a corrupt file's: the order stays
+		// clear to whoever looks at the quarantine.
+		s.next = max(s.next, seq+1)
 		path := filepath.Join(s.dir, name)
 		id, payload, err := readRecordFile(path)
 		if err != nil {
@@ -191,7 +194,6 @@ func (s *store) load() error {
 			continue
 		}
 		s.queue = append(s.queue, &pending{seq: seq, id: id, payload: payload, onDisk: true})
-		s.next = max(s.next, seq+1)
 	}
 	slices.SortFunc(s.queue, func(a, b *pending) int {
 		switch {
@@ -243,7 +245,14 @@ func (s *store) quarantine(name string, why error) {
 		s.log.Error("mqtt: corrupt alarm file left in place: quarantine full", "file", name, "problem", why)
 		return
 	}
-	if err := os.Rename(filepath.Join(s.dir, name), filepath.Join(qdir, name)); err != nil {
+	target := filepath.Join(qdir, name)
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(target); os.IsNotExist(err) {
+			break
+		}
+		target = filepath.Join(qdir, fmt.Sprintf("%s.%d", name, i))
+	}
+	if err := os.Rename(filepath.Join(s.dir, name), target); err != nil {
 		s.log.Error("mqtt: corrupt alarm file cannot be quarantined: left in place", "file", name, "problem", why, "err", err)
 		return
 	}
