@@ -75,10 +75,10 @@ type Sink struct {
 	closed      bool
 	delivered   uint64 // alarms acknowledged by the broker
 
-	wake   chan struct{} // something was queued
-	birth  chan struct{} // Home Assistant announced itself
-	drain  chan struct{} // closed by Close: deliver what is queued, then stop
-	stop   chan struct{} // closed when close_timeout is over: say offline and stop
+	wake   chan struct{}   // something was queued
+	birth  chan struct{}   // Home Assistant announced itself
+	drain  chan struct{}   // closed by Close: deliver what is queued, then stop
+	stop   chan struct{}   // closed when close_timeout is over: say offline and stop
 	ctx    context.Context // cancelled last: aborts a connection attempt and closes the connection
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the delivery goroutine has stopped
