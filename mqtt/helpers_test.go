@@ -121,7 +121,7 @@ type testBroker struct {
 // stop closes the broker and every connection to it.
 func (b *testBroker) stop() { b.once.Do(func() { _ = b.srv.Close() }) }
 
-func startMochi(t *testing.T, addr string, in *inbox) *testBroker {
+func startMochi(t testing.TB, addr string, in *inbox) *testBroker {
 	t.Helper()
 	srv := mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.DiscardHandler)})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
@@ -155,7 +155,7 @@ func (b *testBroker) retained(topic string) string {
 }
 
 // publish sends a message as the broker's inline client.
-func (b *testBroker) publish(t *testing.T, topic, payload string, retain bool) {
+func (b *testBroker) publish(t testing.TB, topic, payload string, retain bool) {
 	t.Helper()
 	if err := b.srv.Publish(topic, []byte(payload), retain, 1); err != nil {
 		t.Fatal(err)
@@ -163,7 +163,7 @@ func (b *testBroker) publish(t *testing.T, topic, payload string, retain bool) {
 }
 
 // freeAddr returns a loopback address with a port nobody listens on now.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -217,12 +217,13 @@ func (s *Sink) Write(r *event.Record) error {
 	if closed {
 		return ErrClosed
 	}
-	var errs []error
-	for i := range r.Alarms {
-		a := &r.Alarms[i]
-		if err := s.store.add(a.ID, alarmPayload(a)); err != nil {
-			errs = append(errs, err)
+	var err error
+	if len(r.Alarms) > 0 {
+		alarms := make([]newAlarm, len(r.Alarms))
+		for i := range r.Alarms {
+			alarms[i] = newAlarm{id: r.Alarms[i].ID, payload: alarmPayload(&r.Alarms[i])}
 		}
+		err = s.store.addAll(alarms)
 	}
 	var b *batch
 	b, s.scratch = buildBatch(r, s.keep, &s.t, s.statTopics, byte(s.cfg.QoSStats), s.scratch)
@@ -242,7 +243,7 @@ func (s *Sink) Write(r *event.Record) error {
 	s.batches = append(s.batches, b)
 	s.mu.Unlock()
 	s.signal()
-	return errors.Join(errs...)
+	return err
 }
 
 func (s *Sink) signal() {

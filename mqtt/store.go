@@ -260,28 +260,53 @@ func (s *store) quarantine(name string, why error) {
 	s.log.Error("mqtt: corrupt alarm file moved aside: this alarm cannot be delivered", "file", name, "problem", why, "moved_to", qdir)
 }
 
-// add stores an alarm durably and queues it. When the store is full, the
-// oldest waiting alarm is dropped first (logged and counted). If the file
-// cannot be written the alarm is still queued in memory, and the error says
-// it would not survive a restart.
+// newAlarm is an alarm to store: its id and its encoded payload.
+type newAlarm struct {
+	id      string
+	payload []byte
+}
+
+// add stores one alarm; see addAll.
 func (s *store) add(id string, payload []byte) error {
+	return s.addAll([]newAlarm{{id, payload}})
+}
+
+// addAll stores alarms durably and queues them, in order: each file is
+// written and fsynced, then the directory is fsynced once for all. When the
+// store is full, the oldest waiting alarm is dropped first (logged and
+// counted). If a file cannot be written its alarm is still queued in
+// memory, and the error says it would not survive a restart.
+func (s *store) addAll(alarms []newAlarm) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errors.New("mqtt: sink closed")
 	}
-	if len(s.queue) >= s.max {
-		s.dropOldestLocked("store_max reached")
+	var errs []error
+	written := false
+	for _, a := range alarms {
+		if len(s.queue) >= s.max {
+			s.dropOldestLocked("store_max reached")
+		}
+		p := &pending{seq: s.next, id: a.id, payload: a.payload}
+		s.next++
+		s.queue = append(s.queue, p)
+		if a.id == "" || len(a.id) > maxAlarmID || !utf8.ValidString(a.id) || len(a.payload) > maxPayload {
+			errs = append(errs, fmt.Errorf("mqtt: alarm %.64q kept in memory only: its id is empty, not UTF-8 or above %d bytes, or its payload above %d bytes", a.id, maxAlarmID, maxPayload))
+			continue
+		}
+		if err := s.writeFile(p.seq, encodeRecord(a.id, a.payload)); err != nil {
+			errs = append(errs, fmt.Errorf("mqtt: alarm %s kept in memory only (lost if netspot stops before delivery): %w", a.id, err))
+			continue
+		}
+		p.onDisk, written = true, true
 	}
-	p := &pending{seq: s.next, id: id, payload: payload}
-	s.next++
-	err := s.writeFile(p.seq, encodeRecord(id, payload))
-	p.onDisk = err == nil
-	s.queue = append(s.queue, p)
-	if err != nil {
-		return fmt.Errorf("mqtt: alarm %s kept in memory only (lost if netspot stops before delivery): %w", id, err)
+	if written {
+		if err := syncDirErr(s.dir); err != nil {
+			errs = append(errs, fmt.Errorf("mqtt: sync %s: %w (stored alarms may not survive a power cut)", s.dir, err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (s *store) fileName(seq uint64) string {
@@ -307,9 +332,8 @@ func (s *store) writeFile(seq uint64, rec []byte) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return err
 	}
-	return syncDirErr(s.dir)
+	return err
 }
 
 func (s *store) dropOldestLocked(why string) {

@@ -248,3 +248,17 @@ func FuzzStoreLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestStoreRefusesInvalidIDsToDiskButKeepsThem(t *testing.T) {
+	s := openTestStore(t, t.TempDir(), 10, nil)
+	err := s.addAll([]newAlarm{{"ok-1", payloadFor("ok-1")}, {"", payloadFor("")}, {"ok-2", payloadFor("ok-2")}})
+	if err == nil || !strings.Contains(err.Error(), "memory only") {
+		t.Fatalf("empty id: err = %v", err)
+	}
+	if got := storedIDs(s); !slices.Equal(got, []string{"ok-1", "", "ok-2"}) {
+		t.Errorf("queued %q", got)
+	}
+	if _, memOnly := s.close(); memOnly != 1 {
+		t.Errorf("%d alarms in memory only, want 1", memOnly)
+	}
+}
