@@ -111,7 +111,10 @@ func alarmPayload(a *event.Alarm) []byte {
 	return event.AppendAlarmJSON(make([]byte, 0, 256), a)
 }
 
-// StatInfo describes one statistic for Home Assistant discovery.
+// StatInfo describes one statistic for Home Assistant discovery. The
+// entity is named after Name, the identifier users know from netspot ls;
+// Home Assistant's discovery config has no key for a longer description, so
+// Description is not published.
 type StatInfo struct {
 	Name        string // as in the Records, e.g. "R_SYN"
 	Description string // one line, e.g. "ratio of SYN packets to all TCP packets"
@@ -165,7 +168,7 @@ type haEntity struct {
 // discoveryMessages returns the retained Home Assistant configs: one sensor
 // per published statistic and the alarm binary sensor.
 func discoveryMessages(t *topics, stats []StatInfo, version string, qosStats, qosAlarms byte) []message {
-	slug := "netspot_" + strings.ToLower(t.nodeID)
+	slug := "netspot_" + entitySlug(t.nodeID)
 	dev := haDevice{
 		Identifiers:  []string{slug},
 		Name:         "netspot " + t.nodeID,
@@ -186,8 +189,8 @@ func discoveryMessages(t *topics, stats []StatInfo, version string, qosStats, qo
 		obj := t.nodeID + "_" + s.Name
 		e := haEntity{
 			Name:                s.Name,
-			UniqueID:            slug + "_" + strings.ToLower(s.Name),
-			DefaultEntityID:     "sensor." + slug + "_" + strings.ToLower(s.Name),
+			UniqueID:            slug + "_" + entitySlug(s.Name),
+			DefaultEntityID:     "sensor." + slug + "_" + entitySlug(s.Name),
 			StateTopic:          t.stat(s.Name),
 			ValueTemplate:       "{{ value_json.value }}",
 			JSONAttributesTopic: t.stat(s.Name),
@@ -212,6 +215,20 @@ func discoveryMessages(t *topics, stats []StatInfo, version string, qosStats, qo
 	base(&e)
 	out = append(out, message{topic: t.discovery + "/binary_sensor/" + t.nodeID + "_alarm/config", payload: mustJSON(&e), qos: 1, retain: true})
 	return out
+}
+
+// entitySlug makes s usable in a Home Assistant entity id, which allows
+// only lower-case letters, digits and underscores.
+func entitySlug(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return '_'
+	}, s)
 }
 
 // mustJSON marshals values whose types cannot fail to marshal.

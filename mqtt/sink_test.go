@@ -164,6 +164,39 @@ func TestHomeAssistantDiscovery(t *testing.T) {
 	}
 }
 
+// Entity ids allow only [a-z0-9_]: a node id with '-' or capitals is
+// turned into a valid one, while topics keep it as it is.
+func TestDiscoveryEntityIDsAreValid(t *testing.T) {
+	tp := newTopics("netspot", "Lab-Pi", "homeassistant")
+	msgs := discoveryMessages(&tp, []StatInfo{{Name: "R_SYN"}, {Name: "DST-PORTS"}}, "1", 0, 1)
+	want := map[string]string{
+		"homeassistant/sensor/Lab-Pi_R_SYN/config":        "sensor.netspot_lab_pi_r_syn",
+		"homeassistant/sensor/Lab-Pi_DST-PORTS/config":    "sensor.netspot_lab_pi_dst_ports",
+		"homeassistant/binary_sensor/Lab-Pi_alarm/config": "binary_sensor.netspot_lab_pi_alarm",
+	}
+	if len(msgs) != len(want) {
+		t.Fatalf("%d configs, want %d", len(msgs), len(want))
+	}
+	for _, m := range msgs {
+		var cfg struct {
+			DefaultEntityID string `json:"default_entity_id"`
+			StateTopic      string `json:"state_topic"`
+		}
+		if err := json.Unmarshal(m.payload, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.DefaultEntityID != want[m.topic] {
+			t.Errorf("%s: default_entity_id %q, want %q", m.topic, cfg.DefaultEntityID, want[m.topic])
+		}
+		if !strings.HasPrefix(cfg.StateTopic, "netspot/Lab-Pi/") {
+			t.Errorf("%s: state_topic %q", m.topic, cfg.StateTopic)
+		}
+		if !m.retain || m.qos != 1 {
+			t.Errorf("%s: retain %v qos %d, want retained QoS 1", m.topic, m.retain, m.qos)
+		}
+	}
+}
+
 func TestDiscoveryDisabledAndStatFilter(t *testing.T) {
 	in := newInbox()
 	b := startMochi(t, freeAddr(t), in)
