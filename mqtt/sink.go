@@ -26,7 +26,8 @@ var ErrClosed = errors.New("mqtt: sink closed")
 var (
 	errConnLost   = errors.New("connection lost")
 	errAckTimeout = errors.New("broker did not acknowledge in time")
-	errClosing    = errors.New("closing")
+	errClosing        = errors.New("closing")
+	errConnectTimeout = errors.New("connection attempt did not complete in time")
 )
 
 // goodbyeTimeout bounds the wait for the broker's acknowledgement of the
@@ -86,8 +87,8 @@ type Sink struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	connMu sync.Mutex
-	conn   net.Conn // the current network connection, for tests
+	sessMu sync.Mutex
+	sess   *session // the current connection attempt, for tests
 }
 
 // New checks cfg, opens the alarm store (delivering what a previous run
@@ -353,11 +354,29 @@ func backoff(attempt int, lo, hi time.Duration, j float64) time.Duration {
 	return min(hi, time.Duration(float64(d)*(0.8+0.4*j)))
 }
 
-// session is one connection's loss signal.
+// session is one connection attempt's network connection and loss signal.
 type session struct {
 	lost chan struct{}
 	once sync.Once
 	err  error
+
+	mu   sync.Mutex
+	conn net.Conn
+}
+
+func (c *session) setConn(conn net.Conn) {
+	c.mu.Lock()
+	c.conn = conn
+	c.mu.Unlock()
+}
+
+// closeConn closes the network connection, if one was opened.
+func (c *session) closeConn() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		_ = c.conn.Close()
+	}
 }
 
 func (c *session) lose(err error) {
@@ -367,54 +386,67 @@ func (c *session) lose(err error) {
 	})
 }
 
+// stableConnection is how long a connection must have lasted for the next
+// reconnection to start again from the shortest wait: a broker that accepts
+// and then drops the client (duplicate client id, ACL) is not hammered.
+const stableConnection = 30 * time.Second
+
 // run connects, delivers, and reconnects with backoff until Close.
 func (s *Sink) run() {
 	defer close(s.done)
-	attempt := 0
+	attempt := 0 // failed or short-lived connections in a row
 	lastErr := ""
 	for {
 		if s.draining() || s.stopped() {
 			return
 		}
 		sess := &session{lost: make(chan struct{})}
+		s.sessMu.Lock()
+		s.sess = sess
+		s.sessMu.Unlock()
 		client := paho.NewClient(s.clientOptions(sess))
-		err := s.connect(client)
+		err := s.connect(client, sess)
+		wait := backoff(attempt, s.opts.retryMin, s.cfg.ReconnectMax.D(), rand.Float64())
 		if err != nil {
 			if s.stopped() {
 				return
 			}
-			wait := backoff(attempt, s.opts.retryMin, s.cfg.ReconnectMax.D(), rand.Float64())
 			if attempt == 0 || err.Error() != lastErr {
 				s.log.Warn("mqtt: broker unreachable, retrying", "broker", s.broker.String(), "err", err, "retry_in", wait.Round(time.Millisecond))
 			} else {
 				s.log.Debug("mqtt: broker still unreachable", "err", err, "retry_in", wait.Round(time.Millisecond))
 			}
 			lastErr = err.Error()
-			attempt++
-			timer := time.NewTimer(wait)
-			select {
-			case <-timer.C:
-			case <-s.drain:
-			case <-s.stop:
+		} else {
+			lastErr = ""
+			s.mu.Lock()
+			offline, dropped := time.Since(s.since), s.dropped-s.droppedMark
+			s.mu.Unlock()
+			s.setConnected(true)
+			s.log.Info("mqtt: connected", "broker", s.broker.String(), "client_id", s.clientID,
+				"offline_for", offline.Round(time.Millisecond), "alarms_waiting", s.store.len(), "stats_dropped_while_offline", dropped)
+			start := time.Now()
+			err = s.serve(client, sess)
+			s.setConnected(false)
+			if errors.Is(err, errClosing) {
+				s.goodbye(client, sess)
+				return
 			}
-			timer.Stop()
-			continue
+			client.Disconnect(0)
+			if time.Since(start) >= stableConnection {
+				attempt = 0
+			}
+			wait = backoff(attempt, s.opts.retryMin, s.cfg.ReconnectMax.D(), rand.Float64())
+			s.log.Warn("mqtt: connection to broker lost", "err", err, "retry_in", wait.Round(time.Millisecond))
 		}
-		attempt, lastErr = 0, ""
-		s.mu.Lock()
-		offline, dropped := time.Since(s.since), s.dropped-s.droppedMark
-		s.mu.Unlock()
-		s.setConnected(true)
-		s.log.Info("mqtt: connected", "broker", s.broker.String(), "client_id", s.clientID,
-			"offline_for", offline.Round(time.Millisecond), "alarms_waiting", s.store.len(), "stats_dropped_while_offline", dropped)
-		err = s.serve(client, sess)
-		s.setConnected(false)
-		if errors.Is(err, errClosing) {
-			s.goodbye(client, sess)
-			return
+		attempt++
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-s.drain:
+		case <-s.stop:
 		}
-		s.log.Warn("mqtt: connection to broker lost", "err", err)
-		client.Disconnect(0)
+		timer.Stop()
 	}
 }
 
@@ -431,6 +463,9 @@ func (s *Sink) clientOptions(sess *session) *paho.ClientOptions {
 	// every connect, and we reconnect ourselves (paho's IsConnected is true
 	// while it reconnects, and it would replay its store unordered).
 	o.SetCleanSession(true)
+	// MQTT 3.1.1, which every current broker speaks; paho would otherwise
+	// retry a failed attempt with 3.1 on a second connection.
+	o.SetProtocolVersion(4)
 	o.SetAutoReconnect(false)
 	o.SetConnectRetry(false)
 	o.SetKeepAlive(s.cfg.KeepAlive.D())
@@ -439,7 +474,13 @@ func (s *Sink) clientOptions(sess *session) *paho.ClientOptions {
 	o.SetWriteTimeout(s.opts.ackTimeout)
 	o.SetBinaryWill(s.t.status, []byte(statusOffline), 1, true)
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) { sess.lose(err) })
-	o.SetCustomOpenConnectionFn(s.dial)
+	o.SetCustomOpenConnectionFn(func(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
+		conn, err := s.dial(uri, o)
+		if err == nil {
+			sess.setConn(conn)
+		}
+		return conn, err
+	})
 	return o
 }
 
@@ -470,11 +511,7 @@ func (s *Sink) dial(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 		return nil, err
 	}
 	stop := context.AfterFunc(s.ctx, func() { _ = conn.Close() })
-	cc := &ctxConn{Conn: conn, stop: stop}
-	s.connMu.Lock()
-	s.conn = cc
-	s.connMu.Unlock()
-	return cc, nil
+	return &ctxConn{Conn: conn, stop: stop}, nil
 }
 
 // ctxConn unregisters its close-on-cancel hook when closed.
@@ -488,15 +525,25 @@ func (c *ctxConn) Close() error {
 	return c.Conn.Close()
 }
 
-func (s *Sink) connect(c paho.Client) error {
+// connect makes one connection attempt. It never waits on paho for longer
+// than connect_timeout and a second: should paho fail to complete the
+// attempt (a connection lost while it is being set up), the network
+// connection is closed and the attempt counted as failed.
+func (s *Sink) connect(c paho.Client, sess *session) error {
 	tok := c.Connect()
+	timer := time.NewTimer(s.cfg.ConnectTimeout.D() + time.Second)
+	defer timer.Stop()
 	select {
 	case <-tok.Done():
+		return tok.Error()
 	case <-s.stop:
-		s.cancel()   // aborts the dial, or closes the new connection
-		<-tok.Done() // promptly, then
+		s.cancel() // aborts the dial, or closes the new connection
+		return errClosing
+	case <-timer.C:
+		sess.closeConn()
+		go c.Disconnect(0) // paho may still be finishing the attempt
+		return errConnectTimeout
 	}
-	return tok.Error()
 }
 
 func (s *Sink) stopped() bool {

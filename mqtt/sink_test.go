@@ -394,9 +394,9 @@ func TestWillOnAbruptLoss(t *testing.T) {
 	ls := &logSink{}
 	s := newTestSink(t, testConfig(t, b.addr), ls)
 	in.waitUntil(t, "online", func() bool { return b.retained("netspot/box1/status") == "online" })
-	s.connMu.Lock()
-	_ = s.conn.Close() // the network goes away under paho's feet
-	s.connMu.Unlock()
+	s.sessMu.Lock()
+	s.sess.closeConn() // the network goes away under paho's feet
+	s.sessMu.Unlock()
 	in.waitUntil(t, "will, then online again", func() bool {
 		return slices.Equal(in.on("netspot/box1/status"), []string{"online", "offline", "online"})
 	})
