@@ -24,8 +24,8 @@ var ErrClosed = errors.New("mqtt: sink closed")
 
 // Reasons a connection is given up; the run loop then reconnects (or stops).
 var (
-	errConnLost   = errors.New("connection lost")
-	errAckTimeout = errors.New("broker did not acknowledge in time")
+	errConnLost       = errors.New("connection lost")
+	errAckTimeout     = errors.New("broker did not acknowledge in time")
 	errClosing        = errors.New("closing")
 	errConnectTimeout = errors.New("connection attempt did not complete in time")
 )
