@@ -30,6 +30,7 @@ type received struct {
 	topic   string
 	payload string
 	retain  bool
+	qos     byte
 }
 
 // inbox collects messages and lets a test wait for a condition on them.
@@ -62,6 +63,19 @@ func (in *inbox) on(topic string) []string {
 		}
 	}
 	return out
+}
+
+// countQoS returns how many messages arrived with QoS 1 or 2.
+func (in *inbox) countQoS() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for _, m := range in.msgs {
+		if m.qos > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // prefixed returns the messages whose topic starts with prefix.
@@ -134,7 +148,7 @@ func startMochi(t testing.TB, addr string, in *inbox) *testBroker {
 		t.Fatal(err)
 	}
 	err := srv.Subscribe("#", 1, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
-		in.add(received{topic: pk.TopicName, payload: string(pk.Payload), retain: pk.FixedHeader.Retain})
+		in.add(received{topic: pk.TopicName, payload: string(pk.Payload), retain: pk.FixedHeader.Retain, qos: pk.FixedHeader.Qos})
 	})
 	if err != nil {
 		t.Fatal(err)
