@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"netspot/core/event"
 )
@@ -129,4 +133,47 @@ func BenchmarkWriteTenAlarms(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// BenchmarkPublishRecords measures periods published per second end to end
+// to an in-process broker (QoS 0, 21 messages per period), with the queue
+// large enough that nothing is dropped.
+func BenchmarkPublishRecords(b *testing.B) {
+	br := startMochi(b, freeAddr(b), newInbox())
+	var got atomic.Int64
+	if err := br.srv.Subscribe("netspot/box1/stats", 2, func(*mochi.Client, packets.Subscription, packets.Packet) { got.Add(1) }); err != nil {
+		b.Fatal(err)
+	}
+	_ = br.srv.Unsubscribe("#", 1) // the recording inbox would grow with b.N
+	cfg := DefaultConfig()
+	cfg.Enabled = true
+	cfg.Broker = "tcp://" + br.addr
+	cfg.NodeID = "box1"
+	cfg.HomeAssistant = false
+	cfg.StoreDir = b.TempDir()
+	cfg.StatsQueue = maxStatsQueue
+	s, err := newSink(cfg, testInfo(), nil, testOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for ok, _ := s.Connected(); !ok; ok, _ = s.Connected() {
+		time.Sleep(time.Millisecond)
+	}
+	r := benchRecord(1)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		if err := s.Write(r); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	for got.Load() < int64(n) {
+		time.Sleep(time.Millisecond)
+	}
+	if s.Dropped() != 0 {
+		b.Fatalf("%d periods dropped", s.Dropped())
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "periods/s")
 }
