@@ -37,7 +37,7 @@ type Config struct {
 	QoSAlarms int `toml:"qos_alarms" comment:"QoS of alarm messages (1 or 2: with 0 the broker would never acknowledge them and an alarm could be lost unnoticed)"`
 
 	KeepAlive      config.Duration `toml:"keepalive" comment:"MQTT keep-alive: a silent connection is declared dead after 1.5 times this"`
-	ConnectTimeout config.Duration `toml:"connect_timeout" comment:"how long one connection attempt (TCP, TLS, CONNECT) may take"`
+	ConnectTimeout config.Duration `toml:"connect_timeout" comment:"how long one connection attempt (TCP, TLS, CONNECT), or handing one message to a stalled connection, may take"`
 	ReconnectMax   config.Duration `toml:"reconnect_max" comment:"longest wait between two connection attempts (the wait doubles from 1s up to this)"`
 	CloseTimeout   config.Duration `toml:"close_timeout" comment:"at shutdown, how long to keep delivering what is queued before saying offline"`
 

@@ -17,7 +17,11 @@ import (
 
 	"netspot/core/config"
 	"netspot/core/event"
+	"netspot/core/sink"
 )
+
+// The fan-out drives the Sink like any other sink.
+var _ sink.Sink = (*Sink)(nil)
 
 // ErrClosed is returned by Write after Close.
 var ErrClosed = errors.New("mqtt: sink closed")
@@ -471,7 +475,8 @@ func (s *Sink) clientOptions(sess *session) *paho.ClientOptions {
 	o.SetKeepAlive(s.cfg.KeepAlive.D())
 	o.SetPingTimeout(max(time.Second, s.cfg.KeepAlive.D()/2))
 	o.SetConnectTimeout(s.cfg.ConnectTimeout.D())
-	o.SetWriteTimeout(s.opts.ackTimeout)
+	// Bounds a Publish that cannot hand its packet to a stuck writer.
+	o.SetWriteTimeout(s.cfg.ConnectTimeout.D())
 	o.SetBinaryWill(s.t.status, []byte(statusOffline), 1, true)
 	o.SetConnectionLostHandler(func(_ paho.Client, err error) { sess.lose(err) })
 	o.SetCustomOpenConnectionFn(func(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"netspot/core/config"
 	"netspot/core/event"
+	"netspot/core/sink"
 )
 
 func TestPublishesEveryTopic(t *testing.T) {
@@ -447,4 +449,39 @@ func TestNodeIDFromHostnameUsedByDefault(t *testing.T) {
 		t.Errorf("NodeID() = %q", s.NodeID())
 	}
 	in.waitUntil(t, "status", func() bool { return b.retained("netspot/testhost/status") == "online" })
+}
+
+// TestBehindTheFanOut plugs the sink into the fan-out as cmd/netspot does:
+// every Record published reaches the broker, and closing the fan-out
+// closes the sink, which says offline.
+func TestBehindTheFanOut(t *testing.T) {
+	in := newInbox()
+	b := startMochi(t, freeAddr(t), in)
+	s := newTestSink(t, testConfig(t, b.addr), nil)
+	f := sink.NewFanOut(nil)
+	f.Add("mqtt", s, 0)
+	for k := 1; k <= 50; k++ {
+		var alarms []event.Alarm
+		if k%10 == 0 {
+			alarms = append(alarms, alarm(seqIDs("fo-", k, k)[0], k))
+		}
+		f.Publish(record(k, alarms...))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	if err := f.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := alarmIDs(in.on("netspot/box1/alarm")), []string{"fo-010", "fo-020", "fo-030", "fo-040", "fo-050"}; !slices.Equal(got, want) {
+		t.Errorf("alarms %v, want %v", got, want)
+	}
+	if n := len(in.on("netspot/box1/stats")); n != 50 {
+		t.Errorf("%d periods published, want 50", n)
+	}
+	if got := b.retained("netspot/box1/status"); got != "offline" {
+		t.Errorf("status after the fan-out closed: %q", got)
+	}
+	if st := f.Stats()[0]; st.Delivered != 50 || st.Failed != 0 {
+		t.Errorf("fan-out stats %+v", st)
+	}
 }
