@@ -22,18 +22,19 @@
 // of netspot, with the same payload and id.
 //
 // We keep our own outbox rather than paho's persistent session
-// (CleanSession=false with a FileStore) because that session is not enough
-// here: paho's file store does not fsync; it resends its stored messages in
-// message-id order, which wraps around and so is not the order raised; with
-// autoreconnect, publishing while reconnecting is accepted (QoS 0 is even
-// dropped silently) and IsConnected reports true; and a resumed message
-// completes the original token as if it had been acknowledged. The broker's
-// side of a session does not survive a broker crash either (kill -9 of
-// mosquitto without persistence). So the client runs with CleanSession=true,
-// without paho's autoreconnect: this package connects, detects the loss of
-// the connection (keep-alive, connection-lost callback, acknowledgement
-// timeout) and reconnects itself with exponential backoff and jitter,
-// logging each change of state once.
+// (CleanSession=false with a FileStore) because that session falls short
+// here: paho's file store does not fsync, panics on a write error (a full
+// card), and orders the messages it resends by file modification time; a
+// message resumed after a reconnection completes the original token as if
+// it had been acknowledged; with autoreconnect, IsConnected reports true
+// while reconnecting and a QoS 0 publish is then dropped silently; and the
+// broker's half of a session does not survive a broker crash (kill -9 of a
+// mosquitto that had not saved it). So the client runs with
+// CleanSession=true and without paho's autoreconnect: this package
+// connects, notices the loss of the connection (keep-alive, the
+// connection-lost callback, an acknowledgement timeout) and reconnects
+// itself with exponential backoff and jitter, logging each change of state
+// once. Handlers given to paho never block.
 //
 // Delivery is at least once on the wire and exactly once in the usual
 // failures: broker down at start, broker killed and restarted, netspot
