@@ -137,11 +137,17 @@ func (b *testBroker) stop() { b.once.Do(func() { _ = b.srv.Close() }) }
 
 func startMochi(t testing.TB, addr string, in *inbox) *testBroker {
 	t.Helper()
+	return startMochiOn(t, listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr}), addr, in)
+}
+
+// startMochiOn starts the broker on l, which listens on addr.
+func startMochiOn(t testing.TB, l listeners.Listener, addr string, in *inbox) *testBroker {
+	t.Helper()
 	srv := mochi.New(&mochi.Options{InlineClient: true, Logger: slog.New(slog.DiscardHandler)})
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.AddListener(listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr})); err != nil {
+	if err := srv.AddListener(l); err != nil {
 		t.Fatalf("mochi listen %s: %v", addr, err)
 	}
 	if err := srv.Serve(); err != nil {

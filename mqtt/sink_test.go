@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mochi-mqtt/server/v2/listeners"
+
 	"netspot/core/config"
 	"netspot/core/event"
 	"netspot/core/sink"
@@ -483,5 +485,24 @@ func TestBehindTheFanOut(t *testing.T) {
 	}
 	if st := f.Stats()[0]; st.Delivered != 50 || st.Failed != 0 {
 		t.Errorf("fan-out stats %+v", st)
+	}
+}
+
+// TestWebSocket publishes through a ws:// listener, as to a broker behind a
+// reverse proxy.
+func TestWebSocket(t *testing.T) {
+	in := newInbox()
+	addr := freeAddr(t)
+	b := startMochiOn(t, listeners.NewWebsocket(listeners.Config{ID: "ws", Address: addr}), addr, in)
+	s := newTestSink(t, testConfig(t, "ws://"+addr+"/mqtt"), nil)
+	if err := s.Write(record(1, alarm("ws-001", 1))); err != nil {
+		t.Fatal(err)
+	}
+	in.waitUntil(t, "alarm over WebSocket", func() bool { return len(in.on("netspot/box1/alarm")) == 1 })
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.retained("netspot/box1/status"); got != "offline" {
+		t.Errorf("status %q after Close", got)
 	}
 }
