@@ -19,6 +19,7 @@ import (
 	"netspot/core/miner"
 	"netspot/core/sink/console"
 	"netspot/core/sink/file"
+	"netspot/mqtt"
 )
 
 // Config is the whole configuration file. Each section is owned by the
@@ -35,6 +36,7 @@ type Config struct {
 type ExporterConfig struct {
 	Console console.Config `toml:"console"`
 	File    file.Config    `toml:"file"`
+	MQTT    mqtt.Config    `toml:"mqtt"`
 }
 
 // DefaultConfig is the configuration used when no file is given; `netspot
@@ -47,6 +49,7 @@ func DefaultConfig() Config {
 		Exporter: ExporterConfig{
 			Console: console.DefaultConfig(),
 			File:    file.DefaultConfig(),
+			MQTT:    mqtt.DefaultConfig(),
 		},
 		Board: board.DefaultConfig(),
 	}
@@ -63,6 +66,7 @@ func (c *Config) Validate() error {
 		{"analyzer", c.Analyzer.Validate},
 		{"spot", c.Spot.Validate},
 		{"exporter.file", c.Exporter.File.Validate},
+		{"exporter.mqtt", c.Exporter.MQTT.Validate},
 		{"board", c.Board.Validate},
 	}
 	for _, s := range sections {

@@ -18,6 +18,8 @@ import (
 	"netspot/core/sink"
 	"netspot/core/sink/console"
 	"netspot/core/sink/file"
+	"netspot/core/stats"
+	"netspot/mqtt"
 )
 
 // closeTimeout bounds how long sinks may take to flush at exit.
@@ -140,7 +142,7 @@ func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger, ext
 
 	fan := sink.NewFanOut(log)
 	series := seriesName(cfg.Miner.Device, m.Live(), time.Now())
-	if err := addSinks(fan, e, cfg, series, log); err != nil {
+	if err := addSinks(fan, e, cfg, series, an.Stats(), log); err != nil {
 		_ = fan.Close(context.Background())
 		return err
 	}
@@ -187,7 +189,7 @@ func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger, ext
 
 // addSinks adds every enabled sink to the fan-out. On error, the sinks
 // already added are closed by the caller's fan.Close.
-func addSinks(fan *sink.FanOut, e *env, cfg *Config, series string, log *slog.Logger) error {
+func addSinks(fan *sink.FanOut, e *env, cfg *Config, series string, watched []stats.Stat, log *slog.Logger) error {
 	if cfg.Exporter.Console.Enabled() {
 		fan.Add("console", console.New(cfg.Exporter.Console, e.stdout), 0)
 	}
@@ -198,10 +200,26 @@ func addSinks(fan *sink.FanOut, e *env, cfg *Config, series string, log *slog.Lo
 		}
 		fan.Add("file", f, 0)
 	}
+	var broker *mqtt.Sink
+	if cfg.Exporter.MQTT.Enabled {
+		info := mqtt.Info{Version: version}
+		for _, s := range watched {
+			info.Stats = append(info.Stats, mqtt.StatInfo{Name: s.Name, Description: s.Help, Unit: s.Unit})
+		}
+		var err error
+		broker, err = mqtt.New(cfg.Exporter.MQTT, info, log.With("sink", "mqtt"))
+		if err != nil {
+			return withCode(exitConfig, config.Within("exporter.mqtt", err))
+		}
+		fan.Add("mqtt", broker, 0)
+	}
 	if cfg.Board.Enabled {
 		b, err := openBoard(cfg.Board, log)
 		if err != nil {
 			return err
+		}
+		if broker != nil {
+			b.SetUplink(broker.Connected)
 		}
 		fan.Add("board", b, 0)
 	}
