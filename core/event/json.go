@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // The JSON forms below are the project's wire format, shared by every sink
@@ -37,14 +38,14 @@ func AppendDataJSON(b []byte, r *Record) []byte {
 	b = strconv.AppendUint(b, r.Malformed, 10)
 	if r.CaptureErr != "" {
 		b = append(b, `,"capture_error":`...)
-		b = strconv.AppendQuote(b, r.CaptureErr)
+		b = AppendString(b, r.CaptureErr)
 	}
 	b = append(b, `,"stats":{`...)
 	for i := range r.Stats {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendQuote(b, r.Stats[i].Name)
+		b = AppendString(b, r.Stats[i].Name)
 		b = append(b, ':')
 		b = AppendStatJSON(b, &r.Stats[i])
 	}
@@ -65,7 +66,7 @@ func AppendStatJSON(b []byte, s *Stat) []byte {
 	b = strconv.AppendBool(b, s.AlarmID != "")
 	if s.AlarmID != "" {
 		b = append(b, `,"alarm_id":`...)
-		b = strconv.AppendQuote(b, s.AlarmID)
+		b = AppendString(b, s.AlarmID)
 	}
 	if s.Learning {
 		b = append(b, `,"learning":true`...)
@@ -79,9 +80,9 @@ func AppendStatJSON(b []byte, s *Stat) []byte {
 //	 "threshold":0.5,"probability":1e-06,"start":"…","end":"…"}
 func AppendAlarmJSON(b []byte, a *Alarm) []byte {
 	b = append(b, `{"type":"alarm","id":`...)
-	b = strconv.AppendQuote(b, a.ID)
+	b = AppendString(b, a.ID)
 	b = append(b, `,"stat":`...)
-	b = strconv.AppendQuote(b, a.Stat)
+	b = AppendString(b, a.Stat)
 	b = append(b, `,"side":"`...)
 	b = append(b, a.Side.String()...)
 	b = append(b, `","value":`...)
@@ -95,6 +96,43 @@ func AppendAlarmJSON(b []byte, a *Alarm) []byte {
 	b = append(b, `,"end":`...)
 	b = AppendTime(b, a.End)
 	return append(b, '}')
+}
+
+// AppendString appends s as a JSON string. Control characters are escaped
+// and invalid UTF-8 becomes U+FFFD, so that any text (an interface's error
+// message, say) gives valid JSON.
+func AppendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, "\\ufffd"...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }
 
 // AppendFloat appends f as a JSON number, or null when f is NaN or ±Inf.

@@ -124,3 +124,32 @@ func TestCountersAddSumsEveryField(t *testing.T) {
 		}
 	}
 }
+
+func TestStringsAreValidJSON(t *testing.T) {
+	for _, s := range []string{"plain", `quote " and \ backslash`, "ctrl \x1b[31m \a \x00 \x7f", "tab\tnew\nline\r",
+		"bad utf8 \xff\xfe end", "héllo wörld ✓ 🙂", "\u2028 line separator"} {
+		b := AppendString(nil, s)
+		var back string
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Errorf("%q -> %s: invalid JSON: %v", s, b, err)
+			continue
+		}
+		if string([]rune(s)) != back {
+			t.Errorf("%q -> %s -> %q", s, b, back)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	f.Add("link \"eth1\" down\x1b")
+	f.Fuzz(func(t *testing.T, s string) {
+		b := AppendString(nil, s)
+		var back string
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("%q -> %s: %v", s, b, err)
+		}
+		if back != string([]rune(s)) {
+			t.Fatalf("%q -> %q", s, back)
+		}
+	})
+}
