@@ -39,7 +39,9 @@ type Options struct {
 	// Listener, when set, is served instead of listening on cfg.Listen.
 	Listener net.Listener
 	// SinkStats, when set, is called at each scrape for the sinks' delivery
-	// counters (the fan-out's Stats method).
+	// counters (the fan-out's Stats method). It is called only once a Record
+	// has been written, hence after the last FanOut.Add: the sink may be
+	// created, and scraped, while the fan-out is still being assembled.
 	SinkStats func() []sink.QueueStats
 	// Version, when set, is exposed as netspot_build_info{version="…"}.
 	Version string
@@ -237,7 +239,10 @@ func (s *Sink) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var queues []sink.QueueStats
-	if s.sinkStats != nil {
+	s.mu.Lock()
+	seen := s.seen
+	s.mu.Unlock()
+	if seen && s.sinkStats != nil {
 		queues = s.sinkStats()
 	}
 	body := s.render(make([]byte, 0, 8<<10), queues)

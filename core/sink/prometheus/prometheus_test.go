@@ -178,7 +178,10 @@ func checkWellFormed(t *testing.T, body string) {
 }
 
 func TestBeforeAnyRecord(t *testing.T) {
-	s := serve(t, Options{})
+	s := serve(t, Options{SinkStats: func() []sink.QueueStats {
+		t.Error("SinkStats called before the first record: the fan-out may still be assembled")
+		return nil
+	}})
 	body := scrape(t, s)
 	if !samples(body)["netspot_windows_total 0"] || strings.Contains(body, "netspot_stat_") || strings.Contains(body, "learning_windows_left") {
 		t.Errorf("before any record:\n%s", body)
