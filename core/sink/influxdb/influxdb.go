@@ -455,8 +455,9 @@ func (s *Sink) Stats() Stats {
 }
 
 // Close sends every buffered point, whatever the batch size and the retry
-// wait, within one timeout in all, and reports the points it could not
-// deliver.
+// wait, within one timeout in all. Points it could not deliver are logged;
+// an error is returned when alarms are among them (as the fan-out does for
+// its own losses: lost data is a warning, a lost alarm a failure).
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -466,20 +467,26 @@ func (s *Sink) Close() error {
 	s.closed = true
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout.D())
 	defer cancel()
-	var errs []error
+	dropped, alarms := s.stats.Dropped, s.stats.DroppedAlarms
+	var last error
 	for len(s.buf) > 0 {
 		before := len(s.buf)
 		if err := s.flush(ctx, s.now()); err != nil {
-			errs = append(errs, err)
+			last = err
 		}
 		if len(s.buf) == before { // not sent, kept for a retry that will not come
-			alarms := s.alarms
-			n := len(s.buf)
-			s.remove(n)
-			s.lose(n, alarms, "not written at exit")
-			errs = append(errs, fmt.Errorf("influxdb: %d points (%d alarms) not written to %s", n, alarms, s.cfg.Address))
+			last = fmt.Errorf("%s does not answer", s.cfg.Address)
+			s.lose(len(s.buf), s.alarms, "not written at exit")
+			s.remove(len(s.buf))
 		}
 	}
 	s.client.CloseIdleConnections()
-	return errors.Join(errs...)
+	dropped, alarms = s.stats.Dropped-dropped, s.stats.DroppedAlarms-alarms
+	if dropped > 0 {
+		s.log.Warn("influxdb: points not written at exit", "points", dropped, "alarms", alarms, "err", last)
+	}
+	if alarms > 0 {
+		return fmt.Errorf("influxdb: %d alarms not written: %w", alarms, last)
+	}
+	return nil
 }

@@ -253,7 +253,7 @@ func TestUnreachableServerKeepsPointsWithinLimit(t *testing.T) {
 	if strings.Join(kept, "|") != "netspot,agent|netspot_alarm|netspot,agent|netspot,agent" {
 		t.Errorf("kept %v: want the oldest data point dropped, the alarm kept", kept)
 	}
-	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "4 points (1 alarms) not written") {
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "1 alarms not written") {
 		t.Errorf("Close = %v", err)
 	}
 	if st := s.Stats(); st.Dropped != 5 || st.DroppedAlarms != 1 {
@@ -351,6 +351,22 @@ func TestCloseFlushesEverything(t *testing.T) {
 	}
 	if !errors.Is(s.Write(record(9, false)), ErrClosed) {
 		t.Error("Write after Close accepted")
+	}
+}
+
+// Data left unwritten at exit is counted and logged, not an error.
+func TestCloseWithDataLeft(t *testing.T) {
+	f := newFake(t)
+	f.Close()
+	cfg := v1Config(f.URL)
+	cfg.BatchSize = 100
+	s := newSink(t, cfg, newClock())
+	s.Write(record(0, false))
+	if err := s.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if st := s.Stats(); st.Dropped != 1 || st.Buffered != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 

@@ -189,6 +189,19 @@ func TestBeforeAnyRecord(t *testing.T) {
 	checkWellFormed(t, body)
 }
 
+// A family without samples (no threshold while learning) is left out.
+func TestNoEmptyFamily(t *testing.T) {
+	s := serve(t, Options{})
+	r := record(0, false)
+	r.Stats[0].Up = math.NaN()
+	s.Write(r)
+	body := scrape(t, s)
+	if strings.Contains(body, "netspot_stat_threshold") {
+		t.Errorf("empty threshold family exposed:\n%s", body)
+	}
+	checkWellFormed(t, body)
+}
+
 func TestCaptureFailure(t *testing.T) {
 	s := serve(t, Options{})
 	r := record(0, false)

@@ -47,19 +47,31 @@ func (s *Sink) render(b []byte, queues []sink.QueueStats) []byte {
 }
 
 func (s *Sink) renderStats(b []byte) []byte {
-	b = family(b, "netspot_stat_value", "gauge", "Latest value of each statistic; absent while undefined (0/0).")
+	// A family with no sample is left out.
+	head := false
 	for _, st := range s.stats {
 		if defined(st.value) {
+			if !head {
+				b = family(b, "netspot_stat_value", "gauge", "Latest value of each statistic; absent while undefined (0/0).")
+				head = true
+			}
 			b = sample(b, "netspot_stat_value", st.value, label{"stat", st.name})
 		}
 	}
-	b = family(b, "netspot_stat_threshold", "gauge", "Alarm threshold of each statistic and side for the next window; absent while the side is not watched or still learning.")
+	head = false
 	for _, st := range s.stats {
-		if defined(st.up) {
-			b = sample(b, "netspot_stat_threshold", st.up, label{"stat", st.name}, label{"side", "up"})
-		}
-		if defined(st.down) {
-			b = sample(b, "netspot_stat_threshold", st.down, label{"stat", st.name}, label{"side", "down"})
+		for _, th := range []struct {
+			side  string
+			value float64
+		}{{"up", st.up}, {"down", st.down}} {
+			if !defined(th.value) {
+				continue
+			}
+			if !head {
+				b = family(b, "netspot_stat_threshold", "gauge", "Alarm threshold of each statistic and side for the next window; absent while the side is not watched or still learning.")
+				head = true
+			}
+			b = sample(b, "netspot_stat_threshold", th.value, label{"stat", st.name}, label{"side", th.side})
 		}
 	}
 	b = family(b, "netspot_stat_learning", "gauge", "1 while a detector of the statistic is still calibrating.")

@@ -394,8 +394,11 @@ func TestBacklogLimitKeepsAlarms(t *testing.T) {
 		t.Errorf("kept %v, want the alarm and the newest data", kept)
 	}
 	err := s.Close()
-	if err == nil || !strings.Contains(err.Error(), "3 messages (1 alarms) not delivered") {
+	if err == nil || !strings.Contains(err.Error(), "1 alarms not delivered") {
 		t.Errorf("Close = %v", err)
+	}
+	if st := s.Stats()[0]; st.Dropped != 5 || st.DroppedAlarms != 1 || st.Backlog != 0 {
+		t.Errorf("stats after Close %+v", st)
 	}
 	if s.Write(record(9, false)) != ErrClosed {
 		t.Error("Write after Close did not return ErrClosed")
@@ -412,6 +415,20 @@ func TestBacklogOfAlarmsOnly(t *testing.T) {
 		t.Errorf("Write = %v, want the lost alarm reported", err)
 	}
 	if st := s.Stats()[0]; st.DroppedAlarms != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// Data left undelivered at exit is counted and logged, not an error.
+func TestCloseWithDataLeft(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Data = "unix://" + socketPath(t, "gone.sock")
+	s := newSink(t, cfg, newClock())
+	s.Write(record(0, false))
+	if err := s.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if st := s.Stats()[0]; st.Dropped != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
