@@ -202,6 +202,26 @@ func TestNoEmptyFamily(t *testing.T) {
 	checkWellFormed(t, body)
 }
 
+// Scrapes while records arrive (run with -race).
+func TestConcurrentScrapes(t *testing.T) {
+	queues := func() []sink.QueueStats { return []sink.QueueStats{{Name: "x"}} }
+	s := serve(t, Options{SinkStats: queues})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 300 {
+			s.Write(record(i, i%10 == 0))
+		}
+	}()
+	for range 30 {
+		checkWellFormed(t, scrape(t, s))
+	}
+	<-done
+	if !samples(scrape(t, s))[`netspot_alarms_total{stat="R_SYN",side="up"} 30`] {
+		t.Error("alarm count after 300 records is not 30")
+	}
+}
+
 func TestCaptureFailure(t *testing.T) {
 	s := serve(t, Options{})
 	r := record(0, false)
