@@ -412,3 +412,23 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 }
+
+// InfluxDB away: each Write encodes, buffers and drops the oldest point of
+// a full buffer, without a request (backoff).
+func BenchmarkWriteServerDown(b *testing.B) {
+	cfg := v1Config("http://127.0.0.1:1")
+	clk := newClock()
+	s, err := New(cfg, "bench", Options{Now: clk.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := record(0, false)
+	for range cfg.BufferLimit + 1 {
+		s.Write(r)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Write(r)
+	}
+}

@@ -668,3 +668,24 @@ func benchmarkWrite(b *testing.B, format string) {
 		}
 	}
 }
+
+// A peer that is away: each Write encodes, keeps the message and drops the
+// oldest one from a full backlog, without trying to connect (backoff).
+func BenchmarkWritePeerDown(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.Data = "unix:///nonexistent/netspot.sock"
+	clk := newClock()
+	s, err := New(cfg, "bench", Options{Now: clk.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := record(0, false)
+	for range cfg.Backlog + 1 {
+		s.Write(r)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Write(r)
+	}
+}
