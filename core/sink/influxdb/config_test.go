@@ -1,0 +1,79 @@
+package influxdb
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"netspot/core/config"
+)
+
+func TestDefaultConfigIsValidAndDisabled(t *testing.T) {
+	c := DefaultConfig()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Enabled() || c.V2() {
+		t.Errorf("default %+v: want disabled, InfluxDB 1", c)
+	}
+}
+
+func TestValidateNamesTheKey(t *testing.T) {
+	for _, c := range []struct {
+		edit func(*Config)
+		key  string
+		msg  string
+	}{
+		{func(c *Config) { c.Address = "" }, "address", "empty"},
+		{func(c *Config) { c.Address = "127.0.0.1:8086" }, "address", "http://"},
+		{func(c *Config) { c.Address = "udp://127.0.0.1:8089" }, "address", "http://"},
+		{func(c *Config) { c.Address = "http://:8086" }, "address", "missing host"},
+		{func(c *Config) { c.Address = "http://u:p@db:8086" }, "address", "credentials"},
+		{func(c *Config) { c.Address = "http://db:8086/?db=x" }, "address", "query"},
+		{func(c *Config) { c.Address = "http://db:99999" }, "address", "port"},
+		{func(c *Config) { c.Address = "http://db:8086/%zz" }, "address", "not a URL"},
+		{func(c *Config) { c.Database = "" }, "database", "empty"},
+		{func(c *Config) { c.Database = "a\nb" }, "database", "control character"},
+		{func(c *Config) { c.Password = "x" }, "username", "password is set"},
+		{func(c *Config) { c.Token = "t" }, "token", "InfluxDB 2"},
+		{func(c *Config) { c.Org = "o" }, "org", "set bucket"},
+		{func(c *Config) { c.Bucket = "b\x00" }, "bucket", "control character"},
+		{func(c *Config) { c.AgentName = "\xff" }, "agent_name", "UTF-8"},
+		{func(c *Config) { c.BatchSize = 0 }, "batch_size", "want 1 to 5000"},
+		{func(c *Config) { c.BatchSize = 5001 }, "batch_size", "want 1 to 5000"},
+		{func(c *Config) { c.BufferLimit = 5 }, "buffer_limit", "batch_size (10)"},
+		{func(c *Config) { c.FlushInterval = 0 }, "flush_interval", "above 0"},
+		{func(c *Config) { c.Timeout = config.Duration(time.Hour) }, "timeout", "at most"},
+	} {
+		cfg := DefaultConfig()
+		c.edit(&cfg)
+		err := cfg.Validate()
+		var fe *config.FieldError
+		if !errors.As(err, &fe) || fe.Key != c.key || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%+v: Validate() = %v; want key %q and %q", cfg, err, c.key, c.msg)
+		}
+	}
+	v2 := DefaultConfig()
+	v2.Org, v2.Bucket, v2.Token, v2.Address = "lab", "netspot", "abc==", "https://influx.lan:8086/prefix/"
+	if err := v2.Validate(); err != nil || !v2.V2() {
+		t.Errorf("InfluxDB 2 config: %v", err)
+	}
+}
+
+// FuzzParseAddress: no URL makes the check panic, and an accepted one is
+// an http(s) URL with a host.
+func FuzzParseAddress(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:8086", "https://db/x/", "http://[::1]:1", "ftp://x", "http://%", "http://a:0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := parseAddress(s)
+		if err != nil {
+			return
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || u.RawQuery != "" {
+			t.Fatalf("%q accepted as %+v", s, u)
+		}
+	})
+}
