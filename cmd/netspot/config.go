@@ -19,6 +19,9 @@ import (
 	"netspot/core/miner"
 	"netspot/core/sink/console"
 	"netspot/core/sink/file"
+	"netspot/core/sink/influxdb"
+	"netspot/core/sink/prometheus"
+	"netspot/core/sink/socket"
 	"netspot/mqtt"
 )
 
@@ -34,9 +37,12 @@ type Config struct {
 
 // ExporterConfig gathers the sinks' sections under [exporter].
 type ExporterConfig struct {
-	Console console.Config `toml:"console"`
-	File    file.Config    `toml:"file"`
-	MQTT    mqtt.Config    `toml:"mqtt"`
+	Console    console.Config    `toml:"console"`
+	File       file.Config       `toml:"file"`
+	MQTT       mqtt.Config       `toml:"mqtt"`
+	Socket     socket.Config     `toml:"socket"`
+	InfluxDB   influxdb.Config   `toml:"influxdb"`
+	Prometheus prometheus.Config `toml:"prometheus"`
 }
 
 // DefaultConfig is the configuration used when no file is given; `netspot
@@ -47,9 +53,12 @@ func DefaultConfig() Config {
 		Analyzer: analyzer.DefaultConfig(),
 		Spot:     analyzer.DefaultSpotConfig(),
 		Exporter: ExporterConfig{
-			Console: console.DefaultConfig(),
-			File:    file.DefaultConfig(),
-			MQTT:    mqtt.DefaultConfig(),
+			Console:    console.DefaultConfig(),
+			File:       file.DefaultConfig(),
+			MQTT:       mqtt.DefaultConfig(),
+			Socket:     socket.DefaultConfig(),
+			InfluxDB:   influxdb.DefaultConfig(),
+			Prometheus: prometheus.DefaultConfig(),
 		},
 		Board: board.DefaultConfig(),
 	}
@@ -67,6 +76,9 @@ func (c *Config) Validate() error {
 		{"spot", c.Spot.Validate},
 		{"exporter.file", c.Exporter.File.Validate},
 		{"exporter.mqtt", c.Exporter.MQTT.Validate},
+		{"exporter.socket", c.Exporter.Socket.Validate},
+		{"exporter.influxdb", c.Exporter.InfluxDB.Validate},
+		{"exporter.prometheus", c.Exporter.Prometheus.Validate},
 		{"board", c.Board.Validate},
 	}
 	for _, s := range sections {

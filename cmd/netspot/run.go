@@ -18,6 +18,9 @@ import (
 	"netspot/core/sink"
 	"netspot/core/sink/console"
 	"netspot/core/sink/file"
+	"netspot/core/sink/influxdb"
+	"netspot/core/sink/prometheus"
+	"netspot/core/sink/socket"
 	"netspot/core/stats"
 	"netspot/mqtt"
 )
@@ -199,6 +202,30 @@ func addSinks(fan *sink.FanOut, e *env, cfg *Config, series string, watched []st
 			return withCode(exitConfig, config.Within("exporter.file", err))
 		}
 		fan.Add("file", f, 0)
+	}
+	if cfg.Exporter.Socket.Enabled() {
+		s, err := socket.New(cfg.Exporter.Socket, series, socket.Options{Log: log.With("sink", "socket")})
+		if err != nil {
+			return withCode(exitConfig, config.Within("exporter.socket", err))
+		}
+		fan.Add("socket", s, 0)
+	}
+	if cfg.Exporter.InfluxDB.Enabled() {
+		s, err := influxdb.New(cfg.Exporter.InfluxDB, series, influxdb.Options{Log: log.With("sink", "influxdb")})
+		if err != nil {
+			return withCode(exitConfig, config.Within("exporter.influxdb", err))
+		}
+		fan.Add("influxdb", s, 0)
+	}
+	if cfg.Exporter.Prometheus.Enabled {
+		// The sink reads the fan-out's counters only once records flow,
+		// after every sink has been added.
+		s, err := prometheus.New(cfg.Exporter.Prometheus, prometheus.Options{
+			Log: log.With("sink", "prometheus"), SinkStats: fan.Stats, Version: version})
+		if err != nil {
+			return withCode(exitConfig, config.Within("exporter.prometheus", err))
+		}
+		fan.Add("prometheus", s, 0)
 	}
 	var broker *mqtt.Sink
 	if cfg.Exporter.MQTT.Enabled {
