@@ -24,14 +24,14 @@ type Scorer struct {
 	grace   time.Duration
 	period  time.Duration
 
-	windows       int
-	watchingFrom  time.Time // first window in which a detector watched
-	allWatchFrom  time.Time // first window in which every detector watched
-	benign        time.Duration
-	alarms        int
-	falseAlarms   []AlarmInfo
-	perStatFalse  map[string]int
-	judged        map[string]bool // statistics judged by a detector
+	windows      int
+	watchingFrom time.Time // first window in which a detector watched
+	allWatchFrom time.Time // first window in which every detector watched
+	benign       time.Duration
+	alarms       int
+	falseAlarms  []AlarmInfo
+	perStatFalse map[string]int
+	judged       map[string]bool // statistics judged by a detector
 	first, last  time.Time
 }
 
@@ -181,16 +181,16 @@ type Report struct {
 	AllWatchingAfterS *float64 `json:"all_watching_after_s"`
 	Stats             []string `json:"watched_stats"`
 
-	Recall             *float64 `json:"recall"`
-	Detected           int      `json:"detected"`
-	AttackCount        int      `json:"attack_count"`
-	MedianDelayS       *float64 `json:"median_delay_s"`
-	Volumetric         int      `json:"volumetric"`
-	VolumetricOnTime   int      `json:"volumetric_on_time"` // detected within two periods of their start
-	Alarms             int      `json:"alarms"`
-	FalseAlarms        int      `json:"false_alarms"`
-	FalseAlarmsPerHour *float64 `json:"false_alarms_per_hour"`
-	BenignHours        float64  `json:"benign_hours"`
+	Recall             *float64       `json:"recall"`
+	Detected           int            `json:"detected"`
+	AttackCount        int            `json:"attack_count"`
+	MedianDelayS       *float64       `json:"median_delay_s"`
+	Volumetric         int            `json:"volumetric"`
+	VolumetricOnTime   int            `json:"volumetric_on_time"` // detected within two periods of their start
+	Alarms             int            `json:"alarms"`
+	FalseAlarms        int            `json:"false_alarms"`
+	FalseAlarmsPerHour *float64       `json:"false_alarms_per_hour"`
+	BenignHours        float64        `json:"benign_hours"`
 	FalseByStat        map[string]int `json:"false_alarms_by_stat"`
 
 	Attacks        []AttackResult `json:"attacks"`

@@ -64,10 +64,10 @@ type stream struct {
 
 // scan is what a first pass over a capture found.
 type scan struct {
-	first       int64 // time of the capture's first packet
-	lo, hi      int64 // earliest and latest used packet
-	packets     uint64
-	links       []capture.Link
+	first   int64 // time of the capture's first packet
+	lo, hi  int64 // earliest and latest used packet
+	packets uint64
+	links   []capture.Link
 }
 
 // Build checks every capture of s and prepares its timeline. minerFilter is
