@@ -55,7 +55,8 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	an, err := analyzer.New(opt.Analyzer, opt.Spot, analyzer.Options{Log: opt.Log, RunID: "eval"})
+	// Alarms go to the report: the analyzer logs only its errors.
+	an, err := analyzer.New(opt.Analyzer, opt.Spot, analyzer.Options{Log: atLeast(opt.Log, slog.LevelError), RunID: "eval"})
 	if err != nil {
 		tl.Close()
 		return nil, err
@@ -115,4 +116,29 @@ func checkLearning(s *Scenario, opt Options, period time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// atLeast returns a logger that drops log's records below level.
+func atLeast(log *slog.Logger, level slog.Level) *slog.Logger {
+	if log == nil {
+		return nil
+	}
+	return slog.New(levelHandler{min: level, Handler: log.Handler()})
+}
+
+type levelHandler struct {
+	min slog.Level
+	slog.Handler
+}
+
+func (h levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return levelHandler{min: h.min, Handler: h.Handler.WithAttrs(as)}
+}
+
+func (h levelHandler) WithGroup(name string) slog.Handler {
+	return levelHandler{min: h.min, Handler: h.Handler.WithGroup(name)}
 }
