@@ -11,7 +11,6 @@ import (
 
 	"netspot/core/config"
 	"netspot/core/eval"
-	"netspot/core/eval/chart"
 )
 
 func cmdEval(ctx context.Context, e *env, args []string) error {
@@ -75,15 +74,17 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	}
 
 	opt := eval.Options{Miner: cfg.Miner, Analyzer: cfg.Analyzer, Spot: cfg.Spot, Log: log}
-	var rec *chart.Recorder
+	var rec plotter
 	if *plotPath != "" {
+		if rec, err = newPlotter(scn.Duration.D(), p); err != nil {
+			return usageErrorf("eval: --plot: %v", err)
+		}
 		// Fail on an unwritable plot path before the replay, not after.
 		f, err := os.Create(*plotPath)
 		if err != nil {
 			return withCode(exitFailure, fmt.Errorf("eval: --plot: %w", err))
 		}
 		f.Close()
-		rec = chart.NewRecorder(scn.Duration.D(), p)
 		opt.Observe = rec.Add
 	}
 	started := time.Now()
@@ -128,7 +129,7 @@ func isCaptureError(err error) bool {
 	return errors.As(captureError(err), &ee)
 }
 
-func writePlot(path string, rec *chart.Recorder, rep *eval.Report) error {
+func writePlot(path string, rec plotter, rep *eval.Report) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("eval: --plot: %w", err)
