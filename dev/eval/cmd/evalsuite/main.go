@@ -133,4 +133,3 @@ func missed(r *eval.Report) string {
 	}
 	return strings.Join(m, ", ")
 }
-
