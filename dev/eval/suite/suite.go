@@ -48,6 +48,11 @@ func LoadCaptures(path string) ([]Capture, error) {
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&doc); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) && len(sm.Errors) > 0 {
+			row, _ := sm.Errors[0].Position()
+			return nil, fmt.Errorf("%s:%d: unknown key %s", path, row, strings.Join(sm.Errors[0].Key(), "."))
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	def := trafficgen.DefaultConfig()
