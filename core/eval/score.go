@@ -214,8 +214,8 @@ type AttackResult struct {
 	// alarm; "(down)" marks an alarm on unusually low values.
 	Stats  []string `json:"stats"`
 	Alarms int      `json:"alarms"`
-	// DuringLearning is set when the attack started before every detector
-	// watched: a detector still learning cannot flag it.
+	// DuringLearning is set when the attack started before any detector
+	// watched: nothing could flag it.
 	DuringLearning bool `json:"during_learning,omitempty"`
 }
 
@@ -259,7 +259,7 @@ func (s *Scorer) Report(start time.Time) *Report {
 			StartS: as.w.Start.Sub(start).Seconds(), EndS: as.w.End.Sub(start).Seconds(),
 			Volumetric: as.w.Volumetric, Packets: as.w.Packets,
 			Detected: as.first != nil, Stats: as.stats, Alarms: as.alarms,
-			DuringLearning: s.allWatchFrom.IsZero() || as.w.Start.Before(s.allWatchFrom),
+			DuringLearning: s.watchingFrom.IsZero() || as.w.Start.Before(s.watchingFrom),
 		}
 		if ar.Stats == nil {
 			ar.Stats = []string{}
