@@ -93,3 +93,16 @@ bench-capture: ## write the 5M-packet, 600 s benchmark capture to $(BENCH_CAPTUR
 	$(TRAFFICGEN) -seed 5 -duration 10m -rate 8333 -hosts 40 -format pcap -o $(BENCH_CAPTURE) \
 	    --labels $(BENCH_CAPTURE:.pcap=.labels.json) \
 	    --attack syn-scan@3m+20s --attack syn-flood@5m+20s:rate=5000 --attack udp-flood@7m+20s:rate=5000
+
+# --- detection quality (docs/evaluation.md) ---
+EVALSUITE := $(GO) run ./dev/eval/cmd/evalsuite
+.PHONY: eval eval-captures eval-real
+
+eval-captures: ## write the generated suite's captures to dev/eval/generated/captures (about 150 MB, not committed)
+	$(EVALSUITE) gen
+
+eval: eval-captures ## run the generated suite (tuning and held-out) with the default settings
+	$(EVALSUITE) run dev/eval/generated
+
+eval-real: ## run the suite of real captures (needs ../shared/pcaps beside the repository)
+	$(EVALSUITE) run dev/eval/real
