@@ -198,7 +198,7 @@ func printStats(out io.Writer, outs []outcome, all []string, sets [][]string) {
 			tot.FalseAlarms, tot.FalsePerHour(), m)
 	}
 	for i, set := range sets {
-		label := "set " + strconv.Itoa(i)
+		var label string
 		switch i {
 		case 0:
 			label = "current default set"
