@@ -123,3 +123,16 @@ image: ## build the SD-card image for BOARD (pi0 pi3 pi4 pi5): needs internet, 1
 vm-test: ## boot the virtual appliance under qemu-system-aarch64 and test it (as root, <= 10 min)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(VM_BIN) ./cmd/netspot
 	timeout 11m $(GO) run ./dev/vmtest -binary $(VM_BIN) -out build/vmtest -timeout 10m
+
+# --- detection quality (docs/evaluation.md) ---
+EVALSUITE := $(GO) run ./dev/eval/cmd/evalsuite
+.PHONY: eval eval-captures eval-real
+
+eval-captures: ## write the generated suite's captures to dev/eval/generated/captures (about 150 MB, not committed)
+	$(EVALSUITE) gen
+
+eval: eval-captures ## run the generated suite (tuning and held-out) with the default settings
+	$(EVALSUITE) run dev/eval/generated
+
+eval-real: ## run the suite of real captures (needs ../shared/pcaps beside the repository)
+	$(EVALSUITE) run dev/eval/real

@@ -92,6 +92,7 @@ func commands() []command {
 		{"check", "check a configuration file", cmdCheck},
 		{"board", "test the wiring of the LEDs, buzzer and button", cmdBoard},
 		{"spot", "run one SPOT detector over a series of numbers (parameter tuning)", cmdSpot},
+		{"eval", "measure detection and false alarms on a labelled replay of captures", cmdEval},
 		{"version", "print version and build information", cmdVersion},
 		{"help", "show help for netspot or one of its commands", cmdHelp},
 	}

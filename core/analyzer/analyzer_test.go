@@ -246,7 +246,7 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 
 	// Changed parameters: that detector learns from scratch.
-	c := testAnalyzer(t, func(_ *Config, sp *SpotConfig) { sp.Q = 1e-5 })
+	c := testAnalyzer(t, func(_ *Config, sp *SpotConfig) { sp.Q /= 10 })
 	rep, err = c.LoadState(bytes.NewReader(saved))
 	if err != nil || len(rep.Restored) != 0 || !strings.Contains(rep.Skipped["TRAFFIC"], "parameters changed") {
 		t.Errorf("changed params: %+v, %v", rep, err)

@@ -69,9 +69,10 @@ type LiveSource interface {
 type Option func(*options)
 
 type options struct {
-	clock Clock
-	open  func(worker int) (LiveSource, error)
-	seed  *uint64
+	clock  Clock
+	open   func(worker int) (LiveSource, error)
+	replay capture.Source
+	seed   *uint64
 }
 
 // WithClock sets the clock (the system clock by default).
@@ -83,6 +84,13 @@ func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
 func WithLiveSources(open func(worker int) (LiveSource, error)) Option {
 	return func(o *options) { o.open = open }
 }
+
+// WithSource makes the miner replay src instead of opening the configured
+// device: its packets are taken on their own clock and windowed exactly as
+// a capture file's, as fast as they come. It serves packet streams built in
+// memory, such as the labelled timelines of netspot eval, which merge several
+// captures of different link types. The miner closes src.
+func WithSource(src capture.Source) Option { return func(o *options) { o.replay = src } }
 
 // Progress is how far the miner got; read it from any goroutine.
 type Progress struct {
@@ -102,6 +110,8 @@ type Miner struct {
 	seed   uint64
 
 	file *capture.File
+	// replay is what runFile reads: file, or the source given WithSource.
+	replay capture.Source
 
 	open    func(worker int) (LiveSource, error)
 	sources []LiveSource // opened by New, handed to the workers by Run
@@ -141,6 +151,10 @@ func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Min
 		m.seed = binary.LittleEndian.Uint64(b[:])
 	}
 
+	if o.replay != nil {
+		m.replay = o.replay
+		return m, nil
+	}
 	live := o.open != nil || isLiveDevice(c.Device)
 	if !live {
 		f, err := capture.OpenFile(c.Device, c.Filter)
@@ -150,7 +164,7 @@ func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Min
 			}
 			return nil, fmt.Errorf("miner: %w", err)
 		}
-		m.file = f
+		m.file, m.replay = f, f
 		return m, nil
 	}
 
@@ -219,7 +233,7 @@ func isLiveDevice(name string) bool {
 }
 
 // Live reports whether the miner captures from an interface.
-func (m *Miner) Live() bool { return m.file == nil }
+func (m *Miner) Live() bool { return m.replay == nil }
 
 // Progress returns how far the miner got.
 func (m *Miner) Progress() Progress {
@@ -241,8 +255,8 @@ func (m *Miner) Close() error {
 	}
 	m.closed = true
 	var err error
-	if m.file != nil {
-		err = m.file.Close()
+	if m.replay != nil {
+		err = m.replay.Close()
 	}
 	for _, s := range m.sources {
 		if s != nil {
@@ -259,7 +273,7 @@ func (m *Miner) Close() error {
 // Run returns nil. A corrupt capture file ends Run with an error wrapping
 // capture.ErrFormat after the windows read so far were emitted.
 func (m *Miner) Run(ctx context.Context, emit func(*event.Snapshot)) error {
-	if m.file != nil {
+	if m.replay != nil {
 		return m.runFile(ctx, emit)
 	}
 	return m.runLive(ctx, emit)
@@ -282,7 +296,8 @@ func (m *Miner) snapshot(w *window, start, end int64) *event.Snapshot {
 	}
 }
 
-// runFile replays a capture file on its packet clock.
+// runFile replays a capture file, or the source given WithSource, on its
+// packet clock.
 func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 	P := int64(m.period)
 	w := newWindow(m.seed)
@@ -317,7 +332,7 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 			flush()
 			return nil
 		}
-		err := m.file.Next(&pkt)
+		err := m.replay.Next(&pkt)
 		if err == io.EOF {
 			break
 		}
@@ -352,17 +367,21 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 		}
 		dec.count(&pkt, w)
 	}
-	if tr := m.file.Truncated(); tr > 0 {
+	var truncated uint64
+	if m.file != nil {
+		truncated = m.file.Truncated()
+	}
+	if truncated > 0 {
 		m.log.Warn("capture file ends in the middle of a packet record; counted as malformed", "file", m.file.Path())
 		if started {
-			w.c.Packets += tr
-			w.c.Malformed += tr
-			n += tr
+			w.c.Packets += truncated
+			w.c.Malformed += truncated
+			n += truncated
 		}
 	}
 	if !started {
-		if m.file.Truncated() == 0 {
-			m.log.Warn("capture file has no packets", "file", m.file.Path())
+		if truncated == 0 {
+			m.log.Warn("capture file has no packets", "file", m.cfg.Device)
 		}
 		return nil
 	}

@@ -77,6 +77,11 @@ func TestValues(t *testing.T) {
 	s.Busy = 100 * time.Microsecond
 	s.Dropped = 6
 	want := map[string]float64{
+		"ARP_RATE":       10,
+		"DNS_RATE":       5,
+		"ICMP_RATE":      4,
+		"RST_RATE":       8,
+		"SYN_RATE":       20,
 		"AVG_PKT_SIZE":   500,
 		"BYTES":          50000,
 		"DROPPED":        3,
@@ -117,7 +122,7 @@ func TestValues(t *testing.T) {
 func TestEmptyWindow(t *testing.T) {
 	s := window(time.Second, event.Counters{})
 	zero := map[string]bool{"BYTES": true, "DROPPED": true, "NB_DST_ADDR": true, "NB_DST_PORT": true,
-		"NB_SRC_ADDR": true, "TRAFFIC": true}
+		"NB_SRC_ADDR": true, "TRAFFIC": true, "ARP_RATE": true, "DNS_RATE": true, "ICMP_RATE": true, "RST_RATE": true, "SYN_RATE": true}
 	for _, st := range All() {
 		got := st.Compute(s)
 		if zero[st.Name] {
@@ -133,7 +138,7 @@ func TestEmptyWindow(t *testing.T) {
 // A window of zero length (a partial window cut at its start) defines no rate.
 func TestZeroLengthWindow(t *testing.T) {
 	s := window(0, event.Counters{Packets: 3, IP: 3, Bytes: 180})
-	for _, name := range []string{"BYTES", "TRAFFIC", "DROPPED", "NB_DST_ADDR"} {
+	for _, name := range []string{"BYTES", "TRAFFIC", "DROPPED", "NB_DST_ADDR", "SYN_RATE", "ARP_RATE"} {
 		st, _ := Lookup(name)
 		if got := st.Compute(s); !math.IsNaN(got) {
 			t.Errorf("%s over an empty interval = %v, want NaN", name, got)

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"netspot/core/config"
+	"netspot/core/eval"
+)
+
+func cmdEval(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("eval", "netspot eval SCENARIO.toml [options]",
+		"Measure detection on a labelled timeline: benign captures looped to fill the scenario's\n"+
+			"duration, attack captures injected at known offsets, replayed through netspot as fast\n"+
+			"as possible (nothing is written). Reports, for every attack, whether and how fast it was\n"+
+			"detected and by which statistics, and the false alarms per hour of benign traffic.\n"+
+			"docs/evaluation.md describes the scenario file and how the figures are counted.")
+	configPath := fs.StringP("config", "c", "", "config file whose detection settings are evaluated (default: the built-in defaults)")
+	period := fs.DurationP("analyzer.period", "p", 0, "length of a window (default: the scenario's period, else the config's)")
+	statNames := fs.StringSliceP("analyzer.stats", "s", nil, "statistic to watch (repeatable or comma-separated; default: the config's)")
+	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
+	plotPath := fs.String("plot", "", "draw the alarmed statistics, their thresholds, the attack windows and the alarms to this PNG file")
+	writeTimeline := fs.String("write-timeline", "", "write the merged timeline to this capture file (pcap, or pcapng when link types differ) and exit, to run another detector on the same traffic")
+	logLevel := fs.StringP("log-level", "l", "warn", "log level: debug, info, warn, error")
+	if err := fs.parse(e, args); err != nil {
+		return helpOK(err)
+	}
+	switch {
+	case fs.NArg() == 0:
+		return usageErrorf("eval: no scenario file given (netspot eval SCENARIO.toml)")
+	case fs.NArg() > 1:
+		return usageErrorf("eval: one scenario file at a time, got %d arguments", fs.NArg())
+	}
+	level, err := parseLogLevel(*logLevel)
+	if err != nil {
+		return usageErrorf("eval: --log-level: %v", err)
+	}
+	if fs.Changed("analyzer.period") && *period <= 0 {
+		return usageErrorf("eval: --analyzer.period must be positive, got %s", *period)
+	}
+
+	cfg := DefaultConfig()
+	if *configPath != "" {
+		if cfg, err = loadConfigFile(*configPath); err != nil {
+			return withCode(exitConfig, err)
+		}
+	}
+	scn, err := eval.Load(fs.Arg(0))
+	if err != nil {
+		return scenarioError(err)
+	}
+	// The period: the command line, else the scenario (it knows how sparse
+	// its traffic is), else the config.
+	p := scn.PeriodOr(cfg.Analyzer.Period.D())
+	if fs.Changed("analyzer.period") {
+		p = *period
+	}
+	cfg.Analyzer.Period = config.Duration(p)
+	if fs.Changed("analyzer.stats") {
+		cfg.Analyzer.Stats = *statNames
+	}
+	if err := cfg.Validate(); err != nil {
+		return withCode(exitConfig, fmt.Errorf("eval: %w", err))
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+
+	if *writeTimeline != "" {
+		return writeTimelineFile(scn, cfg.Miner.Filter, *writeTimeline, e)
+	}
+
+	opt := eval.Options{Miner: cfg.Miner, Analyzer: cfg.Analyzer, Spot: cfg.Spot, Log: log}
+	var rec plotter
+	if *plotPath != "" {
+		if rec, err = newPlotter(scn.Duration.D(), p); err != nil {
+			return usageErrorf("eval: --plot: %v", err)
+		}
+		// Fail on an unwritable plot path before the replay, not after.
+		f, err := os.Create(*plotPath)
+		if err != nil {
+			return withCode(exitFailure, fmt.Errorf("eval: --plot: %w", err))
+		}
+		f.Close()
+		opt.Observe = rec.Add
+	}
+	started := time.Now()
+	rep, err := eval.Run(ctx, scn, opt)
+	if err != nil {
+		return scenarioError(err)
+	}
+	log.Info("evaluation done", "scenario", scn.Path, "windows", rep.Windows, "took", time.Since(started).Round(time.Millisecond))
+	if *asJSON {
+		if err := rep.WriteJSON(e.stdout); err != nil {
+			return err
+		}
+	} else if err := rep.WriteText(e.stdout); err != nil {
+		return err
+	}
+	if rec != nil {
+		if err := writePlot(*plotPath, rec, rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scenarioError maps evaluation failures to exit codes: a bad scenario is a
+// configuration problem (3), a missing or unreadable capture an input one
+// (4).
+func scenarioError(err error) error {
+	var se *eval.Error
+	switch {
+	case errors.As(err, &se) && se.Err != nil && isCaptureError(se.Err):
+		return captureError(err)
+	case errors.As(err, &se):
+		return withCode(exitConfig, err)
+	}
+	return captureError(err)
+}
+
+// isCaptureError reports whether err is about a capture file (missing,
+// unreadable, not allowed), not about the scenario itself.
+func isCaptureError(err error) bool {
+	var ee *exitError
+	return errors.As(captureError(err), &ee)
+}
+
+func writePlot(path string, rec plotter, rep *eval.Report) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("eval: --plot: %w", err)
+	}
+	if err := rec.WritePNG(f, rep); err != nil {
+		f.Close()
+		return fmt.Errorf("eval: --plot: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("eval: --plot: %w", err)
+	}
+	return nil
+}
+
+func writeTimelineFile(scn *eval.Scenario, filter, path string, e *env) error {
+	tl, err := eval.Build(scn, filter)
+	if err != nil {
+		return scenarioError(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		tl.Close()
+		return fmt.Errorf("eval: --write-timeline: %w", err)
+	}
+	sum, err := eval.WriteTimeline(f, tl)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("eval: --write-timeline: %w", err)
+	}
+	var labels []string
+	for _, w := range tl.Attacks() {
+		labels = append(labels, fmt.Sprintf("%s %s..%s", w.Label, w.Start.Format(time.RFC3339Nano), w.End.Format(time.RFC3339Nano)))
+	}
+	fmt.Fprintf(e.stdout, "%s: %s, %d packets from %s to %s\n", path, sum.Format, sum.Packets,
+		tl.Start().Format(time.RFC3339), tl.End().Format(time.RFC3339))
+	if sum.Skipped > 0 {
+		fmt.Fprintf(e.stdout, "  %d packets of an unknown link type left out\n", sum.Skipped)
+	}
+	if len(labels) > 0 {
+		fmt.Fprintf(e.stdout, "  attacks: %s\n", strings.Join(labels, "; "))
+	}
+	return nil
+}

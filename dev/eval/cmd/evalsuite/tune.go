@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"netspot/core/analyzer"
+	"netspot/core/config"
+	"netspot/core/eval"
+	"netspot/core/event"
+	"netspot/core/stats"
+	"netspot/dev/eval/suite"
+)
+
+// cached is a tuning scenario replayed once: its windows, which do not
+// depend on the detector settings.
+type cached struct {
+	name    string
+	period  time.Duration
+	grace   time.Duration
+	start   time.Time
+	attacks []eval.Window
+	snaps   []event.Snapshot
+}
+
+// outcome is what one setting did on one scenario, per statistic: the
+// alarms each raised, and the windows judged.
+type outcome struct {
+	sc      *cached
+	alarms  []eval.AlarmInfo
+	windows []windowInfo
+}
+
+type windowInfo struct {
+	start, end time.Time
+	watching   bool
+}
+
+func cmdTune(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("tune", flag.ContinueOnError)
+	qs := fs.String("q", "1e-4,1e-5,1e-6", "risks to try")
+	levels := fs.String("level", "0.98,0.99", "levels to try")
+	depths := fs.String("depth", "50,300", "drift windows to try")
+	ninits := fs.String("n_init", "2000", "calibration lengths to try")
+	clears := fs.String("clear_after", "3,10", "alarm hysteresis to try")
+	statSets := fs.String("sets", "", "statistic sets to score besides each statistic alone, separated by ';' (names separated by ',')")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var scs []*cached
+	for _, dir := range fs.Args() {
+		tuning, _, err := suite.Scenarios(dir)
+		if err != nil {
+			return err
+		}
+		for _, p := range tuning {
+			c, err := replay(ctx, p)
+			if err != nil {
+				fmt.Fprintf(out, "skipped %s: %v\n", p, err)
+				continue
+			}
+			scs = append(scs, c)
+		}
+	}
+	if len(scs) == 0 {
+		return fmt.Errorf("no tuning scenario could be replayed")
+	}
+	var all []string
+	for _, s := range stats.All() {
+		if !s.Informational && s.Name != "DROPPED" {
+			all = append(all, s.Name)
+		}
+	}
+	sets := [][]string{stats.Default(), all}
+	if *statSets != "" {
+		for _, s := range strings.Split(*statSets, ";") {
+			sets = append(sets, strings.Split(s, ","))
+		}
+	}
+	fmt.Fprintf(out, "tuning scenarios:")
+	for _, c := range scs {
+		fmt.Fprintf(out, " %s (%d windows of %s)", c.name, len(c.snaps), c.period)
+	}
+	fmt.Fprintln(out)
+	for _, q := range floats(*qs) {
+		for _, lv := range floats(*levels) {
+			for _, d := range ints(*depths) {
+				for _, ni := range ints(*ninits) {
+					for _, ca := range ints(*clears) {
+						sp := analyzer.DefaultSpotConfig()
+						sp.Q, sp.Level, sp.Depth, sp.NInit = q, lv, d, ni
+						ac := analyzer.DefaultConfig()
+						ac.ClearAfter = ca
+						ac.Stats = all
+						var outs []outcome
+						for _, c := range scs {
+							o, err := judge(c, ac, sp)
+							if err != nil {
+								return err
+							}
+							outs = append(outs, o)
+						}
+						fmt.Fprintf(out, "\n### q=%g level=%g depth=%d n_init=%d clear_after=%d\n", q, lv, d, ni, ca)
+						printStats(out, outs, all, sets)
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// replay builds a scenario's timeline and keeps its windows at the
+// scenario's period (1 s when it sets none).
+func replay(ctx context.Context, path string) (*cached, error) {
+	s, err := eval.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	tl, err := eval.Build(s, "")
+	if err != nil {
+		return nil, err
+	}
+	c := &cached{name: name(path), period: s.PeriodOr(time.Second), start: tl.Start(), attacks: tl.Attacks()}
+	c.grace = s.Grace(c.period)
+	st := suite.Defaults()
+	err = eval.Replay(ctx, tl, st.Miner, c.period, nil, func(sn *event.Snapshot) { c.snaps = append(c.snaps, *sn) })
+	return c, err
+}
+
+// judge runs the analyzer with every statistic over a cached scenario.
+func judge(c *cached, ac analyzer.Config, sp analyzer.SpotConfig) (outcome, error) {
+	ac.Period = config.Duration(c.period)
+	an, err := analyzer.New(ac, sp, analyzer.Options{RunID: "tune"})
+	if err != nil {
+		return outcome{}, err
+	}
+	o := outcome{sc: c, windows: make([]windowInfo, 0, len(c.snaps))}
+	for i := range c.snaps {
+		rec := an.Process(&c.snaps[i])
+		watching := false
+		for _, st := range rec.Stats {
+			if !st.Learning {
+				watching = true
+				break
+			}
+		}
+		o.windows = append(o.windows, windowInfo{rec.Start, rec.End, watching})
+		for _, a := range rec.Alarms {
+			o.alarms = append(o.alarms, eval.AlarmInfo{Stat: a.Stat, Side: a.Side.String(), Start: a.Start, End: a.End})
+		}
+	}
+	return o, nil
+}
+
+// score scores the alarms of the statistics in set.
+func score(o outcome, set []string) *eval.Report {
+	sc := eval.NewScorer(o.sc.attacks, o.sc.period, o.sc.grace)
+	for _, w := range o.windows {
+		sc.Window(w.start, w.end, w.watching)
+	}
+	for _, a := range o.alarms {
+		if slices.Contains(set, a.Stat) {
+			sc.Alarm(a)
+		}
+	}
+	return sc.Report(o.sc.start)
+}
+
+func printStats(out io.Writer, outs []outcome, all []string, sets [][]string) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "statistics\tdetected\tvolumetric on time\tfalse alarms\tper hour\tmissed")
+	row := func(label string, set []string) {
+		var tot suite.Totals
+		var missedAll []string
+		for _, o := range outs {
+			r := score(o, set)
+			tot.Add(r)
+			for _, a := range r.Attacks {
+				if !a.Detected {
+					missedAll = append(missedAll, o.sc.name+"/"+a.Label)
+				}
+			}
+		}
+		m := strings.Join(missedAll, " ")
+		if len(missedAll) > 8 {
+			m = fmt.Sprintf("%d attacks", len(missedAll))
+		}
+		fmt.Fprintf(tw, "%s\t%d/%d\t%d/%d\t%d\t%.2f\t%s\n", label, tot.Detected, tot.Attacks, tot.VolumetricOnTime, tot.Volumetric,
+			tot.FalseAlarms, tot.FalsePerHour(), m)
+	}
+	for i, set := range sets {
+		var label string
+		switch i {
+		case 0:
+			label = "current default set"
+		case 1:
+			label = "all"
+		default:
+			label = strings.Join(set, ",")
+		}
+		row(label, set)
+	}
+	sorted := slices.Clone(all)
+	sort.Strings(sorted)
+	for _, s := range sorted {
+		row("  "+s, []string{s})
+	}
+	tw.Flush()
+}
+
+func floats(s string) []float64 {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func ints(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
