@@ -163,8 +163,11 @@ func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger, ext
 		"watching_in", (time.Duration(left) * period).String())
 
 	stopProgress := startProgress(e, m)
+	learning := learningLog{total: left, log: log}
 	runErr := m.Run(ctx, func(s *event.Snapshot) {
-		fan.Publish(an.Process(s))
+		rec := an.Process(s)
+		learning.update(rec)
+		fan.Publish(rec)
 		state.maybeSave(time.Now())
 	})
 	stopProgress()
@@ -188,6 +191,25 @@ func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger, ext
 	p := m.Progress()
 	log.Info("netspot stopped", "packets", p.Packets)
 	return nil
+}
+
+// learningLog reports calibration progress in tenths, so that someone
+// watching the log of a new box knows when it starts watching.
+type learningLog struct {
+	total  int
+	logged int // tenths already reported
+	log    *slog.Logger
+}
+
+func (l *learningLog) update(r *event.Record) {
+	if l.total == 0 || r.LearningLeft == 0 {
+		return
+	}
+	tenths := 10 * (l.total - r.LearningLeft) / l.total
+	if tenths > l.logged {
+		l.logged = tenths
+		l.log.Info("learning", "done_percent", 10*tenths, "periods_left", r.LearningLeft)
+	}
 }
 
 // addSinks adds every enabled sink to the fan-out. On error, the sinks
