@@ -211,13 +211,13 @@ func TestSubscribeReplaysMissedEvents(t *testing.T) {
 		t.Errorf("records only: %v", got)
 	}
 	for _, c := range []struct{ id, reason string }{
-		{"e0-3", "restarted"},       // another epoch
-		{"e1-99", "unknown"},        // ahead of the server
-		{"e1-x", "unknown"},         // not a position
-		{"garbage", "restarted"},    // not an id
-		{"e1-0", "no longer kept"},  // before the oldest record kept (2)
-		{"e1-1", ""},                // just before it: nothing is lost
-		{"e1-5", ""},                // up to date
+		{"e0-3", "restarted"},      // another epoch
+		{"e1-99", "unknown"},       // ahead of the server
+		{"e1-x", "unknown"},        // not a position
+		{"garbage", "restarted"},   // not an id
+		{"e1-0", "no longer kept"}, // before the oldest record kept (2)
+		{"e1-1", ""},               // just before it: nothing is lost
+		{"e1-5", ""},               // up to date
 	} {
 		_, rp, _ := f.subscribe(c.id, allKinds)
 		if !strings.Contains(rp.reset, c.reason) || (c.reason == "") != (rp.reset == "") {
