@@ -318,8 +318,11 @@ func (s *Server) Start(ctx context.Context) error {
 		return nil
 	case <-r.done:
 		s.mu.Lock()
-		err := r.err
+		err, started := r.err, r.isReady
 		s.mu.Unlock()
+		if started { // a short file: capture started and ended already
+			return nil
+		}
 		if err == nil {
 			err = errors.New("the pipeline ended before capture started")
 		}
