@@ -15,6 +15,7 @@ import (
 
 	"netspot/board"
 	"netspot/core/analyzer"
+	"netspot/core/api"
 	"netspot/core/config"
 	"netspot/core/miner"
 	"netspot/core/sink/console"
@@ -29,6 +30,7 @@ type Config struct {
 	Spot     analyzer.SpotConfig `toml:"spot" comment:"SPOT detectors. Override any key for one statistic in a [spot.<STAT>] table, e.g. [spot.R_SYN] with q = 1e-5"`
 	Exporter ExporterConfig      `toml:"exporter"`
 	Board    board.Config        `toml:"board" comment:"LEDs, buzzer and button on the GPIO header (see the README for the wiring)"`
+	API      api.Config          `toml:"api" comment:"HTTP API and dashboard of netspot serve"`
 }
 
 // ExporterConfig gathers the sinks' sections under [exporter].
@@ -49,6 +51,7 @@ func DefaultConfig() Config {
 			File:    file.DefaultConfig(),
 		},
 		Board: board.DefaultConfig(),
+		API:   api.DefaultConfig(),
 	}
 }
 
@@ -64,6 +67,7 @@ func (c *Config) Validate() error {
 		{"spot", c.Spot.Validate},
 		{"exporter.file", c.Exporter.File.Validate},
 		{"board", c.Board.Validate},
+		{"api", c.API.Validate},
 	}
 	for _, s := range sections {
 		if err := s.validate(); err != nil {

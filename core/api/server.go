@@ -215,6 +215,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	select {
 	case serveErr = <-errc:
 	case <-ctx.Done():
+		s.log.Info("shutting down: stopping the pipeline and the live streams")
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
