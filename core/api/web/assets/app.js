@@ -126,7 +126,10 @@ const STATE_TEXT = {
 };
 
 function showStatus(st) {
+  const before = state.status;
   state.status = st;
+  // A run that ends leaves its active alarms interrupted: reload them.
+  if (before && (before.state !== st.state || before.running !== st.running)) refreshAlarmsSoon();
   const badge = $('state');
   badge.textContent = STATE_TEXT[st.state] || st.state;
   badge.dataset.state = st.state;
@@ -259,13 +262,20 @@ function drawChart(chart, name, se) {
   const w = Math.max(svg.getBoundingClientRect().width, 100), h = 80, pad = 4;
   svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
 
+  // The scale follows the values; a threshold widens it only when it is
+  // near them, so that a far threshold does not flatten the line (the foot
+  // names it).
   let lo = Infinity, hi = -Infinity;
   for (const p of pts) {
-    for (const v of [p.v, p.up, p.down]) {
-      if (v !== null && isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    }
+    if (p.v !== null && isFinite(p.v)) { lo = Math.min(lo, p.v); hi = Math.max(hi, p.v); }
   }
   if (lo === Infinity) { lo = 0; hi = 1; }
+  const span = Math.max(hi - lo, Math.abs(hi) * 0.5, 1e-9);
+  for (const p of pts) {
+    for (const v of [p.up, p.down]) {
+      if (v !== null && isFinite(v) && v <= hi + span && v >= lo - span) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    }
+  }
   if (hi - lo < 1e-12) { const d = Math.abs(hi) * 0.1 || 1; lo -= d; hi += d; }
   const step = w / (MAX_POINTS - 1);
   const x = (i) => (w - (pts.length - 1 - i) * step).toFixed(1);
