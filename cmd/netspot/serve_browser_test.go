@@ -134,5 +134,3 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("JavaScript errors in the page: %q", errs)
 	}
 }
-
-
