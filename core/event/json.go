@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // The JSON forms below are the project's wire format, shared by every sink
@@ -37,14 +38,14 @@ func AppendDataJSON(b []byte, r *Record) []byte {
 	b = strconv.AppendUint(b, r.Malformed, 10)
 	if r.CaptureErr != "" {
 		b = append(b, `,"capture_error":`...)
-		b = strconv.AppendQuote(b, r.CaptureErr)
+		b = appendString(b, r.CaptureErr)
 	}
 	b = append(b, `,"stats":{`...)
 	for i := range r.Stats {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendQuote(b, r.Stats[i].Name)
+		b = appendString(b, r.Stats[i].Name)
 		b = append(b, ':')
 		b = AppendStatJSON(b, &r.Stats[i])
 	}
@@ -65,7 +66,7 @@ func AppendStatJSON(b []byte, s *Stat) []byte {
 	b = strconv.AppendBool(b, s.AlarmID != "")
 	if s.AlarmID != "" {
 		b = append(b, `,"alarm_id":`...)
-		b = strconv.AppendQuote(b, s.AlarmID)
+		b = appendString(b, s.AlarmID)
 	}
 	if s.Learning {
 		b = append(b, `,"learning":true`...)
@@ -79,9 +80,9 @@ func AppendStatJSON(b []byte, s *Stat) []byte {
 //	 "threshold":0.5,"probability":1e-06,"start":"…","end":"…"}
 func AppendAlarmJSON(b []byte, a *Alarm) []byte {
 	b = append(b, `{"type":"alarm","id":`...)
-	b = strconv.AppendQuote(b, a.ID)
+	b = appendString(b, a.ID)
 	b = append(b, `,"stat":`...)
-	b = strconv.AppendQuote(b, a.Stat)
+	b = appendString(b, a.Stat)
 	b = append(b, `,"side":"`...)
 	b = append(b, a.Side.String()...)
 	b = append(b, `","value":`...)
@@ -95,6 +96,59 @@ func AppendAlarmJSON(b []byte, a *Alarm) []byte {
 	b = append(b, `,"end":`...)
 	b = AppendTime(b, a.End)
 	return append(b, '}')
+}
+
+// appendString appends s as a JSON string. strconv's Go quoting is not
+// JSON (it writes \x, \a and \U escapes): control characters become \uXXXX,
+// invalid UTF-8 becomes U+FFFD, and U+2028 and U+2029 are escaped so that
+// the text is also valid JavaScript.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, `\n`...)
+			case '\r':
+				b = append(b, `\r`...)
+			case '\t':
+				b = append(b, `\t`...)
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			switch r {
+			case '\u2028':
+				b = append(b, `\u2028`...)
+			case '\u2029':
+				b = append(b, `\u2029`...)
+			default:
+				b = append(b, `\ufffd`...)
+			}
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // AppendFloat appends f as a JSON number, or null when f is NaN or ±Inf.

@@ -124,3 +124,32 @@ func TestCountersAddSumsEveryField(t *testing.T) {
 		}
 	}
 }
+
+// Strings are JSON strings, not Go ones: control characters, invalid UTF-8
+// and line separators in a capture error or a name keep the output valid.
+func TestStringsAreJSON(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":             `"plain"`,
+		"a\"b\\c":           `"a\"b\\c"`,
+		"l1\nl2\r\t":        `"l1\nl2\r\t"`,
+		"\x06\x7f\a\v":      `"\u0006` + "\x7f" + `\u0007\u000b"`,
+		"bad \xff byte":     `"bad \ufffd byte"`,
+		"é 😀":               `"é 😀"`,
+		"sep\u2028\u2029":   `"sep\u2028\u2029"`,
+		"\U0001F600\x00end": `"😀\u0000end"`,
+	} {
+		got := string(appendString(nil, in))
+		if got != want {
+			t.Errorf("%q: got %s, want %s", in, got, want)
+		}
+		var back string
+		if err := json.Unmarshal([]byte(got), &back); err != nil || back != strings.ToValidUTF8(in, "\uFFFD") {
+			t.Errorf("%q: %s reads back as %q (%v)", in, got, back, err)
+		}
+	}
+	r := sampleRecord()
+	r.CaptureErr = "eth\x01 \xfe"
+	if b := AppendDataJSON(nil, r); !json.Valid(b) {
+		t.Errorf("invalid JSON: %s", b)
+	}
+}
