@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"math"
@@ -318,4 +319,27 @@ func TestStreamFollowsAndReconnects(t *testing.T) {
 	if _, err := c.Stream(ctx, StreamOptions{Events: []string{"data"}}); StatusCode(err) != 400 {
 		t.Errorf("unknown event: %v", err)
 	}
+}
+
+// Whatever the server sends, reading the stream returns events or errors,
+// never a panic, and remembers the last id.
+func FuzzStreamRead(f *testing.F) {
+	f.Add("retry: 10\n\nid: e-1\nevent: record\ndata: {\"type\":\"data\",\"stats\":{}}\n\n: keep-alive\n\nevent: reset\ndata: {\"reason\":\"x\"}\n\n")
+	f.Add("event: alarm\ndata: {\"type\":\"alarm\",\"side\":\"up\"}\n\nevent: status\ndata: {\"state\":1}\n\nevent: what\ndata\n\n")
+	f.Add("data: a\ndata: b\nid\nretry: -5\n\n\n\nevent: record\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		s := &Stream{sc: bufio.NewScanner(strings.NewReader(body)), retry: defaultRetry}
+		for range 1000 {
+			ev, ok, err := s.read()
+			if !ok {
+				break
+			}
+			if err == nil && ev.Kind == "record" && ev.Record == nil {
+				t.Fatal("record event without a record")
+			}
+		}
+		if s.retry <= 0 || s.retry > maxRetry {
+			t.Fatalf("retry %v", s.retry)
+		}
+	})
 }
