@@ -254,11 +254,13 @@ func (f *feed) countLocked(r *event.Record) bool {
 }
 
 // broadcastLocked sends the events of one record to every client: its
-// alarms first, then the record.
+// alarms first, then the record. The frames are encoded once, into one
+// buffer that the clients share.
 func (f *feed) broadcastLocked(raised []*alarmState, run int, r *event.Record) {
-	var b []byte
-	var frames [][]byte
-	var kinds []eventKinds
+	b := make([]byte, 0, recordSizeGuess*(1+len(raised)))
+	var framesArr [4][]byte
+	var kindsArr [4]eventKinds
+	frames, kinds := framesArr[:0], kindsArr[:0]
 	for _, a := range raised {
 		start := len(b)
 		b = f.appendAlarmFrame(b, &a.Alarm)
@@ -285,7 +287,7 @@ func (f *feed) publishStatus(doc []byte) {
 	if len(f.subs) == 0 {
 		return
 	}
-	frame := appendFrame(nil, "", "status", doc)
+	frame := appendFrame(nil, "status", doc)
 	for s := range f.subs {
 		if s.kinds&kindStatus != 0 {
 			f.sendLocked(s, frame)
@@ -398,23 +400,33 @@ func (f *feed) replayFrames(b []byte, rp replay, kinds eventKinds) []byte {
 }
 
 func (f *feed) appendAlarmFrame(b []byte, a *Alarm) []byte {
-	return appendFrame(b, f.id(a.Seq), "alarm", appendAlarmJSON(nil, a))
+	b = f.appendFrameHead(b, a.Seq, "alarm")
+	b = appendAlarmJSON(b, a)
+	return append(b, "\n\n"...)
 }
 
 func (f *feed) appendRecordFrame(b []byte, seq uint64, run int, r *event.Record) []byte {
-	return appendFrame(b, f.id(seq), "record", appendRecordJSON(nil, seq, run, r))
+	b = f.appendFrameHead(b, seq, "record")
+	b = appendRecordJSON(b, seq, run, r)
+	return append(b, "\n\n"...)
+}
+
+// appendFrameHead starts a Server-Sent Event with an id, up to its data.
+func (f *feed) appendFrameHead(b []byte, seq uint64, name string) []byte {
+	b = append(b, "id: "...)
+	b = append(b, f.epoch...)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, "\nevent: "...)
+	b = append(b, name...)
+	return append(b, "\ndata: "...)
 }
 
 func (f *feed) id(seq uint64) string { return f.epoch + "-" + strconv.FormatUint(seq, 10) }
 
-// appendFrame writes one Server-Sent Event. data holds no newline: the
-// JSON writers escape them.
-func appendFrame(b []byte, id, name string, data []byte) []byte {
-	if id != "" {
-		b = append(b, "id: "...)
-		b = append(b, id...)
-		b = append(b, '\n')
-	}
+// appendFrame writes one Server-Sent Event without id. data holds no
+// newline: the JSON writers escape them.
+func appendFrame(b []byte, name string, data []byte) []byte {
 	b = append(b, "event: "...)
 	b = append(b, name...)
 	b = append(b, "\ndata: "...)
@@ -424,7 +436,7 @@ func appendFrame(b []byte, id, name string, data []byte) []byte {
 
 // recent returns the last limit records after position since, and the
 // stream id of the newest event.
-func (f *feed) recent(since uint64, limit int) (out []Record, truncated bool, lastID string) {
+func (f *feed) recent(since uint64, limit int) (out []recordEntry, truncated bool, lastID string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := f.records.len()
@@ -435,10 +447,9 @@ func (f *feed) recent(since uint64, limit int) (out []Record, truncated bool, la
 	if n-start > limit {
 		start, truncated = n-limit, true
 	}
-	out = make([]Record, 0, n-start)
+	out = make([]recordEntry, 0, n-start)
 	for i := start; i < n; i++ {
-		e := f.records.at(i)
-		out = append(out, Record{Seq: e.seq, Run: e.run, Record: *e.rec})
+		out = append(out, f.records.at(i))
 	}
 	return out, truncated, f.id(f.seq)
 }

@@ -92,7 +92,7 @@ func TestRunEndInterruptsAlarms(t *testing.T) {
 		t.Errorf("new run shows %d records", len(recs))
 	}
 	_ = s2.Write(record(0, 0.1, ""))
-	if recs, _, _ := f.recent(0, 10); len(recs) != 1 || recs[0].Run != 2 {
+	if recs, _, _ := f.recent(0, 10); len(recs) != 1 || recs[0].run != 2 {
 		t.Errorf("new run records %+v", recs)
 	}
 	if _, history := f.alarmList(10); len(history) != 1 {
@@ -133,14 +133,14 @@ func TestRecentAndHistoryAreBounded(t *testing.T) {
 		_ = s.Write(record(i, 0.9, id, synAlarm(id, i, 0.9)))
 	}
 	recs, truncated, last := f.recent(0, 100)
-	if len(recs) != 4 || truncated || recs[0].Start != t0.Add(6*time.Second) || last != "e1-20" {
-		t.Errorf("recent: %d records from %v, truncated %v, last %s", len(recs), recs[0].Start, truncated, last)
+	if len(recs) != 4 || truncated || recs[0].rec.Start != t0.Add(6*time.Second) || last != "e1-20" {
+		t.Errorf("recent: %d records from %v, truncated %v, last %s", len(recs), recs[0].rec.Start, truncated, last)
 	}
 	recs, truncated, _ = f.recent(0, 2)
-	if len(recs) != 2 || !truncated || recs[1].Seq != 20 {
+	if len(recs) != 2 || !truncated || recs[1].seq != 20 {
 		t.Errorf("limit 2: %d records, truncated %v", len(recs), truncated)
 	}
-	if recs, _, _ := f.recent(18, 100); len(recs) != 1 || recs[0].Seq != 20 {
+	if recs, _, _ := f.recent(18, 100); len(recs) != 1 || recs[0].seq != 20 {
 		t.Errorf("since 18: %+v", recs)
 	}
 	active, history := f.alarmList(100)

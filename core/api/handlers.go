@@ -366,7 +366,8 @@ func (s *Server) handleRecords(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	recs, truncated, lastID := s.feed.recent(since, limit)
-	b := []byte(`{"last_id":`)
+	b := make([]byte, 0, 64+len(recs)*recordSizeGuess)
+	b = append(b, `{"last_id":`...)
 	b = strconv.AppendQuote(b, lastID)
 	b = append(b, `,"truncated":`...)
 	b = strconv.AppendBool(b, truncated)
@@ -375,10 +376,14 @@ func (s *Server) handleRecords(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendRecordJSON(b, recs[i].Seq, recs[i].Run, &recs[i].Record)
+		b = appendRecordJSON(b, recs[i].seq, recs[i].run, recs[i].rec)
 	}
 	writeRawJSON(w, http.StatusOK, append(b, "]}\n"...))
 }
+
+// recordSizeGuess is the size of a record in JSON with ten statistics, to
+// size the answer's buffer once.
+const recordSizeGuess = 1200
 
 // RecordList is the answer of GET /api/v1/records.
 type RecordList struct {

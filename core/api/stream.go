@@ -55,10 +55,10 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 
 	buf := []byte("retry: " + strconv.Itoa(streamRetryMillis) + "\n\n")
 	if kinds&kindStatus != 0 {
-		buf = appendFrame(buf, "", "status", mustJSON(s.Status()))
+		buf = appendFrame(buf, "status", mustJSON(s.Status()))
 	}
 	if rp.reset != "" {
-		buf = appendFrame(buf, "", "reset", mustJSON(map[string]string{"reason": rp.reset}))
+		buf = appendFrame(buf, "reset", mustJSON(map[string]string{"reason": rp.reset}))
 	}
 	buf = s.feed.replayFrames(buf, rp, kinds)
 	if !s.send(w, rc, buf) {
