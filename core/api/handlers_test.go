@@ -427,3 +427,40 @@ func TestDashboardPage(t *testing.T) {
 		t.Errorf("missing asset: %d", w.Code)
 	}
 }
+
+// Health reports a capture that stopped delivering windows, and recovers
+// with the next window.
+func TestHealthNoticesStalledCapture(t *testing.T) {
+	fr := &fakeRunner{stayUp: true}
+	s, clock := testServer(t, DefaultConfig(), fr)
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if w := do(t, s, "GET", "/api/v1/health", ""); w.Code != 200 {
+		t.Fatalf("just started: %d %s", w.Code, w.Body)
+	}
+	clock.Advance(stalledAfter*time.Second + stalledMargin + time.Second)
+	w := do(t, s, "GET", "/api/v1/health", "")
+	if h := decode[Health](t, w.Body.String()); w.Code != 503 || len(h.Problems) != 1 || !strings.Contains(h.Problems[0], "no window for 14s") {
+		t.Fatalf("stalled: %d %s", w.Code, w.Body)
+	}
+	s.feed.write(1, record(0, 0.1, ""))
+	if w := do(t, s, "GET", "/api/v1/health", ""); w.Code != 200 {
+		t.Errorf("after a window: %d %s", w.Code, w.Body)
+	}
+	r := record(1, 0.1, "")
+	r.CaptureErr = "eth0: interface down"
+	s.feed.write(1, r)
+	w = do(t, s, "GET", "/api/v1/health", "")
+	if h := decode[Health](t, w.Body.String()); w.Code != 503 || !strings.Contains(h.Problems[0], "interface down") {
+		t.Errorf("capture error: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestHeadOnStreamReturns(t *testing.T) {
+	s, _ := testServer(t, DefaultConfig(), &fakeRunner{})
+	w := do(t, s, "HEAD", "/api/v1/stream", "")
+	if w.Code != 200 || w.Header().Get("Content-Type") != "text/event-stream" || w.Body.Len() != 0 {
+		t.Errorf("HEAD stream: %d %v %q", w.Code, w.Header(), w.Body)
+	}
+}

@@ -52,6 +52,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // a reverse proxy must not buffer it
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
 
 	buf := []byte("retry: " + strconv.Itoa(streamRetryMillis) + "\n\n")
 	if kinds&kindStatus != 0 {

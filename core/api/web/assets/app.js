@@ -137,6 +137,7 @@ function showStatus(st) {
   const conf = run && st.running ? run.config : st.config;
   $('device').textContent = conf.device;
   $('period').textContent = conf.period;
+  $('uptime-label').textContent = run && !st.running ? 'Ran for' : 'Running for';
   $('uptime').textContent = run ? duration(run.uptime_seconds) : '–';
   $('windows').textContent = run ? num(run.windows) : '–';
   $('packets').textContent = run ? num(run.packets) : '–';
