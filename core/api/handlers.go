@@ -78,13 +78,6 @@ func (s *Server) handlePing(w http.ResponseWriter, r *http.Request) {
 	writeRawJSON(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
 }
 
-// Health is the answer of GET /api/v1/health.
-type Health struct {
-	Status   string   `json:"status"` // "ok" or "failing"
-	State    State    `json:"state"`
-	Problems []string `json:"problems"`
-}
-
 // stalledAfter is how many periods without a window make capture stalled
 // (plus a margin for a loaded machine).
 const (
@@ -384,21 +377,6 @@ func (s *Server) handleRecords(w http.ResponseWriter, r *http.Request) {
 // recordSizeGuess is the size of a record in JSON with ten statistics, to
 // size the answer's buffer once.
 const recordSizeGuess = 1200
-
-// RecordList is the answer of GET /api/v1/records.
-type RecordList struct {
-	// LastID is the stream position of the newest event: a stream opened
-	// with it as Last-Event-ID continues without a gap.
-	LastID    string   `json:"last_id"`
-	Truncated bool     `json:"truncated"` // older records after since were left out
-	Records   []Record `json:"records"`   // oldest first
-}
-
-// AlarmList is the answer of GET /api/v1/alarms.
-type AlarmList struct {
-	Active  []Alarm `json:"active"`  // oldest first
-	History []Alarm `json:"history"` // newest first, active ones included
-}
 
 func (s *Server) handleAlarms(w http.ResponseWriter, r *http.Request) {
 	q, err := queryParams(r, "limit")

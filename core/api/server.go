@@ -402,7 +402,8 @@ func (s *Server) Status() Status {
 		end := now
 		if over {
 			end = r.ended
-			rs.Ended = &r.ended
+			ended := r.ended
+			rs.Ended = &ended
 			if r.err != nil {
 				rs.Error = r.err.Error()
 			}

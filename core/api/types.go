@@ -139,6 +139,28 @@ type ConfigResult struct {
 	Config          map[string]any `json:"config"`
 }
 
+// Health is the answer of GET /api/v1/health.
+type Health struct {
+	Status   string   `json:"status"` // "ok" or "failing"
+	State    State    `json:"state"`
+	Problems []string `json:"problems"`
+}
+
+// RecordList is the answer of GET /api/v1/records.
+type RecordList struct {
+	// LastID is the stream position of the newest event: a stream opened
+	// with it as Last-Event-ID continues without a gap.
+	LastID    string   `json:"last_id"`
+	Truncated bool     `json:"truncated"` // older records after since were left out
+	Records   []Record `json:"records"`   // oldest first
+}
+
+// AlarmList is the answer of GET /api/v1/alarms.
+type AlarmList struct {
+	Active  []Alarm `json:"active"`  // oldest first
+	History []Alarm `json:"history"` // newest first, active ones included
+}
+
 // ErrorBody is the body of every error answer.
 type ErrorBody struct {
 	Error    string        `json:"error"`
