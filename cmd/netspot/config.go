@@ -15,6 +15,7 @@ import (
 
 	"netspot/board"
 	"netspot/core/analyzer"
+	"netspot/core/api"
 	"netspot/core/config"
 	"netspot/core/miner"
 	"netspot/core/sink/console"
@@ -33,6 +34,7 @@ type Config struct {
 	Spot     analyzer.SpotConfig `toml:"spot" comment:"SPOT detectors. Override any key for one statistic in a [spot.<STAT>] table, e.g. [spot.R_SYN] with q = 1e-5"`
 	Exporter ExporterConfig      `toml:"exporter"`
 	Board    board.Config        `toml:"board" comment:"LEDs, buzzer and button on the GPIO header (see the README for the wiring)"`
+	API      api.Config          `toml:"api" comment:"HTTP API and dashboard of netspot serve"`
 }
 
 // ExporterConfig gathers the sinks' sections under [exporter].
@@ -61,6 +63,7 @@ func DefaultConfig() Config {
 			Prometheus: prometheus.DefaultConfig(),
 		},
 		Board: board.DefaultConfig(),
+		API:   api.DefaultConfig(),
 	}
 }
 
@@ -80,6 +83,7 @@ func (c *Config) Validate() error {
 		{"exporter.influxdb", c.Exporter.InfluxDB.Validate},
 		{"exporter.prometheus", c.Exporter.Prometheus.Validate},
 		{"board", c.Board.Validate},
+		{"api", c.API.Validate},
 	}
 	for _, s := range sections {
 		if err := s.validate(); err != nil {

@@ -87,6 +87,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"run", "watch an interface or replay a capture file, report statistics and alarms", cmdRun},
+		{"serve", "serve the HTTP API and the dashboard; start and stop capture from them", cmdServe},
 		{"ls", "list the statistics netspot can watch", cmdLs},
 		{"defaults", "print the complete default configuration (a valid config file)", cmdDefaults},
 		{"check", "check a configuration file", cmdCheck},
