@@ -92,7 +92,7 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 	}
 
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	return runPipeline(ctx, e, &cfg, log)
+	return runPipeline(ctx, e, &cfg, log, pipelineHooks{})
 }
 
 func parseLogLevel(s string) (slog.Level, error) {
@@ -126,31 +126,46 @@ type namedSink struct {
 	sink sink.Sink
 }
 
+// pipelineHooks let another command (serve) take part in a pipeline.
+type pipelineHooks struct {
+	extra []namedSink // sinks added beside those the config enables
+	// started is called once capture is open and every sink added, with
+	// the fan-out, whose delivery counters the caller may then read.
+	started func(*sink.FanOut)
+}
+
 // runPipeline wires capture → analyzer → fan-out → sinks and runs until
 // the capture file ends or ctx is cancelled (SIGINT, SIGTERM).
-func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger, extra ...namedSink) error {
+func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger, hooks pipelineHooks) error {
+	// The caller's sinks go first, so that they are closed whatever fails.
+	fan := sink.NewFanOut(log)
+	for _, s := range hooks.extra {
+		fan.Add(s.name, s.sink, 0)
+	}
+	fail := func(err error) error {
+		_ = fan.Close(context.Background())
+		return err
+	}
 	period := cfg.Analyzer.Period.D()
 	m, err := miner.New(cfg.Miner, period, log)
 	if err != nil {
-		return captureError(err)
+		return fail(captureError(err))
 	}
 	defer m.Close()
 
 	an, err := analyzer.New(cfg.Analyzer, cfg.Spot, analyzer.Options{Log: log})
 	if err != nil {
-		return withCode(exitConfig, err)
+		return fail(withCode(exitConfig, err))
 	}
 	state := &stateKeeper{path: cfg.Analyzer.StateFile, every: cfg.Analyzer.SaveEvery.D(), an: an, log: log}
 	state.restore()
 
-	fan := sink.NewFanOut(log)
 	series := seriesName(cfg.Miner.Device, m.Live(), time.Now())
 	if err := addSinks(fan, e, cfg, series, an.Stats(), log); err != nil {
-		_ = fan.Close(context.Background())
-		return err
+		return fail(err)
 	}
-	for _, s := range extra {
-		fan.Add(s.name, s.sink, 0)
+	if hooks.started != nil {
+		hooks.started(fan)
 	}
 
 	names := make([]string, 0, len(an.Stats()))

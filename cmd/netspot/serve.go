@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -111,6 +112,17 @@ type serveRunner struct {
 	// fileAPI is the [api] section of the config file: it applies when
 	// serve starts and cannot change through the API.
 	fileAPI api.Config
+	// fan is the fan-out of the running (or last) pipeline.
+	fan atomic.Pointer[sink.FanOut]
+}
+
+// SinkStats reports how the sinks of the current pipeline keep up; nil
+// before the first start.
+func (r *serveRunner) SinkStats() []sink.QueueStats {
+	if f := r.fan.Load(); f != nil {
+		return f.Stats()
+	}
+	return nil
 }
 
 // CheckConfig decodes doc over base (a document it rendered before) or over
@@ -192,8 +204,13 @@ func (r *serveRunner) Run(ctx context.Context, doc []byte, feed sink.Sink, ready
 		_ = feed.Close()
 		return err
 	}
-	ready()
-	return runPipeline(ctx, r.e, &cfg, r.log, namedSink{name: "api", sink: feed})
+	return runPipeline(ctx, r.e, &cfg, r.log, pipelineHooks{
+		extra: []namedSink{{name: "api", sink: feed}},
+		started: func(f *sink.FanOut) {
+			r.fan.Store(f)
+			ready()
+		},
+	})
 }
 
 // checkDevice fails early, with the key to fix, when the device is neither
