@@ -4,7 +4,6 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"netspot/core/event"
 )
@@ -40,11 +39,11 @@ func (e *jsonEncoder) finish(obj []byte) []byte {
 	b := obj[:len(obj)-1]
 	if e.series != "" {
 		b = append(b, `,"series":`...)
-		b = appendJSONString(b, e.series)
+		b = event.AppendString(b, e.series)
 	}
 	if e.tag != "" {
 		b = append(b, `,"tag":`...)
-		b = appendJSONString(b, e.tag)
+		b = event.AppendString(b, e.tag)
 	}
 	return append(b, '}', '\n')
 }
@@ -52,35 +51,6 @@ func (e *jsonEncoder) finish(obj []byte) []byte {
 func (e *jsonEncoder) dataHeader() []byte  { return nil }
 func (e *jsonEncoder) alarmHeader() []byte { return nil }
 
-// appendJSONString appends s as a JSON string: control characters as \u
-// escapes, invalid UTF-8 as U+FFFD, so that the result is always valid JSON.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c < 0x20 || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		b = utf8.AppendRune(b, r) // RuneError for invalid bytes
-		i += size
-	}
-	return append(b, '"')
-}
 
 // dataColumns are the leading columns of a CSV data row; each statistic S
 // adds S, S_up, S_down and S_alarm (the active alarm's id, empty when none).
