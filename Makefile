@@ -78,7 +78,7 @@ cross: ## static, stripped, reproducible binaries in dist/ for armv6, armv7, arm
 	done
 
 deb: cross ## Debian packages in dist/ for Raspberry Pi OS and Debian (armhf gets the armv6 binary)
-	@set -e; for a in $(DEB_ARCHES); do \
+	@set -e; rm -f $(DIST)/netspot_*.deb; for a in $(DEB_ARCHES); do \
 	  case $$a in armhf) t=armv6;; arm64) t=arm64;; amd64) t=amd64;; \
 	    *) echo "deb: unknown architecture $$a (armhf arm64 amd64)"; exit 2;; esac; \
 	  DEB_MAINTAINER='$(DEB_MAINTAINER)' COMMIT='$(COMMIT)' GO='$(GO)' \

@@ -2,7 +2,6 @@ package dist
 
 import (
 	"bufio"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -28,7 +27,7 @@ func TestNoFusedMultiplyAdd(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "netspot-arm64")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/netspot") // not stripped: objdump needs the symbols
 	build.Dir = moduleRoot(t)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	build.Env = append(hostEnv(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
 	run(t, build)
 
 	cmd := exec.Command("go", "tool", "objdump", bin)

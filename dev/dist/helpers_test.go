@@ -132,13 +132,28 @@ func netspotBinary(t *testing.T) string {
 		hostBinary.path = filepath.Join(dir, "netspot")
 		cmd := exec.Command("go", "build", "-o", hostBinary.path, "./cmd/netspot")
 		cmd.Dir = moduleRoot(t)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		cmd.Env = append(hostEnv(), "CGO_ENABLED=0")
 		hostBinary.out, hostBinary.err = cmd.CombinedOutput()
 	})
 	if hostBinary.err != nil {
 		t.Fatalf("go build ./cmd/netspot: %v\n%s", hostBinary.err, hostBinary.out)
 	}
 	return hostBinary.path
+}
+
+// hostEnv is the environment without the variables that make go build for
+// another processor: the tests themselves may run as an ARM binary under
+// qemu (make cross-unit), where the programs they start run natively.
+func hostEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "GOOS", "GOARCH", "GOARM", "GOARM64", "GOAMD64", "GO386":
+		default:
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // TestMain removes the binary built for the tests.
