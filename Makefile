@@ -126,7 +126,7 @@ dist-test: cross deb ## the tests of dev/dist on dist/ (chroot made with deboots
 	@set -e; root=; \
 	if [ "$$(id -u)" = 0 ] && command -v debootstrap >/dev/null; then $(MAKE) --no-print-directory chroot; root=$(abspath $(CHROOT)); fi; \
 	NETSPOT_DIST=$(abspath $(DIST)) NETSPOT_CHROOT=$$root NETSPOT_VERSION='$(VERSION)' NETSPOT_COMMIT='$(COMMIT)' \
-	  $(GO) test -count=1 -v ./dev/dist
+	  QEMU_ARM='$(QEMU_ARM)' QEMU_ARM64='$(QEMU_ARM64)' $(GO) test -count=1 -v ./dev/dist
 
 chroot: ## a minimal Debian bookworm with systemd in $(CHROOT) for the package install test (root, network)
 	@[ -e $(CHROOT)/.complete ] || { echo "== debootstrap bookworm into $(CHROOT)"; rm -rf $(CHROOT) && \
@@ -135,8 +135,8 @@ chroot: ## a minimal Debian bookworm with systemd in $(CHROOT) for the package i
 
 # need_qemu fails in CI (CI set) when qemu-user-static is missing, else skips the target.
 need_qemu = if ! command -v $(QEMU_ARM) >/dev/null || ! command -v $(QEMU_ARM64) >/dev/null; then \
-	  if [ -n "$$CI" ]; then echo "$(1): $(QEMU_ARM) and $(QEMU_ARM64) are missing (apt-get install qemu-user-static)"; exit 1; fi; \
-	  echo "$(1): skipped, $(QEMU_ARM) and $(QEMU_ARM64) are missing (apt-get install qemu-user-static)"; exit 0; \
+	  if [ -n "$$CI" ]; then echo "$(1): $(QEMU_ARM) or $(QEMU_ARM64) is missing (apt-get install qemu-user-static)"; exit 1; fi; \
+	  echo "$(1): skipped, $(QEMU_ARM) or $(QEMU_ARM64) is missing (apt-get install qemu-user-static)"; exit 0; \
 	fi
 
 # --- capture generator (dev/trafficgen) ---

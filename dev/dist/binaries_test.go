@@ -145,14 +145,14 @@ func TestOldestProcessors(t *testing.T) {
 	dir := distDir(t)
 	for _, name := range []string{"armv6", "armv7", "arm64"} {
 		tg := targetNamed(t, name)
-		cmd := exec.Command(needTool(t, tg.qemu, "emulates the Pi's processor"), "-cpu", tg.cpu,
+		cmd := exec.Command(needTool(t, tg.emulator(), "emulates the Pi's processor"), "-cpu", tg.cpu,
 			filepath.Join(dir, "netspot-linux-"+name), "version")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%s on %s: %v\n%s", name, tg.cpu, err, out)
 		}
 	}
 	pi1 := targetNamed(t, "armv6")
-	cmd := exec.Command(needTool(t, pi1.qemu, "emulates the Pi's processor"), "-cpu", pi1.cpu,
+	cmd := exec.Command(needTool(t, pi1.emulator(), "emulates the Pi's processor"), "-cpu", pi1.cpu,
 		filepath.Join(dir, "netspot-linux-armv7"), "version")
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError

@@ -17,7 +17,7 @@ type target struct {
 	goarch string
 	goarm  string // GOARM for 32-bit ARM
 	deb    string // Debian architecture of its package, "" when not packaged
-	qemu   string // qemu-user emulator, when the test machine is another processor
+	qemu   string // qemu-user emulator (QEMU_ARM, QEMU_ARM64 override it)
 	cpu    string // processor qemu emulates: the oldest board the binary is meant for
 }
 
@@ -54,8 +54,18 @@ func (tg target) command(t *testing.T, bin string, args ...string) *exec.Cmd {
 	if tg.native() {
 		return exec.Command(bin, args...)
 	}
-	qemu := needTool(t, tg.qemu, "runs the "+tg.name+" binary (apt-get install qemu-user-static)")
+	qemu := needTool(t, tg.emulator(), "runs the "+tg.name+" binary (apt-get install qemu-user-static)")
 	return exec.Command(qemu, append([]string{"-cpu", tg.cpu, bin}, args...)...)
+}
+
+// emulator is the qemu-user program for the target: make's QEMU_ARM or
+// QEMU_ARM64 when set.
+func (tg target) emulator() string {
+	env := map[string]string{"arm": "QEMU_ARM", "arm64": "QEMU_ARM64"}[tg.goarch]
+	if q := os.Getenv(env); env != "" && q != "" {
+		return q
+	}
+	return tg.qemu
 }
 
 // distDir is the directory where make cross and make deb wrote their
