@@ -99,9 +99,9 @@ cross-unit: ## every package's tests built for arm64 and armv7, run under qemu-u
 	echo "== every package builds for armv6"; \
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build ./...; \
 	echo "== arm64 (Cortex-A53) tests"; \
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec '$(QEMU_ARM64) -cpu cortex-a53' -skip '^TestLiveVeth$$' ./...; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec '$(QEMU_ARM64) -cpu cortex-a53' -skip '^TestLiveVeth' ./...; \
 	echo "== armv7 (Cortex-A7) tests"; \
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu cortex-a7' -skip '^TestLiveVeth$$' ./...; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu cortex-a7' -skip '^TestLiveVeth' ./...; \
 	echo "== armv6 (ARM1176) tests of the board"; \
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu arm1176' ./board/...
 
