@@ -45,39 +45,99 @@ calibration: ## SPOT alarm rate against q on long i.i.d. streams (the table of t
 clean: ## remove build outputs
 	rm -rf bin dist
 
-# --- cross-compilation: every Raspberry Pi target builds without cgo ---
-CROSS_TARGETS ?= arm/6 arm/7 arm64 amd64
-.PHONY: cross
-cross: ## build every package for linux armv6, armv7, arm64 and amd64 with cgo off
-	@for t in $(CROSS_TARGETS); do \
-	  arch=$${t%/*}; arm=; [ "$$arch" != "$$t" ] && arm=$${t#*/}; \
-	  echo "== linux/$$arch$${arm:+ GOARM=$$arm}"; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build ./... || exit 1; \
+# --- release binaries, packages and their tests on ARM (see the README's Install) ---
+# dist/netspot-linux-<target>: static (cgo off), -trimpath, stripped, stamped with VERSION
+# and COMMIT. No VCS stamp (-buildvcs=false): the same sources, VERSION, COMMIT and Go
+# version give the same bytes wherever the tree is (make cross-repro checks it).
+# armv6: every Pi on a 32-bit system (Pi 1 and Zero included); armv7: Pi 2 and later;
+# arm64: Pi 3 and later on a 64-bit system; amd64: PCs.
+DIST          ?= dist
+CROSS_TARGETS ?= armv6 armv7 arm64 amd64
+DEB_ARCHES    ?= armhf arm64 amd64
+DEB_MAINTAINER ?= $(shell git log -1 --format='%an <%ae>' 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+QEMU_ARM      ?= qemu-arm-static
+QEMU_ARM64    ?= qemu-aarch64-static
+CHROOT        ?= bin/chroot-bookworm
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+
+.PHONY: cross deb docker test-cross cross-unit cross-repro dist-test chroot
+
+cross: ## static, stripped, reproducible binaries in dist/ for armv6, armv7, arm64 and amd64
+	@mkdir -p $(DIST)
+	@set -e; for t in $(CROSS_TARGETS); do \
+	  case $$t in \
+	    armv6) env="GOARCH=arm GOARM=6";; armv7) env="GOARCH=arm GOARM=7";; \
+	    arm64) env="GOARCH=arm64 GOARM64=v8.0";; amd64) env="GOARCH=amd64 GOAMD64=v1";; \
+	    *) echo "cross: unknown target $$t (armv6 armv7 arm64 amd64)"; exit 2;; \
+	  esac; \
+	  echo "== $(DIST)/netspot-linux-$$t ($$env)"; \
+	  env CGO_ENABLED=0 GOOS=linux GOFLAGS=-mod=readonly $$env \
+	    $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o $(DIST)/netspot-linux-$$t ./cmd/netspot; \
 	done
 
-# The tests of QEMU_PKGS, built for 32-bit ARMv6 (Pi 1 and Zero) and arm64, run under qemu-user.
-QEMU_PKGS ?= ./board/...
-.PHONY: qemu-test
-qemu-test: ## run QEMU_PKGS' tests as armv6 and arm64 binaries under qemu-user
-	@if ! command -v qemu-arm >/dev/null || ! command -v qemu-aarch64 >/dev/null; then \
-	  if [ -n "$$CI" ]; then echo "qemu-test: qemu-user is not installed"; exit 1; fi; \
-	  echo "qemu-test: skipped, qemu-user is not installed (apt-get install qemu-user)"; exit 0; \
-	fi; \
-	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-	for pkg in $$($(GO) list $(QEMU_PKGS)); do \
-	  name=$$(echo $$pkg | tr / _); \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) test -c -o $$tmp/$$name.arm $$pkg || exit 1; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -c -o $$tmp/$$name.arm64 $$pkg || exit 1; \
-	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
-	  for bin in $$tmp/$$name.arm $$tmp/$$name.arm64; do \
-	    [ -e $$bin ] || continue; \
-	    qemu=qemu-arm; case $$bin in *.arm64) qemu=qemu-aarch64;; esac; \
-	    echo "== $$pkg under $$qemu"; \
-	    (cd $$dir && $$qemu $$bin -test.count=1) || exit 1; \
-	  done; \
+deb: cross ## Debian packages in dist/ for Raspberry Pi OS and Debian (armhf gets the armv6 binary)
+	@set -e; rm -f $(DIST)/netspot_*.deb; for a in $(DEB_ARCHES); do \
+	  case $$a in armhf) t=armv6;; arm64) t=arm64;; amd64) t=amd64;; \
+	    *) echo "deb: unknown architecture $$a (armhf arm64 amd64)"; exit 2;; esac; \
+	  DEB_MAINTAINER='$(DEB_MAINTAINER)' COMMIT='$(COMMIT)' GO='$(GO)' \
+	    dev/dist/mkdeb $$a $(DIST)/netspot-linux-$$t '$(VERSION)' $(DIST); \
 	done
 
-test: cross qemu-test
+docker: ## multi-arch image with Dockerfile.cross (needs docker buildx and a Docker engine)
+	docker buildx build -f Dockerfile.cross --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+	    --platform linux/arm/v6,linux/arm/v7,linux/arm64,linux/amd64 -t netspot:$(VERSION) .
+
+test-cross: cross-unit cross-repro dist-test ## ARM tests under qemu-user, replay compared across architectures, reproducible builds, packages
+
+# Every package's tests as arm64 (Pi 3) and armv7 (Pi 2) binaries, the board's as armv6
+# (Pi 1, Zero), each under qemu-user emulating that board's processor. TestLiveVeth is left
+# out: qemu-user does not emulate the AF_PACKET ring's socket options; it runs natively.
+cross-unit: ## every package's tests built for arm64 and armv7, run under qemu-user
+	@set -e; $(call need_qemu,cross-unit); \
+	echo "== every package builds for armv6"; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build ./...; \
+	echo "== arm64 (Cortex-A53) tests"; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec '$(QEMU_ARM64) -cpu cortex-a53' -skip '^TestLiveVeth' ./...; \
+	echo "== armv7 (Cortex-A7) tests"; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu cortex-a7' -skip '^TestLiveVeth' ./...; \
+	echo "== armv6 (ARM1176) tests of the board"; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu arm1176' ./board/...
+
+# A second build from a copy of the tree at another path, with an empty build cache,
+# must give the same bytes as dist/, binaries and packages.
+cross-repro: cross deb ## rebuild dist/ from a copy of the tree with a fresh cache and compare
+	@set -e; tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	mkdir "$$tmp/src"; git ls-files -z --cached --others --exclude-standard | \
+	  tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$$tmp/src"; \
+	echo "== rebuilding in $$tmp/src with an empty build cache"; \
+	$(MAKE) --no-print-directory -C "$$tmp/src" GOCACHE="$$tmp/cache" DIST=out VERSION='$(VERSION)' COMMIT='$(COMMIT)' \
+	  SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) DEB_MAINTAINER='$(DEB_MAINTAINER)' cross deb >/dev/null; \
+	status=0; for f in $$(cd "$$tmp/src/out" && ls); do \
+	  if cmp -s "$$tmp/src/out/$$f" "$(DIST)/$$f"; then echo "identical: $$f"; \
+	  else echo "DIFFERENT: $$f"; status=1; fi; \
+	done; exit $$status
+
+# The checks of what is shipped (dev/dist): binaries static, stripped, stamped, small;
+# the same alarms from the same capture on every architecture; the packages' contents,
+# lintian, an install in a Debian chroot; the systemd unit; Dockerfile.cross.
+dist-test: cross deb ## the tests of dev/dist on dist/ (chroot made with debootstrap when root)
+	@set -e; root=; \
+	if [ "$$(id -u)" = 0 ] && command -v debootstrap >/dev/null; then $(MAKE) --no-print-directory chroot; root=$(abspath $(CHROOT)); fi; \
+	NETSPOT_DIST=$(abspath $(DIST)) NETSPOT_CHROOT=$$root NETSPOT_VERSION='$(VERSION)' NETSPOT_COMMIT='$(COMMIT)' \
+	  QEMU_ARM='$(QEMU_ARM)' QEMU_ARM64='$(QEMU_ARM64)' $(GO) test -count=1 -v ./dev/dist
+
+chroot: ## a minimal Debian bookworm with systemd in $(CHROOT) for the package install test (root, network)
+	@[ -e $(CHROOT)/.complete ] || { echo "== debootstrap bookworm into $(CHROOT)"; rm -rf $(CHROOT) && \
+	  debootstrap --variant=minbase --include=systemd,man-db bookworm $(CHROOT) $(DEBIAN_MIRROR) >/dev/null && \
+	  touch $(CHROOT)/.complete; }
+
+# need_qemu fails in CI (CI set) when qemu-user-static is missing, else skips the target.
+need_qemu = if ! command -v $(QEMU_ARM) >/dev/null || ! command -v $(QEMU_ARM64) >/dev/null; then \
+	  if [ -n "$$CI" ]; then echo "$(1): $(QEMU_ARM) or $(QEMU_ARM64) is missing (apt-get install qemu-user-static)"; exit 1; fi; \
+	  echo "$(1): skipped, $(QEMU_ARM) or $(QEMU_ARM64) is missing (apt-get install qemu-user-static)"; exit 0; \
+	fi
 
 # --- capture generator (dev/trafficgen) ---
 TRAFFICGEN    := $(GO) run ./dev/trafficgen/cmd/trafficgen

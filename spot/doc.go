@@ -116,6 +116,22 @@
 // the rules of the default mode. Probability below t extrapolates the tail
 // there, as libspot does.
 //
+// # Same results on every processor
+//
+// The Go specification lets a compiler fuse x*y + z into one instruction
+// that rounds once, and it does so on arm64 (FMADD), where the Raspberry
+// Pi 3 to 5 run netspot, but not on amd64 or 32-bit ARM. A fused fit
+// drifts from an unfused one by an ulp per step, and a detector that
+// refits thousands of times ends up with another threshold and other
+// alarms (on the shared stream b, a different status from step 6473). Every
+// product that feeds a sum is therefore written float64(x*y), an explicit
+// conversion that the specification defines as a rounding and that forbids
+// the fusion: the arithmetic of this package is then the same on every
+// architecture, and only the standard library's log and exp may differ in
+// their last bit between processors. The cross-architecture tests (make
+// test-cross) run this package's tests under qemu on arm64 and armv7 and
+// check the objects of the arm64 build for fused instructions.
+//
 // # Snapshots
 //
 // MarshalBinary encodes a detector completely (versioned, CRC-32C

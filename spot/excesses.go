@@ -50,7 +50,7 @@ func (e *excesses) push(y float64) {
 		e.size++
 	}
 	e.sum += y
-	e.sumSq += y * y
+	e.sumSq += float64(y * y)
 	if e.size == 1 || y < e.min {
 		e.min = y
 	}
@@ -61,7 +61,7 @@ func (e *excesses) push(y float64) {
 		return
 	}
 	e.sum -= evicted
-	e.sumSq -= evicted * evicted
+	e.sumSq -= float64(evicted * evicted)
 	if !e.reference {
 		e.pushes++
 	}
@@ -84,7 +84,7 @@ func (e *excesses) recompute() {
 	e.min, e.max = math.NaN(), math.NaN()
 	for i, y := range e.data[:e.size] {
 		e.sum += y
-		e.sumSq += y * y
+		e.sumSq += float64(y * y)
 		if i == 0 || y < e.min {
 			e.min = y
 		}
@@ -99,5 +99,5 @@ func (e *excesses) mean() float64 { return e.sum / float64(e.size) }
 func (e *excesses) variance() float64 {
 	n := float64(e.size)
 	m := e.sum / n
-	return e.sumSq/n - m*m
+	return e.sumSq/n - float64(m*m)
 }

@@ -77,9 +77,9 @@ func newProfile(e *excesses, w, c float64) profile {
 	if w > 0 && c > 0 {
 		p.w, p.c = w, c*p.scale
 	}
-	p.sumY = e.sum * p.scale
-	p.s1 = p.sumY + p.w*p.c
-	p.s2 = e.sumSq*p.scale*p.scale + p.w*p.c*p.c
+	p.sumY = float64(e.sum * p.scale)
+	p.s1 = p.sumY + float64(p.w*p.c)
+	p.s2 = float64(e.sumSq*p.scale*p.scale) + float64(p.w*p.c*p.c)
 	return p
 }
 
@@ -90,30 +90,30 @@ func (p *profile) at(phi float64) (gamma, ll, g, h float64) {
 	if math.Abs(phi) < phiZero {
 		// Series at 0: A ≈ φ·s1, ℓ → −k·log(s1/k) − k,
 		// ℓ' → k·s2/(2·s1) − Σy.
-		return phi * p.s1 / p.k, -p.k*math.Log(p.s1/p.k) - p.k, p.k*p.s2/(2*p.s1) - p.sumY, math.NaN()
+		return phi * p.s1 / p.k, float64(-p.k*math.Log(p.s1/p.k)) - p.k, p.k*p.s2/(2*p.s1) - p.sumY, math.NaN()
 	}
 	var b, bd, bdd float64
 	for _, y := range p.e.values() {
 		y *= p.scale
-		u := phi * y
+		u := float64(phi * y)
 		b += log1p(u)
 		r := y / (1 + u)
 		bd += r
-		bdd += r * r
+		bdd += float64(r * r)
 	}
 	a, ad, add := b, bd, bdd
 	if p.w > 0 {
-		u := phi * p.c
+		u := float64(phi * p.c)
 		r := p.c / (1 + u)
-		a += p.w * log1p(u)
-		ad += p.w * r
-		add += p.w * r * r
+		a += float64(p.w * log1p(u))
+		ad += float64(p.w * r)
+		add += float64(p.w * r * r)
 	}
 	// ℓ = −k·log(A/(kφ)) − B − k; A' = Σr, A'' = −Σr² (likewise B).
-	ll = -p.k*math.Log(a/(p.k*phi)) - b - p.k
-	g = -p.k*(ad/a-1/phi) - bd
+	ll = float64(-p.k*math.Log(a/(p.k*phi))) - b - p.k
+	g = float64(-p.k*(ad/a-1/phi)) - bd
 	p.slope = ad / p.k
-	h = -p.k*(-add/a-(ad/a)*(ad/a)+1/(phi*phi)) + bdd
+	h = float64(-p.k*(-add/a-float64((ad/a)*(ad/a))+1/(phi*phi))) + bdd
 	return a / p.k, ll, g, h
 }
 
@@ -129,19 +129,19 @@ func fitGPD(e *excesses, w, c float64, root *float64) (gamma, sigma float64) {
 		return math.NaN(), math.NaN()
 	case e.size < minFitExcesses || !(e.max > e.min):
 		*root = math.NaN()
-		return 0, (e.sum + math.Max(w, 0)*math.Max(c, 0)) / float64(e.size)
+		return 0, (e.sum + float64(math.Max(w, 0)*math.Max(c, 0))) / float64(e.size)
 	}
 	p := newProfile(e, w, c)
 	top := 1 / p.scale
 	// Candidate 1: exponential tail.
 	gamma, sigma = 0, p.s1*top/p.k
-	best := -p.k*math.Log(sigma) - p.k
+	best := float64(-p.k*math.Log(sigma)) - p.k
 	// Candidate 2: method of moments on the stored excesses.
 	if v := e.variance(); v > 0 {
 		m := e.mean()
 		r := m * m / v
 		g, s := 0.5*(1-r), 0.5*m*(1+r)
-		if ll := p.logLikelihood(g, s*p.scale) - p.k*math.Log(top); ll > best {
+		if ll := p.logLikelihood(g, s*p.scale) - float64(p.k*math.Log(top)); ll > best {
 			gamma, sigma, best = g, s, ll
 		}
 	}
@@ -152,7 +152,7 @@ func fitGPD(e *excesses, w, c float64, root *float64) (gamma, sigma float64) {
 		return gamma, sigma
 	}
 	*root = phi
-	if ll -= p.k * math.Log(top); ll > best {
+	if ll -= float64(p.k * math.Log(top)); ll > best {
 		if math.Abs(phi) < phiZero {
 			return 0, p.s1 * top / p.k
 		}
@@ -168,7 +168,7 @@ func (p *profile) logLikelihood(gamma, sigma float64) float64 {
 		return math.Inf(-1)
 	}
 	if gamma == 0 {
-		return -p.k*math.Log(sigma) - p.s1/sigma
+		return float64(-p.k*math.Log(sigma)) - p.s1/sigma
 	}
 	theta := gamma / sigma
 	if 1+theta <= 0 { // scaled values reach 1
@@ -176,11 +176,11 @@ func (p *profile) logLikelihood(gamma, sigma float64) float64 {
 	}
 	var b float64
 	for _, y := range p.e.values() {
-		b += log1p(theta * y * p.scale)
+		b += log1p(float64(theta * y * p.scale))
 	}
-	ll := -p.k*math.Log(sigma) - (1+1/gamma)*b
+	ll := float64(-p.k*math.Log(sigma)) - float64((1+1/gamma)*b)
 	if p.w > 0 {
-		ll -= p.w / gamma * log1p(theta*p.c)
+		ll -= float64(p.w / gamma * log1p(float64(theta*p.c)))
 	}
 	return ll
 }
@@ -219,7 +219,7 @@ func (p *profile) newton(start float64) (phi, gamma, ll float64, ok bool) {
 			// The step left is so small that the point after it is
 			// exact to about step² (quadratic convergence): take it,
 			// with its values to second order, without another pass.
-			return phi + step, gam + slope*step, l + g*step + h*step*step/2, true
+			return phi + step, gam + float64(slope*step), l + float64(g*step) + float64(h*step*step/2), true
 		}
 		next := phi + step
 		if !(next > (phi-1)/2) || math.Abs(step) > 0.5*math.Max(1, math.Abs(phi)) {
@@ -299,9 +299,9 @@ func (p *profile) refine(lo, hi, glo, ghi float64) (phi, gamma, ll float64, ok b
 		if hi-lo <= phiTol*math.Max(1, math.Abs(lo)) {
 			break
 		}
-		x := (lo*ghi - hi*glo) / (ghi - glo)
+		x := (float64(lo*ghi) - float64(hi*glo)) / (ghi - glo)
 		if !(x > lo && x < hi) {
-			x = lo + (hi-lo)/2
+			x = lo + float64((hi-lo)/2)
 		}
 		_, _, gx, _ := p.at(x)
 		switch {
@@ -321,7 +321,7 @@ func (p *profile) refine(lo, hi, glo, ghi float64) (phi, gamma, ll float64, ok b
 			lo, hi = x, x
 		}
 	}
-	phi = lo + (hi-lo)/2
+	phi = lo + float64((hi-lo)/2)
 	gamma, ll, _, _ = p.at(phi)
 	if gamma < gammaFloor || math.IsNaN(ll) {
 		return 0, 0, 0, false

@@ -62,9 +62,9 @@ func p2Quantile(p float64, data []float64) float64 {
 }
 
 func p2Parabolic(q, n *[5]float64, i int, d float64) float64 {
-	return q[i] + (d/(n[i+1]-n[i-1]))*
+	return q[i] + float64((d/(n[i+1]-n[i-1]))*
 		((n[i]-n[i-1]+d)*(q[i+1]-q[i])/(n[i+1]-n[i])+
-			(n[i+1]-n[i]-d)*(q[i]-q[i-1])/(n[i]-n[i-1]))
+			(n[i+1]-n[i]-d)*(q[i]-q[i-1])/(n[i]-n[i-1])))
 }
 
 func p2Linear(q, n *[5]float64, i int, d float64) float64 {

@@ -38,13 +38,13 @@ func refMoments(e *excesses) (gamma, sigma float64) {
 func refLogLikelihood(e *excesses, gamma, sigma float64) float64 {
 	n := float64(e.size)
 	if gamma == 0 {
-		return -n*math.Log(sigma) - e.sum/sigma
+		return float64(-n*math.Log(sigma)) - e.sum/sigma
 	}
 	r := -n * math.Log(sigma)
 	c := 1 + 1/gamma
 	x := gamma / sigma
 	for _, y := range e.values() {
-		r += -c * math.Log(1+x*y)
+		r += float64(-c * math.Log(1+float64(x*y)))
 	}
 	return r
 }
@@ -54,12 +54,12 @@ func refLogLikelihood(e *excesses, gamma, sigma float64) float64 {
 func refGrimshawW(x float64, e *excesses) float64 {
 	var u, v float64
 	for _, y := range e.values() {
-		s := 1 + x*y
+		s := 1 + float64(x*y)
 		u += 1 / s
 		v += math.Log(s)
 	}
 	n := float64(e.size)
-	return (u/n)*(1+v/n) - 1
+	return float64((u/n)*(1+v/n)) - 1
 }
 
 // refGrimshawParams maps a root x to (γ, σ) and its log-likelihood.
@@ -69,7 +69,7 @@ func refGrimshawParams(x float64, e *excesses) (gamma, sigma, ll float64) {
 	} else {
 		var v float64
 		for _, y := range e.values() {
-			v += math.Log(1 + x*y)
+			v += math.Log(1 + float64(x*y))
 		}
 		gamma = 1 + v/float64(e.size) - 1
 		sigma = gamma / x
@@ -129,8 +129,8 @@ func refBrent(x1, x2 float64, e *excesses) (float64, bool) {
 			a, b, c = b, c, b
 			fa, fb, fc = fb, fc, fb
 		}
-		tol1 := 2*refBrentEpsilon*math.Abs(b) + 0.5*tol
-		xm := 0.5 * (c - b)
+		tol1 := float64(2*refBrentEpsilon*math.Abs(b)) + 0.5*tol
+		xm := float64(0.5 * (c - b))
 		if math.Abs(xm) <= tol1 || fb == 0 {
 			return b, true
 		}
@@ -143,14 +143,14 @@ func refBrent(x1, x2 float64, e *excesses) (float64, bool) {
 			} else {
 				q = fa / fc
 				r := fb / fc
-				p = s * (2*xm*q*(q-r) - (b-a)*(r-1))
+				p = s * (float64(2*xm*q*(q-r)) - float64((b-a)*(r-1)))
 				q = (q - 1) * (r - 1) * (s - 1)
 			}
 			if p > 0 {
 				q = -q
 			}
 			p = math.Abs(p)
-			min1 := 3*xm*q - math.Abs(tol1*q)
+			min1 := float64(3*xm*q) - math.Abs(tol1*q)
 			min2 := math.Abs(ee * q)
 			if min2 < min1 {
 				min1 = min2
@@ -195,6 +195,6 @@ func refSurvival(gamma, sigma, d float64) float64 {
 	if gamma == 0 {
 		return math.Exp(-d / sigma)
 	}
-	r := d * (gamma / sigma)
+	r := float64(d * (gamma / sigma))
 	return math.Exp((-1 / gamma) * math.Log(1+r))
 }

@@ -61,7 +61,7 @@ func (tl *tail) calibrate(c *Config, batch, scratch []float64) {
 		tl.t = sortedQuantile(s, c.Level)
 	}
 	for _, x := range batch {
-		if y := tl.sign*x - tl.t; y > 0 {
+		if y := float64(tl.sign*x) - tl.t; y > 0 {
 			tl.nt++
 			tl.peaks.push(y)
 		}
@@ -74,12 +74,12 @@ func (tl *tail) calibrate(c *Config, batch, scratch []float64) {
 // sortedQuantile is the p-quantile of sorted values with linear
 // interpolation between order statistics (type 7 of Hyndman and Fan).
 func sortedQuantile(s []float64, p float64) float64 {
-	h := float64(len(s)-1) * p
+	h := float64(float64(len(s)-1) * p)
 	i := int(h)
 	if i >= len(s)-1 {
 		return s[len(s)-1]
 	}
-	return s[i] + (h-float64(i))*(s[i+1]-s[i])
+	return s[i] + float64((h-float64(i))*(s[i+1]-s[i]))
 }
 
 // step judges y (oriented, relative to the drift) and learns from it.

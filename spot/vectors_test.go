@@ -33,7 +33,7 @@ func streamA() []float64 {
 		u1, u2 := r.float(), r.float()
 		x := math.Sqrt(-2*math.Log(u1)) * math.Cos(2*math.Pi*u2)
 		if i >= 3000 && (i-3000)%800 == 0 && (i-3000)/800 < 20 {
-			x += 5.0 + 0.15*float64((i-3000)/800)
+			x += 5.0 + float64(0.15*float64((i-3000)/800))
 		}
 		xs[i] = round10(x)
 	}
