@@ -51,7 +51,6 @@ func (e *jsonEncoder) finish(obj []byte) []byte {
 func (e *jsonEncoder) dataHeader() []byte  { return nil }
 func (e *jsonEncoder) alarmHeader() []byte { return nil }
 
-
 // dataColumns are the leading columns of a CSV data row; each statistic S
 // adds S, S_up, S_down and S_alarm (the active alarm's id, empty when none).
 var dataColumns = []string{"series", "tag", "start", "end", "partial", "learning_left",
