@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"netspot/core/stats"
 	"strings"
 	"testing"
 	"time"
@@ -100,8 +101,9 @@ func TestPingHealthStatsDevices(t *testing.T) {
 	}
 	st := decode[struct{ Statistics []Statistic }](t, do(t, s, "GET", "/api/v1/stats", "").Body.String())
 	found := false
+	def := stats.Default()[0]
 	for _, x := range st.Statistics {
-		if x.Name == "R_SYN" {
+		if x.Name == def {
 			found = x.Default && x.Help != ""
 		}
 	}
