@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -91,7 +92,7 @@ func TestSnapshotCorruption(t *testing.T) {
 	expectError("nil", nil)
 	expectError("foreign", []byte("PK\x03\x04 this is a zip file, not a detector"))
 	future := append([]byte(nil), good...)
-	future[4] = 2
+	future[4] = snapshotVersion + 1
 	expectError("future version", future)
 }
 
@@ -114,23 +115,39 @@ func TestSnapshotInconsistent(t *testing.T) {
 		binary.LittleEndian.PutUint64(b[off:], math.Float64bits(v))
 		return resign(b)
 	}
+	putByte := func(off int, v byte) []byte {
+		b := append([]byte(nil), good...)
+		b[off] = v
+		return resign(b)
+	}
 	const qOff = 6
-	// Offsets after the header: q, level (16), n_init, max_excess, depth
-	// (12), window pos, len, pushes (12), window sum (8) = 54; then t.
-	const tOff = 6 + 16 + 12 + 12 + 8
-	for name, b := range map[string][]byte{
-		"q out of range":  put(qOff, 2),
-		"t not finite":    put(tOff, math.Inf(1)),
-		"σ negative":      put(tOff+24, -1),
-		"trailing bytes":  resign(append(append([]byte(nil), good[:len(good)-4]...), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
-		"wrong excess":    put(len(good)-12, -5),
-		"excess too big":  put(len(good)-12, 1e300),
-		"counters":        put(tOff+32, 0),
-		"sum of excesses": put(tOff+32+16+4+8+12, 12345),
+	// Offsets after the header: q, level, resolution, min_shape (32),
+	// n_init, max_excess, depth (12), window pos, len, pushes (12), window
+	// sum (8) = 70; then t.
+	const tOff = 6 + 32 + 12 + 12 + 8
+	// After t: z, γ, σ (24), n, nt (16), from_calibration (4), root (8),
+	// the excursion flag (1), the ring's cursor, size, pushes (12), then
+	// its sum.
+	const flagOff = tOff + 32 + 16 + 4 + 8
+	for _, c := range []struct {
+		name, want string
+		b          []byte
+	}{
+		{"q out of range", "q:", put(qOff, 2)},
+		{"min_shape out of range", "min_shape", put(qOff+24, 0.5)},
+		{"t not finite", "not finite", put(tOff, math.Inf(1))},
+		{"σ negative", "invalid", put(tOff+24, -1)},
+		{"trailing bytes", "unexpected bytes", resign(append(append([]byte(nil), good[:len(good)-4]...), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))},
+		{"wrong excess", "excess", put(len(good)-12, -5)},
+		{"excess too big", "excess", put(len(good)-12, 1e300)},
+		{"counters", "counters", put(tOff+32, 0)},
+		{"excursion flag", "excursion flag 7", putByte(flagOff, 7)},
+		{"sum of excesses", "do not match", put(flagOff+1+12, 12345)},
 	} {
 		var r Detector
-		if err := r.UnmarshalBinary(b); !errors.Is(err, ErrSnapshot) {
-			t.Errorf("%s: error %v", name, err)
+		err := r.UnmarshalBinary(c.b)
+		if !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one about %q", c.name, err, c.want)
 		}
 	}
 }
@@ -250,7 +267,7 @@ func FuzzFit(f *testing.F) {
 		}
 		root := math.NaN()
 		for range 2 { // cold, then warm
-			g, s := fitGPD(&e, float64(raw[0]%5), float64(len(raw)), &root)
+			g, s := fitGPD(&e, float64(raw[0]%5), float64(len(raw)), penalizedFit, &root)
 			if e.size == 0 {
 				if !math.IsNaN(g) || !math.IsNaN(s) {
 					t.Fatalf("fit of nothing: %v %v", g, s)

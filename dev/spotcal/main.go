@@ -108,7 +108,7 @@ func measure(c spot.Config, dist distribution, n int, seed uint64) (alarms, step
 		case spot.Alarm:
 			alarms++
 			steps++
-		case spot.Normal, spot.Excess:
+		case spot.Normal, spot.Excess, spot.Continued:
 			steps++
 		}
 	}
