@@ -251,22 +251,18 @@ func fitGPD(e *excesses, w, c float64, opt fitOptions, root *float64) (gamma, si
 	}
 	// Candidate 3: maximum likelihood.
 	phi, g, ll, ok := p.maximum(*root)
-	if !ok {
-		*root = math.NaN()
-		return gamma, sigma
+	*root = math.NaN()
+	if ok {
+		*root = phi
 	}
-	*root = phi
-	if g < opt.minShape {
-		// Candidate 3': the best tail of the lightest shape allowed
-		// (the likelihood is concave along that boundary, so its
-		// maximum is the constrained one).
-		if opt.minShape >= 0 {
-			return gamma, sigma // the exponential candidate
-		}
+	if (!ok || g < opt.minShape) && opt.minShape < 0 && opt.minShape > gammaFloor {
+		// Candidate 3': the maximum lies below the lightest shape
+		// allowed (or where the search rejects it, γ < −1): the best
+		// tail of that shape, the constrained maximum.
 		phi, g, ll, ok = p.atShape(opt.minShape)
-		if !ok {
-			return gamma, sigma
-		}
+	}
+	if !ok || g < opt.minShape {
+		return gamma, sigma // at γ = 0, the exponential candidate
 	}
 	if ll -= p.k * math.Log(top); ll > best {
 		if math.Abs(phi) < phiZero {

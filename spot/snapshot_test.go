@@ -14,6 +14,7 @@ var snapshotConfigs = []Config{
 	{Q: 1e-3, Level: 0.98, NInit: 1000, MaxExcess: 100, Up: true, Down: true, Depth: 30},
 	{Q: 1e-4, Level: 0.98, NInit: 2000, MaxExcess: 200, Up: true, Reference: true},
 	{Q: 1e-3, Level: 0.95, NInit: 500, MaxExcess: 50, Down: true, KeepAnomalies: true, Depth: 5},
+	{Q: 1e-4, Level: 0.99, NInit: 1000, MaxExcess: 100, Up: true, Down: true, Depth: 20, Resolution: 0.5, MinShape: -0.5},
 }
 
 // TestSnapshotResumesExactly: a detector restored from a snapshot taken at
@@ -203,6 +204,10 @@ func FuzzStep(f *testing.F) {
 			Reference: flags&4 != 0,
 		}
 		c.KeepAnomalies = flags&8 != 0
+		if flags&16 != 0 && !c.Reference {
+			c.Resolution = float64(1+qExp%4) / 2
+		}
+		c.MinShape = -float64(flags>>5) / 7 // 0 … −1
 		d, err := New(c)
 		if err != nil {
 			t.Fatal(err)
@@ -225,7 +230,7 @@ func FuzzStep(f *testing.F) {
 		for _, x := range xs {
 			r := d.Step(x)
 			for _, s := range []Status{r.Up, r.Down} {
-				if s < Normal || s > Off {
+				if s < Normal || s > Continued {
 					t.Fatalf("status %v", s)
 				}
 			}

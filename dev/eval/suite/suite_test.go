@@ -24,6 +24,7 @@ var knownMisses = map[string]string{
 	"ssh-brute": "2 connections a second add about 40 packets/s, below the bursts of benign traffic in every statistic " +
 		"(the previous defaults were credited with it when a benign burst of 871 packets/s fell in the attack's window)",
 }
+
 func TestGeneratedSuite(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays 12 hours of generated traffic")
