@@ -356,6 +356,23 @@ func (p *profile) logLikelihood(gamma, sigma float64) float64 {
 // previous one) when it is a number, else by scanning the whole domain.
 func (p *profile) maximum(warm float64) (phi, gamma, ll float64, ok bool) {
 	if warm > -1 { // false for NaN
+		if math.Abs(warm) < phiZero {
+			// The last maximum was the exponential tail, where the
+			// profile has no second derivative (nor, penalized, a
+			// first one): stay there if it still is a maximum, else
+			// start Newton a little off 0, on the side the profile
+			// rises.
+			left, right := p.slopesAtZero()
+			switch {
+			case left >= 0 && right <= 0:
+				gamma, ll, _, _ = p.at(0)
+				return 0, gamma, ll, true
+			case left < 0:
+				warm = -1e-4
+			default:
+				warm = 1e-4
+			}
+		}
 		if phi, gamma, ll, ok = p.newton(warm); ok {
 			return phi, gamma, ll, true
 		}
@@ -364,6 +381,19 @@ func (p *profile) maximum(warm float64) (phi, gamma, ll float64, ok bool) {
 		}
 	}
 	return p.scan()
+}
+
+// slopesAtZero returns the slopes of the profile on each side of φ = 0,
+// the exponential tail, from the sums alone (its series). They differ only
+// with the penalty, which is 0 for light tails and grows like γ for heavy
+// ones: the slope drops by dγ/dφ = s1/k across 0, so that 0 may be a
+// maximum, at a kink.
+func (p *profile) slopesAtZero() (left, right float64) {
+	left = p.k*p.s2/(2*p.s1) - p.sumY
+	if !p.penalized {
+		return left, left
+	}
+	return left, left - p.s1/p.k
 }
 
 // newton climbs to the maximum near start with Newton steps on the
@@ -518,10 +548,16 @@ func gpdSurvival(gamma, sigma, d float64) float64 {
 	return math.Exp(-math.Log1p(u) / gamma)
 }
 
-// log1p is log(1+u): math.Log1p where 1+u would lose digits, the faster
-// math.Log elsewhere (the fits spend most of their time here).
+// log1p is log(1+u): its series where u is tiny (fits near the
+// exponential tail, γ ≈ 0, evaluate nothing else), math.Log1p where 1+u
+// would lose digits, the faster math.Log elsewhere (the fits spend most of
+// their time here). Below 1e-3 the series stops at u⁴: the next term is
+// 2e-13 of the result at most.
 func log1p(u float64) float64 {
-	if math.Abs(u) < 1e-2 {
+	switch a := math.Abs(u); {
+	case a < 1e-3:
+		return u * (1 - u*(0.5-u*(1.0/3-u*0.25)))
+	case a < 1e-2:
 		return math.Log1p(u)
 	}
 	return math.Log(1 + u)
