@@ -215,7 +215,7 @@ func score(o outcome, set []string) *eval.Report {
 func printStats(out io.Writer, outs []outcome, all []string, sets [][]string) {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "statistics\tdetected\tvolumetric on time\tfalse alarms\tper hour\tmissed")
-	row := func(label string, set []string) {
+	row := func(label string, set []string, outs []outcome) {
 		var tot suite.Totals
 		var missedAll []string
 		for _, o := range outs {
@@ -244,12 +244,18 @@ func printStats(out io.Writer, outs []outcome, all []string, sets [][]string) {
 		default:
 			label = strings.Join(set, ",")
 		}
-		row(label, set)
+		row(label, set, outs)
+		if i == 0 && len(outs) > 1 {
+			// The goals hold per scenario: the default set on each.
+			for _, o := range outs {
+				row("  on "+o.sc.name, set, []outcome{o})
+			}
+		}
 	}
 	sorted := slices.Clone(all)
 	sort.Strings(sorted)
 	for _, s := range sorted {
-		row("  "+s, []string{s})
+		row("  "+s, []string{s}, outs)
 	}
 	tw.Flush()
 }
