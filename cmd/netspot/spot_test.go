@@ -252,7 +252,7 @@ func TestSpotResolutionAndExcursion(t *testing.T) {
 	if got := strings.Join(statuses, " "); got != "-1 1 0 2 6 6 0 1" {
 		t.Fatalf("statuses %q, want %q", got, "-1 1 0 2 6 6 0 1")
 	}
-	if z, _ := strconv.ParseFloat(rows[order[0]][4], 64); !(z > 1 && z < 10) {
+	if z, _ := strconv.ParseFloat(rows[order[0]][3], 64); !(z > 1 && z < 10) {
 		t.Errorf("threshold after a silent calibration: %v", z)
 	}
 }
