@@ -289,3 +289,39 @@ func FuzzFit(f *testing.F) {
 		refFit(&er)
 	})
 }
+
+// TestSnapshotVersion1: a snapshot written before resolutions, shape
+// floors and excursions is read with the rules of its time (resolution 0,
+// shape floor −1) and continues from where it was.
+func TestSnapshotVersion1(t *testing.T) {
+	c := Config{Q: 1e-3, Level: 0.98, NInit: 1000, MaxExcess: 100, Up: true, MinShape: gammaFloor}
+	d := mustNew(t, c)
+	for _, x := range gaussian(6, 1500) {
+		d.Step(x)
+	}
+	v2, _ := d.MarshalBinary()
+	// Version 1: no resolution nor min_shape in the header (bytes 22 to
+	// 38), no excursion flag after the tail's root (header 38 + window
+	// 32 + tail fields 60).
+	const flag = 38 + 32 + 60
+	if v2[flag] != 0 {
+		t.Fatalf("excursion flag %d where it should be", v2[flag])
+	}
+	v1 := append([]byte(nil), v2[:22]...)
+	v1 = append(v1, v2[38:flag]...)
+	v1 = append(v1, v2[flag+1:len(v2)-4]...)
+	v1[4] = 1
+	v1 = resign(append(v1, 0, 0, 0, 0))
+	var r Detector
+	if err := r.UnmarshalBinary(v1); err != nil {
+		t.Fatal(err)
+	}
+	if r.Config() != c {
+		t.Fatalf("config %+v, want %+v", r.Config(), c)
+	}
+	for _, x := range gaussian(7, 500) {
+		if a, b := d.Step(x), r.Step(x); a != b {
+			t.Fatalf("restored version 1 diverges: %+v vs %+v", a, b)
+		}
+	}
+}
