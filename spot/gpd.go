@@ -96,9 +96,9 @@ func newProfile(e *excesses, w, c float64, penalized bool) profile {
 	if w > 0 && c > 0 {
 		p.w, p.c = w, c*p.scale
 	}
-	p.sumY = e.sum * p.scale
-	p.s1 = p.sumY + p.w*p.c
-	p.s2 = e.sumSq*p.scale*p.scale + p.w*p.c*p.c
+	p.sumY = float64(e.sum * p.scale)
+	p.s1 = p.sumY + float64(p.w*p.c)
+	p.s2 = float64(e.sumSq*p.scale*p.scale) + float64(p.w*p.c*p.c)
 	return p
 }
 
@@ -109,24 +109,24 @@ func (p *profile) at(phi float64) (gamma, ll, g, h float64) {
 	if math.Abs(phi) < phiZero {
 		// Series at 0: A ≈ φ·s1, ℓ → −k·log(s1/k) − k,
 		// ℓ' → k·s2/(2·s1) − Σy.
-		return phi * p.s1 / p.k, -p.k*math.Log(p.s1/p.k) - p.k, p.k*p.s2/(2*p.s1) - p.sumY, math.NaN()
+		return phi * p.s1 / p.k, float64(-p.k*math.Log(p.s1/p.k)) - p.k, p.k*p.s2/(2*p.s1) - p.sumY, math.NaN()
 	}
 	var b, bd, bdd float64
 	for _, y := range p.e.values() {
 		y *= p.scale
-		u := phi * y
+		u := float64(phi * y)
 		b += log1p(u)
 		r := y / (1 + u)
 		bd += r
-		bdd += r * r
+		bdd += float64(r * r)
 	}
 	a, ad, add := b, bd, bdd
 	if p.w > 0 {
-		u := phi * p.c
+		u := float64(phi * p.c)
 		r := p.c / (1 + u)
-		a += p.w * log1p(u)
-		ad += p.w * r
-		add += p.w * r * r
+		a += float64(p.w * log1p(u))
+		ad += float64(p.w * r)
+		add += float64(p.w * r * r)
 	}
 	if p.penalized && phi > 0 {
 		// ℓ = k·log φ − B − k·log γ − A/γ − P(γ) at the best γ for φ;
@@ -135,7 +135,7 @@ func (p *profile) at(phi float64) (gamma, ll, g, h float64) {
 		// −(k/γ² + 2P'/γ + P'')).
 		gamma = penalizedGamma(a, p.k)
 		pen, d1, d2 := penalty(gamma)
-		ll = p.k*math.Log(phi) - b - p.k*math.Log(gamma) - a/gamma - pen
+		ll = float64(p.k*math.Log(phi)) - b - float64(p.k*math.Log(gamma)) - a/gamma - pen
 		g = p.k/phi - bd - ad/gamma
 		curv := p.k/(gamma*gamma) + 2*d1/gamma + d2
 		p.slope = ad / (gamma * gamma) / curv
@@ -143,10 +143,10 @@ func (p *profile) at(phi float64) (gamma, ll, g, h float64) {
 		return gamma, ll, g, h
 	}
 	// ℓ = −k·log(A/(kφ)) − B − k; A' = Σr, A'' = −Σr² (likewise B).
-	ll = -p.k*math.Log(a/(p.k*phi)) - b - p.k
-	g = -p.k*(ad/a-1/phi) - bd
+	ll = float64(-p.k*math.Log(a/(p.k*phi))) - b - p.k
+	g = float64(-p.k*(ad/a-1/phi)) - bd
 	p.slope = ad / p.k
-	h = -p.k*(-add/a-(ad/a)*(ad/a)+1/(phi*phi)) + bdd
+	h = float64(-p.k*(-add/a-float64((ad/a)*(ad/a))+1/(phi*phi))) + bdd
 	return a / p.k, ll, g, h
 }
 
@@ -167,16 +167,16 @@ func penalizedGamma(a, k float64) float64 {
 	x := hi / 2
 	for range 60 {
 		u := 1 - x
-		f := (a-k*x)*u*u - x*x
+		f := float64(float64((a-float64(k*x))*u)*u) - float64(x*x)
 		if f > 0 {
 			lo = x
 		} else {
 			hi = x
 		}
-		df := -k*u*u - 2*(a-k*x)*u - 2*x
+		df := float64(-k*u*u) - float64(2*(a-float64(k*x))*u) - float64(2*x)
 		next := x - f/df
 		if !(next > lo && next < hi) {
-			next = lo + (hi-lo)/2
+			next = lo + float64((hi-lo)/2)
 		}
 		if math.Abs(next-x) <= 1e-15*math.Max(x, 1e-300) || hi-lo <= 1e-15*hi {
 			return next
@@ -224,7 +224,7 @@ func fitGPD(e *excesses, w, c float64, opt fitOptions, root *float64) (gamma, si
 		// Too few excesses, or no spread (with a resolution: all in
 		// one step, where the jitter is all the spread there is).
 		*root = math.NaN()
-		total, count := e.sum+math.Max(w, 0)*math.Max(c, 0), float64(e.size)
+		total, count := e.sum+float64(math.Max(w, 0)*math.Max(c, 0)), float64(e.size)
 		if opt.resolution > 0 {
 			total, count = total+opt.resolution, count+1
 		}
@@ -234,13 +234,13 @@ func fitGPD(e *excesses, w, c float64, opt fitOptions, root *float64) (gamma, si
 	top := 1 / p.scale
 	// Candidate 1: exponential tail.
 	gamma, sigma = 0, p.s1*top/p.k
-	best := -p.k*math.Log(sigma) - p.k
+	best := float64(-p.k*math.Log(sigma)) - p.k
 	// Candidate 2: method of moments on the stored excesses.
 	if v := e.variance(); v > 0 {
 		m := e.mean()
 		r := m * m / v
 		g, s := 0.5*(1-r), 0.5*m*(1+r)
-		ll := p.logLikelihood(g, s*p.scale) - p.k*math.Log(top)
+		ll := p.logLikelihood(g, s*p.scale) - float64(p.k*math.Log(top))
 		if opt.penalized && g > 0 {
 			pen, _, _ := penalty(g)
 			ll -= pen
@@ -264,7 +264,7 @@ func fitGPD(e *excesses, w, c float64, opt fitOptions, root *float64) (gamma, si
 	if !ok || g < opt.minShape {
 		return gamma, sigma // at γ = 0, the exponential candidate
 	}
-	if ll -= p.k * math.Log(top); ll > best {
+	if ll -= float64(p.k * math.Log(top)); ll > best {
 		if math.Abs(phi) < phiZero {
 			return 0, p.s1 * top / p.k
 		}
@@ -285,17 +285,17 @@ func (p *profile) atShape(gamma float64) (phi, g, ll float64, ok bool) {
 		var bd, bdd float64
 		for _, y := range p.e.values() {
 			y *= p.scale
-			r := y / (1 + x*y)
+			r := y / (1 + float64(x*y))
 			bd += r
-			bdd += r * r
+			bdd += float64(r * r)
 		}
 		a, b := 1+1/gamma, p.w/gamma
-		d = p.k/x - a*bd
-		dd = -p.k/(x*x) + a*bdd
+		d = p.k/x - float64(a*bd)
+		dd = -p.k/(x*x) + float64(a*bdd)
 		if p.w > 0 {
-			r := p.c / (1 + x*p.c)
-			d -= b * r
-			dd += b * r * r
+			r := p.c / (1 + float64(x*p.c))
+			d -= float64(b * r)
+			dd += float64(b * r * r)
 		}
 		return d, dd
 	}
@@ -310,7 +310,7 @@ func (p *profile) atShape(gamma float64) (phi, g, ll float64, ok bool) {
 		}
 		next := x - d/dd
 		if !(next > lo && next < hi) {
-			next = lo + (hi-lo)/2
+			next = lo + float64((hi-lo)/2)
 		}
 		if math.Abs(next-x) <= phiTol*math.Max(1, math.Abs(x)) {
 			x = next
@@ -335,7 +335,7 @@ func (p *profile) logLikelihood(gamma, sigma float64) float64 {
 		return math.Inf(-1)
 	}
 	if gamma == 0 {
-		return -p.k*math.Log(sigma) - p.s1/sigma
+		return float64(-p.k*math.Log(sigma)) - p.s1/sigma
 	}
 	theta := gamma / sigma
 	if 1+theta <= 0 { // scaled values reach 1
@@ -343,11 +343,11 @@ func (p *profile) logLikelihood(gamma, sigma float64) float64 {
 	}
 	var b float64
 	for _, y := range p.e.values() {
-		b += log1p(theta * y * p.scale)
+		b += log1p(float64(theta * y * p.scale))
 	}
-	ll := -p.k*math.Log(sigma) - (1+1/gamma)*b
+	ll := float64(-p.k*math.Log(sigma)) - float64((1+1/gamma)*b)
 	if p.w > 0 {
-		ll -= p.w / gamma * log1p(theta*p.c)
+		ll -= float64(p.w / gamma * log1p(float64(theta*p.c)))
 	}
 	return ll
 }
@@ -416,7 +416,7 @@ func (p *profile) newton(start float64) (phi, gamma, ll float64, ok bool) {
 			// The step left is so small that the point after it is
 			// exact to about step² (quadratic convergence): take it,
 			// with its values to second order, without another pass.
-			return phi + step, gam + slope*step, l + g*step + h*step*step/2, true
+			return phi + step, gam + float64(slope*step), l + float64(g*step) + float64(h*step*step/2), true
 		}
 		next := phi + step
 		if !(next > (phi-1)/2) || math.Abs(step) > 0.5*math.Max(1, math.Abs(phi)) {
@@ -496,9 +496,9 @@ func (p *profile) refine(lo, hi, glo, ghi float64) (phi, gamma, ll float64, ok b
 		if hi-lo <= phiTol*math.Max(1, math.Abs(lo)) {
 			break
 		}
-		x := (lo*ghi - hi*glo) / (ghi - glo)
+		x := (float64(lo*ghi) - float64(hi*glo)) / (ghi - glo)
 		if !(x > lo && x < hi) {
-			x = lo + (hi-lo)/2
+			x = lo + float64((hi-lo)/2)
 		}
 		_, _, gx, _ := p.at(x)
 		switch {
@@ -518,7 +518,7 @@ func (p *profile) refine(lo, hi, glo, ghi float64) (phi, gamma, ll float64, ok b
 			lo, hi = x, x
 		}
 	}
-	phi = lo + (hi-lo)/2
+	phi = lo + float64((hi-lo)/2)
 	gamma, ll, _, _ = p.at(phi)
 	if gamma < gammaFloor || math.IsNaN(ll) {
 		return 0, 0, 0, false
@@ -556,7 +556,7 @@ func gpdSurvival(gamma, sigma, d float64) float64 {
 func log1p(u float64) float64 {
 	switch a := math.Abs(u); {
 	case a < 1e-3:
-		return u * (1 - u*(0.5-u*(1.0/3-u*0.25)))
+		return u * (1 - float64(u*(0.5-float64(u*(1.0/3-float64(u*0.25))))))
 	case a < 1e-2:
 		return math.Log1p(u)
 	}

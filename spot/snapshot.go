@@ -238,7 +238,7 @@ func closeSum(running, exact float64, vs []float64) bool {
 	for _, v := range vs {
 		mag += math.Abs(v)
 	}
-	return math.Abs(running-exact) <= 1e-9*mag+1e-300
+	return math.Abs(running-exact) <= float64(1e-9*mag)+1e-300
 }
 
 func (tl *tail) read(r *reader, c *Config, version byte) error {
@@ -303,9 +303,9 @@ func (tl *tail) read(r *reader, c *Config, version byte) error {
 	}
 	var sq float64
 	for _, y := range e.values() {
-		sq += y * y
+		sq += float64(y * y)
 	}
-	if math.Abs(e.sumSq-check.sumSq) > 1e-9*sq+1e-300 {
+	if math.Abs(e.sumSq-check.sumSq) > float64(1e-9*sq)+1e-300 {
 		return snapshotErrorf("excess statistics do not match the stored excesses")
 	}
 	return nil

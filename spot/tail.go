@@ -65,7 +65,7 @@ func (tl *tail) calibrate(c *Config, batch, scratch []float64) {
 		tl.t = excessThreshold(s, c.Level, c.Resolution/2)
 	}
 	for _, x := range batch {
-		if y := tl.sign*x - tl.t; y > 0 {
+		if y := float64(tl.sign*x) - tl.t; y > 0 {
 			tl.peaks.push(tl.jitter(c, y))
 			tl.nt++
 		}
@@ -99,8 +99,8 @@ func excessThreshold(s []float64, level, tol float64) float64 {
 		return s[n-1] + tol
 	}
 	gap := func(i int) bool { return s[i+1]-s[i] > tol }
-	mid := func(i int) float64 { return s[i] + (s[i+1]-s[i])/2 }
-	j := min(int(float64(n-1)*level), n-2)
+	mid := func(i int) float64 { return s[i] + float64((s[i+1]-s[i])/2) }
+	j := min(int(float64(float64(n-1)*level)), n-2)
 	if gap(j) {
 		return mid(j)
 	}
