@@ -154,7 +154,7 @@ func (p *profile) at(phi float64) (gamma, ll, g, h float64) {
 // first two derivatives, for 0 < γ < 1.
 func penalty(gamma float64) (p, d1, d2 float64) {
 	u := 1 / (1 - gamma)
-	return gamma * u, u * u, 2 * u * u * u
+	return float64(gamma * u), float64(u * u), float64(2 * u * u * u)
 }
 
 // penalizedGamma is the γ in (0, 1) that maximizes −k·log γ − A/γ − P(γ)
@@ -164,7 +164,7 @@ func penalty(gamma float64) (p, d1, d2 float64) {
 // min(A/k, 1), it is found by Newton steps kept inside the bracket.
 func penalizedGamma(a, k float64) float64 {
 	lo, hi := 0.0, math.Min(a/k, 1)
-	x := hi / 2
+	x := float64(hi / 2)
 	for range 60 {
 		u := 1 - x
 		f := float64(float64((a-float64(k*x))*u)*u) - float64(x*x)
@@ -239,7 +239,7 @@ func fitGPD(e *excesses, w, c float64, opt fitOptions, root *float64) (gamma, si
 	if v := e.variance(); v > 0 {
 		m := e.mean()
 		r := m * m / v
-		g, s := 0.5*(1-r), 0.5*m*(1+r)
+		g, s := float64(0.5*(1-r)), float64(0.5*m*(1+r))
 		ll := p.logLikelihood(g, s*p.scale) - float64(p.k*math.Log(top))
 		if opt.penalized && g > 0 {
 			pen, _, _ := penalty(g)

@@ -57,7 +57,7 @@ func poissonQuantile(m float64) func(u float64) float64 {
 		k, cdf := 0.0, p
 		for u > cdf && k < 10*m+100 {
 			k++
-			p *= m / k
+			p = float64(p * (m / k))
 			cdf += p
 		}
 		return k
