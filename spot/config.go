@@ -35,6 +35,32 @@ type Config struct {
 	// enters the drift window. In reference mode it follows the
 	// reference library instead: such a value is reported as Excess.
 	KeepAnomalies bool
+	// Resolution is the smallest difference between two values of the
+	// series that means something: 1 for a count per window, 1/period
+	// for a per-second rate of such a count. 0 (the default) treats the
+	// values as continuous. In the default mode, values closer than half
+	// a Resolution are ties when the excess threshold is placed (it then
+	// falls between two distinct values, so that ties never sit on it
+	// and excesses start at half a step), the drift is measured in
+	// multiples of Resolution (so that values on a lattice stay on it),
+	// and a tail that showed no spread during calibration takes it as
+	// its scale. Reference mode has no such notion: it must be 0 there.
+	Resolution float64
+	// MinShape bounds the shape γ of the fitted tail from below, between
+	// −1 and 0 (the default mode; reference mode ignores it). A bounded
+	// tail (γ < 0) ends at t + σ/|γ|, and its alarm threshold sits just
+	// below that end: fitted on a statistic with few distinct values, or
+	// on one whose spread grows (traffic in the morning after a night of
+	// learning), it puts the threshold right above the largest value seen
+	// so far, and every new record is an alarm. 0 (the zero value) allows
+	// no tail lighter than the exponential one: the safe choice for
+	// series that drift, at the price of fewer alarms than q on series
+	// that are light-tailed indeed (a Gaussian). DefaultConfig takes −1/2,
+	// the end of the range in which the likelihood fit is regular (Smith,
+	// "Maximum likelihood estimation in a class of nonregular cases",
+	// Biometrika 1985), which on independent values from the calibration
+	// study is never reached.
+	MinShape float64
 	// Reference reproduces the reference C implementation (libspot 2.0)
 	// step by step: P² estimate of t, excesses at t counted (≥), its
 	// estimators and root search. Meant for comparisons; the default
@@ -63,13 +89,14 @@ func DefaultConfig() Config {
 		NInit:     2000,
 		MaxExcess: 1000,
 		Depth:     0,
+		MinShape:  -0.5,
 		Up:        true,
 	}
 }
 
 // ParamError says which parameter of a Config is invalid. Param is the
 // snake_case name used in messages and config files: q, level, n_init,
-// max_excess, depth, up.
+// max_excess, depth, resolution, min_shape, up.
 type ParamError struct {
 	Param string
 	Err   error
@@ -107,6 +134,15 @@ func (c Config) Validate() error {
 	}
 	if c.Depth < 0 || c.Depth > MaxDepth {
 		return paramErrorf("depth", "must be between 0 (no drift) and %d, got %d", MaxDepth, c.Depth)
+	}
+	if !(c.Resolution >= 0 && c.Resolution <= MaxValue) {
+		return paramErrorf("resolution", "must be 0 (continuous values) or a positive number up to %g, got %g", MaxValue, c.Resolution)
+	}
+	if !(c.MinShape >= -1 && c.MinShape <= 0) {
+		return paramErrorf("min_shape", "must be between -1 and 0 (the lightest tail the fit may choose; 0: exponential), got %g", c.MinShape)
+	}
+	if c.Reference && c.Resolution != 0 {
+		return paramErrorf("resolution", "must be 0 in reference mode (the reference library has no resolution), got %g", c.Resolution)
 	}
 	if !c.Up && !c.Down {
 		return paramErrorf("up", "no tail watched: set up, down or both")

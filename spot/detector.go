@@ -18,6 +18,10 @@ type Result struct {
 // IsAlarm reports whether a watched tail raised an alarm.
 func (r Result) IsAlarm() bool { return r.Up == Alarm || r.Down == Alarm }
 
+// Abnormal reports whether a watched tail raised an alarm or continues
+// the excursion of one (Status.Abnormal): such a value is not learnt.
+func (r Result) Abnormal() bool { return r.Up.Abnormal() || r.Down.Abnormal() }
+
 // Side names one tail of a Detector.
 type Side int8
 
@@ -74,7 +78,8 @@ func (d *Detector) Config() Config { return d.cfg }
 
 // Step judges x, learns from it, and returns the verdict of each tail. A
 // NaN, ±Inf or too large value changes nothing and gives Invalid. A value
-// enters the drift window unless a watched tail reports Alarm.
+// enters the drift window unless a watched tail reports Alarm or
+// Continued.
 func (d *Detector) Step(x float64) Result {
 	if !d.cfg.Up && !d.cfg.Down {
 		return Result{Off, Off}
@@ -94,7 +99,7 @@ func (d *Detector) Step(x float64) Result {
 	if d.cfg.Down {
 		r.Down = d.down.step(&d.cfg, -(x - m))
 	}
-	if !r.IsAlarm() {
+	if !r.Abnormal() {
 		d.pushWindow(x)
 	}
 	return r

@@ -42,6 +42,13 @@ func TestValidateNamesParameter(t *testing.T) {
 		{"depth", func(c *Config) { c.Depth = -1 }},
 		{"depth", func(c *Config) { c.Depth = MaxDepth + 1 }},
 		{"up", func(c *Config) { c.Up, c.Down = false, false }},
+		{"resolution", func(c *Config) { c.Resolution = -1 }},
+		{"resolution", func(c *Config) { c.Resolution = math.NaN() }},
+		{"resolution", func(c *Config) { c.Resolution = math.Inf(1) }},
+		{"resolution", func(c *Config) { c.Resolution, c.Reference = 1, true }},
+		{"min_shape", func(c *Config) { c.MinShape = 0.1 }},
+		{"min_shape", func(c *Config) { c.MinShape = -1.5 }},
+		{"min_shape", func(c *Config) { c.MinShape = math.NaN() }},
 	} {
 		c := DefaultConfig()
 		tc.edit(&c)
@@ -352,7 +359,7 @@ func TestNormalStepDoesNotAllocate(t *testing.T) {
 }
 
 func TestStatusString(t *testing.T) {
-	for s, want := range map[Status]string{Normal: "normal", Excess: "excess", Alarm: "alarm", Learning: "learning", Invalid: "invalid", Off: "off", Status(-7): "Status(-7)"} {
+	for s, want := range map[Status]string{Normal: "normal", Excess: "excess", Alarm: "alarm", Learning: "learning", Invalid: "invalid", Off: "off", Continued: "continued", Status(-7): "Status(-7)"} {
 		if s.String() != want {
 			t.Errorf("%d: %q", s, s.String())
 		}

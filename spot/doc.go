@@ -22,6 +22,13 @@
 //     tail refitted, z updated) or Alarm (beyond z: not learnt). The last
 //     MaxExcess excesses are kept, so the model follows the recent tail in
 //     bounded memory.
+//   - After an alarm, the values beyond t that follow it, up to the first
+//     one back at or below t, are Continued: the rest of the excursion (the
+//     windows of a scan after its peak, below z but far above anything
+//     normal), neither learnt nor put in the drift window. Learnt, they
+//     taught the tail that attacks are normal: on a workstation's count of
+//     ports, the trailing windows of one scan raised the threshold from
+//     1182 to 3159 ports, and the next scans went unseen.
 //
 // Both tails share one drift window, and a value enters it only if no
 // watched tail raised an alarm on it. An alarm therefore never moves M: a
@@ -37,15 +44,67 @@
 // enters the tail model (so that the threshold follows a lasting change);
 // it never enters the drift window either.
 //
-// A tail whose calibration batch holds no value above t (a constant series,
-// or one that only rises later) has no model: its z is t, and any value
-// beyond the calibration range is an alarm. With fewer than 5 stored
-// excesses, or excesses all equal, the tail is taken as exponential.
+// # Coarse and sparse series
+//
+// Window statistics are often counts that take a few values, mostly zero:
+// the ARP packets of a second, the ICMP share of a quiet LAN. Fitted as if
+// they were continuous, such series made the tail explode (a threshold of
+// 1e35 on a share of ICMP messages, after which nothing ever alarmed
+// again) or collapse (a threshold of exactly 0, so that any single message
+// was an alarm, with a "probability" of 0). Config.Resolution, the smallest
+// difference that means something (1 for a count, 1/period for a rate),
+// drives what the default mode does about it:
+//
+//   - The excess threshold t sits halfway between two distinct values near
+//     the level quantile (values closer than Resolution/2 are ties), never
+//     on a group of ties: placed inside one, as an interpolated quantile
+//     is, it left excesses that were mostly tiny plus a few whole steps,
+//     which the fit reads as a huge shape. When the quantile falls on ties,
+//     t moves to the nearest gap above or below, whichever leaves a number
+//     of excesses closer to n_init·(1−level) and at least
+//     MinCalibrationExcesses if it can. On a lattice the midpoint is also
+//     the continuity correction: a count k stands for [k−½, k+½).
+//   - Each excess is stored jittered within its resolution step (the step
+//     holding it plus a fraction from the golden-ratio sequence: evenly
+//     spread and deterministic), the usual cure for counts (Machado and
+//     Santos Silva, "Quantiles for counts", JASA 2005): lattice values
+//     fitted as ties make the fit see a tail that ends at the largest one.
+//   - A tail whose calibration held no value beyond t (a statistic constant
+//     during calibration, or one that only rises later) has no fitted
+//     model. Its frequency is taken as 1/(N+1), the chance that a new value
+//     exceeds N exchangeable ones that never did, and it extrapolates an
+//     exponential tail of one resolution step: t is half a step above the
+//     constant and z a further ln(1/((N+1)·q)) steps (3.9 for N = 2000,
+//     q = 1e-5), so that one ICMP message on a silent LAN is an excess,
+//     learnt, and a sweep an alarm; Probability is that tail. Without a
+//     Resolution there is no scale at all: z is t, any value beyond the
+//     calibration range is an alarm, and its probability is 1/(N+1).
+//   - With fewer than 5 stored excesses, or all of them within one step,
+//     the tail is exponential, of scale their mean with one more excess of
+//     one step (so that the scale grows smoothly from the one above).
 //
 // # The tail fit
 //
 // The fit keeps, among the exponential tail (γ = 0), the method of moments
-// and the maximum of the likelihood, the one with the highest likelihood.
+// and the maximum of the likelihood, the one with the highest likelihood,
+// each only with γ ≥ Config.MinShape (and the constrained maximum on that
+// boundary when the free one lies below it).
+//
+// The likelihood is penalized (Coles and Dixon, "Likelihood-based
+// inference for extreme value models", Extremes 2, 1999): P(γ) = γ/(1−γ)
+// for γ > 0, so that γ < 1 always. On a few tens of excesses the plain
+// maximum has a large variance in γ, and its upper errors cost the most,
+// because the threshold grows like (s/q)^γ; the penalty's pull is about
+// (1+γ)²/(k(1−γ)²) on k excesses, 0.05 on 20 and 0.001 on 1000.
+//
+// MinShape bounds γ from below. A bounded tail (γ < 0) ends at t + σ/|γ|
+// and puts z just below that end: right above the largest value seen, so
+// that on a count with few values, or on traffic whose spread grows (a
+// morning after a night of learning), every new record is an alarm.
+// DefaultConfig takes −1/2, the end of the range where the likelihood fit
+// is regular (Smith, Biometrika 1985), which the calibration below never
+// reaches; netspot's analyzer takes 0, the exponential tail as the lightest
+// (see docs/evaluation.md).
 // The maximum is found with Grimshaw's reduction to one dimension (the
 // profile likelihood in θ = γ/σ): from the previous maximum by Newton steps
 // (a refit after one new excess takes two or three passes over the stored
@@ -75,23 +134,51 @@
 //
 //	distribution   q      reference        default
 //	                    max_excess 200  1000    200   1000
-//	Gaussian      1e-3       9.93       6.56    1.16  1.00
-//	exponential   1e-3      12.93       8.79    1.12  0.94
-//	Pareto (α=2)  1e-3      16.62      10.59    1.08  0.94
-//	Gaussian      1e-4       3.75       3.09    2.14  1.40
-//	exponential   1e-4       4.10       2.85    1.66  0.96
-//	Pareto (α=2)  1e-4       2.72       1.85    1.17  0.93
+//	Gaussian      1e-3       9.93       6.56    1.18  0.99
+//	exponential   1e-3      12.93       8.79    1.17  0.98
+//	Pareto (α=2)  1e-3      16.62      10.59    1.60  1.03
+//	Gaussian      1e-4       3.75       3.09    2.25  1.40
+//	exponential   1e-4       4.10       2.85    1.74  0.99
+//	Pareto (α=2)  1e-4       2.72       1.85    1.51  0.99
 //
 // Reproduce with `go run ./dev/spotcal -seeds 3 -max-excess 200,1000`
 // (`make calibration`). The default MaxExcess is 1000 because only then
 // do both risks stay within 1.5 times q on all three distributions; it
-// costs 8 KB per tail and a refit of about 40 µs instead of 10 µs (x86-64),
-// once per excess, that is for 2% of the values. DefaultConfig keeps q = 1e-4, level 0.98 and
-// n_init 2000. On the shared test stream a (N(0,1) with 20 spikes of 5 to
-// 7.85 σ) the defaults flag all 20 spikes with 20 other alarms in 18000
-// steps, the reference 32: the first tens of thousands of steps fit the
-// tail on 40 to a few hundred excesses only, and the Gaussian tail, light
-// at level 0.98, is then extrapolated short; a larger NInit reduces this.
+// costs 8 KB per tail and a refit of about 30 µs instead of 7 µs (x86-64),
+// once per excess, that is for 2% of the values. The penalty costs its
+// small-sample pull at 200 excesses (Pareto at 1e-3: 1.60 where the plain
+// fit gave 1.08) and nothing at 1000. DefaultConfig keeps q = 1e-4, level
+// 0.98 and n_init 2000. On the shared test stream a (N(0,1) with 20
+// spikes of 5 to 7.85 σ) the defaults flag all 20 spikes with 20 other
+// alarms in 18000 steps, the reference 32: the first tens of thousands of
+// steps fit the tail on 40 to a few hundred excesses only, and the
+// Gaussian tail, light at level 0.98, is then extrapolated short; a larger
+// NInit reduces this.
+//
+// Counts (Poisson, with Resolution 1; max_excess 1000, otherwise as
+// above), and the shape floor netspot's analyzer uses:
+//
+//	distribution   q      min_shape −1/2   min_shape 0
+//	Poisson(3)    1e-3         1.05            0.27
+//	Poisson(30)   1e-3         1.20            0.58
+//	Poisson(3)    1e-4         2.69            0.09
+//	Poisson(30)   1e-4         1.25            0.20
+//	Gaussian      1e-3         0.99            0.59
+//	exponential   1e-3         0.98            0.89
+//	Pareto (α=2)  1e-3         1.03            1.03
+//	Gaussian      1e-4         1.40            0.20
+//	exponential   1e-4         0.99            0.68
+//	Pareto (α=2)  1e-4         0.99            0.99
+//
+// `go run ./dev/spotcal -seeds 3 -max-excess 1000 -mode default -dist
+// "gaussian,exponential,pareto(α=2),poisson(3),poisson(30)" -min-shape 0`
+// (and -min-shape -0.5). A count's thresholds can only fall between two of
+// its values, so q is met only up to the nearest one: for Poisson(3) at
+// 1e-4, P(X ≥ 11) = 2.9e-4 and P(X ≥ 12) = 0.8e-4. Before the resolution,
+// the default mode gave 2.09 and 4.93 on Poisson(30) (ties at t). The
+// exponential floor is conservative on light tails: it trades alarms
+// below q on stationary light-tailed values for no false alarms when a
+// statistic's spread grows.
 //
 // # Reference mode
 //
@@ -138,16 +225,18 @@
 // protected); UnmarshalBinary restores it, so that a box that reboots
 // resumes watching instead of learning again, and continues exactly as if
 // it had not stopped. A truncated, corrupt, foreign or self-contradicting
-// snapshot is refused with an error wrapping ErrSnapshot.
+// snapshot is refused with an error wrapping ErrSnapshot. Snapshots of
+// version 1 (before Resolution, MinShape and Continued) are read with the
+// rules of their time: no resolution and a shape floor of −1.
 //
 // # Speed
 //
-// A normal step takes about 15 ns and does not allocate; a step with a
-// refit of 200 excesses about 10 µs. On the shared stream a (q 1e-4, level
-// 0.98, n_init 2000, max_excess 200) the whole stream runs at about 150 ns
-// per value in the default mode and 280 ns in reference mode, where libspot
-// built with its own Makefile (-O3) takes 600 ns on the same x86-64
-// machine, measured back to back:
+// A normal step takes about 5 ns and does not allocate; a step with a
+// refit of 200 excesses about 7 µs, of 1000 about 30 µs. On the shared
+// stream a (q 1e-4, level 0.98, n_init 2000, max_excess 200) the whole
+// stream runs at about 190 ns per value in the default mode and 280 ns in
+// reference mode, where libspot built with its own Makefile (-O3) takes
+// 600 ns on the same x86-64 machine, measured back to back:
 //
 //	go test ./spot -run '^$' -bench 'StreamA|Step|Refit' -benchmem
 package spot

@@ -24,7 +24,9 @@ func series(n int) []float64 {
 }
 
 func Example() {
-	d, err := spot.New(spot.Config{Q: 1e-4, Level: 0.98, NInit: 2000, MaxExcess: 1000, Up: true, Down: true})
+	c := spot.DefaultConfig() // q 1e-4, level 0.98, n_init 2000, upper tail
+	c.Down = true             // and the lower one
+	d, err := spot.New(c)
 	if err != nil {
 		panic(err)
 	}
@@ -87,7 +89,9 @@ func ExampleConfig_Validate() {
 }
 
 func ExampleDetector_Probability() {
-	d, _ := spot.New(spot.Config{Q: 1e-3, Level: 0.98, NInit: 2000, MaxExcess: 1000, Up: true})
+	c := spot.DefaultConfig()
+	c.Q = 1e-3
+	d, _ := spot.New(c)
 	for _, x := range series(2000) {
 		d.Step(x)
 	}

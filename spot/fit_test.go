@@ -24,9 +24,9 @@ func TestWarmFitFindsTheColdMaximum(t *testing.T) {
 			if e.size < 20 {
 				continue
 			}
-			gw, sw := fitGPD(&e, 3, 2, &warm)
+			gw, sw := fitGPD(&e, 3, 2, penalizedFit, &warm)
 			cold := math.NaN()
-			gc, sc := fitGPD(&e, 3, 2, &cold)
+			gc, sc := fitGPD(&e, 3, 2, penalizedFit, &cold)
 			if math.Abs(gw-gc) > 1e-6 || math.Abs(sw-sc) > 1e-6*sc {
 				t.Fatalf("%s, fit %d: warm γ=%v σ=%v, cold γ=%v σ=%v", name, i, gw, sw, gc, sc)
 			}
@@ -54,7 +54,7 @@ func TestFitRecoversShape(t *testing.T) {
 			e.push(2 * y)
 		}
 		root := math.NaN()
-		g, s := fitGPD(&e, 0, 0, &root)
+		g, s := fitGPD(&e, 0, 0, penalizedFit, &root)
 		if se := (1 + gamma) / math.Sqrt(4000); math.Abs(g-gamma) > 4*se || math.Abs(s-2) > 0.15 {
 			t.Errorf("γ=%v σ=2: fitted γ=%.3f σ=%.3f", gamma, g, s)
 		}
@@ -119,3 +119,7 @@ func TestKeepAnomaliesLearns(t *testing.T) {
 		}
 	}
 }
+
+// penalizedFit is the default mode's fit with every shape the search
+// accepts, so that tests of the search see all of it.
+var penalizedFit = fitOptions{penalized: true, minShape: gammaFloor}

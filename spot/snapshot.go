@@ -10,22 +10,23 @@ import (
 
 // Snapshot format, little-endian:
 //
-//	"SPOT" version:u8 flags:u8 q:f64 level:f64 n_init:u32 max_excess:u32 depth:u32
+//	"SPOT" version:u8 flags:u8 q:f64 level:f64 resolution:f64 min_shape:f64 n_init:u32 max_excess:u32 depth:u32
 //	window: pos:u32 len:u32 pushes:u32 sum:f64 values:[len]f64
 //	batch (while learning): len:u32 values:[len]f64
 //	per watched tail, once watching:
-//	  t z gamma sigma:f64 n nt:u64 from_calibration:u32 root:f64
+//	  t z gamma sigma:f64 n nt:u64 from_calibration:u32 root:f64 excursion:u8 (version 2)
 //	  cursor size pushes:u32 sum sum_sq min max:f64 values:[size]f64
 //	crc32c of everything before:u32
 //
 // Everything a detector needs to continue exactly where it was is stored,
 // including running sums (their rounding history) and the warm start of
 // the fit, so that a restored detector gives the same results, bit for bit,
-// as one that never stopped.
+// as one that never stopped. Version 1 had neither resolution nor min_shape:
+// it reads as resolution 0 and min_shape −1, the rules of its time.
 
 const (
 	snapshotMagic   = "SPOT"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 const (
@@ -64,7 +65,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	set(flagReference, c.Reference)
 	set(flagCalibrated, d.calibrated)
 	b = append(b, snapshotVersion, flags)
-	b = appendF64(b, c.Q, c.Level)
+	b = appendF64(b, c.Q, c.Level, c.Resolution, c.MinShape)
 	b = appendU32(b, c.NInit, c.MaxExcess, c.Depth)
 	b = appendU32(b, d.wpos, d.wlen, d.wpushes)
 	b = appendF64(b, d.wsum)
@@ -82,6 +83,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 		b = binary.LittleEndian.AppendUint64(b, tl.nt)
 		b = appendU32(b, tl.fromCalibration)
 		b = appendF64(b, tl.root)
+		b = append(b, boolByte(tl.excursion))
 		e := &tl.peaks
 		b = appendU32(b, e.cursor, e.size, e.pushes)
 		b = appendF64(b, e.sum, e.sumSq, e.min, e.max)
@@ -103,6 +105,13 @@ func (d *Detector) watched() []*tail {
 }
 
 func crcTable() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) }
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 func appendF64(b []byte, vs ...float64) []byte {
 	for _, v := range vs {
@@ -127,8 +136,9 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	if len(data) < len(snapshotMagic)+2+4 || string(data[:4]) != snapshotMagic {
 		return snapshotErrorf("not a detector snapshot")
 	}
-	if v := data[4]; v != snapshotVersion {
-		return snapshotErrorf("version %d not supported (this build reads version %d)", v, snapshotVersion)
+	version := data[4]
+	if version < 1 || version > snapshotVersion {
+		return snapshotErrorf("version %d not supported (this build reads versions 1 to %d)", version, snapshotVersion)
 	}
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, crcTable()) != sum {
@@ -146,6 +156,10 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 		Reference:     flags&flagReference != 0,
 	}
 	c.Q, c.Level = r.f64(), r.f64()
+	c.MinShape = gammaFloor
+	if version >= 2 {
+		c.Resolution, c.MinShape = r.f64(), r.f64()
+	}
 	c.NInit, c.MaxExcess, c.Depth = r.u32(), r.u32(), r.u32()
 	if r.err != nil {
 		return r.err
@@ -170,7 +184,7 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	} else {
 		nd.batch = nil
 		for _, tl := range nd.watched() {
-			if err := tl.read(&r, &c); err != nil {
+			if err := tl.read(&r, &c, version); err != nil {
 				return err
 			}
 		}
@@ -227,11 +241,20 @@ func closeSum(running, exact float64, vs []float64) bool {
 	return math.Abs(running-exact) <= float64(1e-9*mag)+1e-300
 }
 
-func (tl *tail) read(r *reader, c *Config) error {
+func (tl *tail) read(r *reader, c *Config, version byte) error {
 	tl.t, tl.z, tl.gamma, tl.sigma = r.f64(), r.f64(), r.f64(), r.f64()
 	tl.n, tl.nt = r.u64(), r.u64()
 	tl.fromCalibration = r.u32()
 	tl.root = r.f64()
+	if version >= 2 {
+		switch b := r.take(1); {
+		case b == nil:
+		case b[0] > 1:
+			r.err = snapshotErrorf("excursion flag %d", b[0])
+		default:
+			tl.excursion = b[0] == 1
+		}
+	}
 	e := &tl.peaks
 	e.cursor, e.size, e.pushes = r.u32(), r.u32(), r.u32()
 	e.sum, e.sumSq, e.min, e.max = r.f64(), r.f64(), r.f64(), r.f64()
@@ -254,6 +277,8 @@ func (tl *tail) read(r *reader, c *Config) error {
 		return snapshotErrorf("inconsistent counters n=%d nt=%d stored=%d", tl.n, tl.nt, e.size)
 	case !(math.IsNaN(tl.root) || (tl.root > -1 && finite(tl.root))):
 		return snapshotErrorf("invalid fit state")
+	case tl.excursion && (c.Reference || c.KeepAnomalies):
+		return snapshotErrorf("excursion state in a mode that learns alarms")
 	}
 	r.values(e.data[:0], e.size, "excess", true)
 	if r.err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -13,6 +14,7 @@ var snapshotConfigs = []Config{
 	{Q: 1e-3, Level: 0.98, NInit: 1000, MaxExcess: 100, Up: true, Down: true, Depth: 30},
 	{Q: 1e-4, Level: 0.98, NInit: 2000, MaxExcess: 200, Up: true, Reference: true},
 	{Q: 1e-3, Level: 0.95, NInit: 500, MaxExcess: 50, Down: true, KeepAnomalies: true, Depth: 5},
+	{Q: 1e-4, Level: 0.99, NInit: 1000, MaxExcess: 100, Up: true, Down: true, Depth: 20, Resolution: 0.5, MinShape: -0.5},
 }
 
 // TestSnapshotResumesExactly: a detector restored from a snapshot taken at
@@ -91,7 +93,7 @@ func TestSnapshotCorruption(t *testing.T) {
 	expectError("nil", nil)
 	expectError("foreign", []byte("PK\x03\x04 this is a zip file, not a detector"))
 	future := append([]byte(nil), good...)
-	future[4] = 2
+	future[4] = snapshotVersion + 1
 	expectError("future version", future)
 }
 
@@ -114,23 +116,39 @@ func TestSnapshotInconsistent(t *testing.T) {
 		binary.LittleEndian.PutUint64(b[off:], math.Float64bits(v))
 		return resign(b)
 	}
+	putByte := func(off int, v byte) []byte {
+		b := append([]byte(nil), good...)
+		b[off] = v
+		return resign(b)
+	}
 	const qOff = 6
-	// Offsets after the header: q, level (16), n_init, max_excess, depth
-	// (12), window pos, len, pushes (12), window sum (8) = 54; then t.
-	const tOff = 6 + 16 + 12 + 12 + 8
-	for name, b := range map[string][]byte{
-		"q out of range":  put(qOff, 2),
-		"t not finite":    put(tOff, math.Inf(1)),
-		"σ negative":      put(tOff+24, -1),
-		"trailing bytes":  resign(append(append([]byte(nil), good[:len(good)-4]...), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
-		"wrong excess":    put(len(good)-12, -5),
-		"excess too big":  put(len(good)-12, 1e300),
-		"counters":        put(tOff+32, 0),
-		"sum of excesses": put(tOff+32+16+4+8+12, 12345),
+	// Offsets after the header: q, level, resolution, min_shape (32),
+	// n_init, max_excess, depth (12), window pos, len, pushes (12), window
+	// sum (8) = 70; then t.
+	const tOff = 6 + 32 + 12 + 12 + 8
+	// After t: z, γ, σ (24), n, nt (16), from_calibration (4), root (8),
+	// the excursion flag (1), the ring's cursor, size, pushes (12), then
+	// its sum.
+	const flagOff = tOff + 32 + 16 + 4 + 8
+	for _, c := range []struct {
+		name, want string
+		b          []byte
+	}{
+		{"q out of range", "q:", put(qOff, 2)},
+		{"min_shape out of range", "min_shape", put(qOff+24, 0.5)},
+		{"t not finite", "not finite", put(tOff, math.Inf(1))},
+		{"σ negative", "invalid", put(tOff+24, -1)},
+		{"trailing bytes", "unexpected bytes", resign(append(append([]byte(nil), good[:len(good)-4]...), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))},
+		{"wrong excess", "excess", put(len(good)-12, -5)},
+		{"excess too big", "excess", put(len(good)-12, 1e300)},
+		{"counters", "counters", put(tOff+32, 0)},
+		{"excursion flag", "excursion flag 7", putByte(flagOff, 7)},
+		{"sum of excesses", "do not match", put(flagOff+1+12, 12345)},
 	} {
 		var r Detector
-		if err := r.UnmarshalBinary(b); !errors.Is(err, ErrSnapshot) {
-			t.Errorf("%s: error %v", name, err)
+		err := r.UnmarshalBinary(c.b)
+		if !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one about %q", c.name, err, c.want)
 		}
 	}
 }
@@ -186,6 +204,10 @@ func FuzzStep(f *testing.F) {
 			Reference: flags&4 != 0,
 		}
 		c.KeepAnomalies = flags&8 != 0
+		if flags&16 != 0 && !c.Reference {
+			c.Resolution = float64(1+qExp%4) / 2
+		}
+		c.MinShape = -float64(flags>>5) / 7 // 0 … −1
 		d, err := New(c)
 		if err != nil {
 			t.Fatal(err)
@@ -208,7 +230,7 @@ func FuzzStep(f *testing.F) {
 		for _, x := range xs {
 			r := d.Step(x)
 			for _, s := range []Status{r.Up, r.Down} {
-				if s < Normal || s > Off {
+				if s < Normal || s > Continued {
 					t.Fatalf("status %v", s)
 				}
 			}
@@ -250,7 +272,7 @@ func FuzzFit(f *testing.F) {
 		}
 		root := math.NaN()
 		for range 2 { // cold, then warm
-			g, s := fitGPD(&e, float64(raw[0]%5), float64(len(raw)), &root)
+			g, s := fitGPD(&e, float64(raw[0]%5), float64(len(raw)), penalizedFit, &root)
 			if e.size == 0 {
 				if !math.IsNaN(g) || !math.IsNaN(s) {
 					t.Fatalf("fit of nothing: %v %v", g, s)
@@ -266,4 +288,40 @@ func FuzzFit(f *testing.F) {
 		}
 		refFit(&er)
 	})
+}
+
+// TestSnapshotVersion1: a snapshot written before resolutions, shape
+// floors and excursions is read with the rules of its time (resolution 0,
+// shape floor −1) and continues from where it was.
+func TestSnapshotVersion1(t *testing.T) {
+	c := Config{Q: 1e-3, Level: 0.98, NInit: 1000, MaxExcess: 100, Up: true, MinShape: gammaFloor}
+	d := mustNew(t, c)
+	for _, x := range gaussian(6, 1500) {
+		d.Step(x)
+	}
+	v2, _ := d.MarshalBinary()
+	// Version 1: no resolution nor min_shape in the header (bytes 22 to
+	// 38), no excursion flag after the tail's root (header 38 + window
+	// 32 + tail fields 60).
+	const flag = 38 + 32 + 60
+	if v2[flag] != 0 {
+		t.Fatalf("excursion flag %d where it should be", v2[flag])
+	}
+	v1 := append([]byte(nil), v2[:22]...)
+	v1 = append(v1, v2[38:flag]...)
+	v1 = append(v1, v2[flag+1:len(v2)-4]...)
+	v1[4] = 1
+	v1 = resign(append(v1, 0, 0, 0, 0))
+	var r Detector
+	if err := r.UnmarshalBinary(v1); err != nil {
+		t.Fatal(err)
+	}
+	if r.Config() != c {
+		t.Fatalf("config %+v, want %+v", r.Config(), c)
+	}
+	for _, x := range gaussian(7, 500) {
+		if a, b := d.Step(x), r.Step(x); a != b {
+			t.Fatalf("restored version 1 diverges: %+v vs %+v", a, b)
+		}
+	}
 }

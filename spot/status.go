@@ -24,7 +24,18 @@ const (
 	Invalid Status = 4
 	// Off: the tail is not watched (Config.Up or Config.Down is false).
 	Off Status = 5
+	// Continued: the value is beyond t, not beyond the alarm threshold,
+	// and follows an Alarm (or another Continued value) of the same tail
+	// with no normal value in between: it is the rest of the excursion
+	// that raised the alarm (the windows of a scan after its peak), and
+	// like the alarm it is neither learnt nor put in the drift window.
+	// Default mode without KeepAnomalies only.
+	Continued Status = 6
 )
+
+// Abnormal reports whether the value belongs to an excursion that raised
+// an alarm: Alarm or Continued.
+func (s Status) Abnormal() bool { return s == Alarm || s == Continued }
 
 func (s Status) String() string {
 	switch s {
@@ -40,6 +51,8 @@ func (s Status) String() string {
 		return "invalid"
 	case Off:
 		return "off"
+	case Continued:
+		return "continued"
 	}
 	return "Status(" + strconv.Itoa(int(s)) + ")"
 }

@@ -24,6 +24,10 @@ type tail struct {
 	// default fit (φ = γ/σ scaled), the warm start of the next fit; NaN
 	// when there is none.
 	root float64
+	// excursion is set by an alarm and cleared by the next value at or
+	// below t: the values beyond t in between continue the alarm's
+	// excursion and are not learnt (default mode, alarms not learnt).
+	excursion bool
 }
 
 func newTail(sign float64, maxExcess int, reference bool) tail {
@@ -58,44 +62,107 @@ func (tl *tail) calibrate(c *Config, batch, scratch []float64) {
 			s[i] = tl.sign * x
 		}
 		slices.Sort(s)
-		tl.t = sortedQuantile(s, c.Level)
+		tl.t = excessThreshold(s, c.Level, c.Resolution/2)
 	}
 	for _, x := range batch {
 		if y := float64(tl.sign*x) - tl.t; y > 0 {
+			tl.peaks.push(tl.jitter(c, y))
 			tl.nt++
-			tl.peaks.push(y)
 		}
 	}
 	tl.fromCalibration = tl.peaks.size
 	tl.root = math.NaN()
+	tl.excursion = false
 	tl.refit(c)
 }
 
-// sortedQuantile is the p-quantile of sorted values with linear
-// interpolation between order statistics (type 7 of Hyndman and Fan).
-func sortedQuantile(s []float64, p float64) float64 {
-	h := float64(float64(len(s)-1) * p)
-	i := int(h)
-	if i >= len(s)-1 {
-		return s[len(s)-1]
+// excessThreshold places the excess threshold t in the sorted calibration
+// values s: at the level quantile, but always halfway between two
+// distinct values (values at most tol apart are ties), so that no value
+// sits on t and the smallest excess is half a gap.
+//
+// Placed inside a group of ties or of near-ties, as an interpolated
+// quantile would be, t leaves excesses that are mostly tiny (the rest of
+// the group) plus a few whole steps above: the GPD fitted to that mix has
+// a huge shape, and the alarm threshold explodes (a statistic of a few
+// packets per window reached 1e35). On a lattice (counts), the midpoint is
+// also the continuity correction: a count k stands for [k−½, k+½).
+//
+// When the quantile falls inside a group of ties, t moves to the nearest
+// gap above or below it: the one whose number of excesses is closer (in
+// ratio) to the nominal n·(1−level), provided it leaves at least
+// MinCalibrationExcesses when one can. Without any gap (a constant batch)
+// t is half a step above the largest value.
+func excessThreshold(s []float64, level, tol float64) float64 {
+	n := len(s)
+	if n < 2 {
+		return s[n-1] + tol
 	}
-	return s[i] + float64((h-float64(i))*(s[i+1]-s[i]))
+	gap := func(i int) bool { return s[i+1]-s[i] > tol }
+	mid := func(i int) float64 { return s[i] + float64((s[i+1]-s[i])/2) }
+	j := min(int(float64(float64(n-1)*level)), n-2)
+	if gap(j) {
+		return mid(j)
+	}
+	up, down := -1, -1
+	for i := j + 1; i < n-1; i++ {
+		if gap(i) {
+			up = i
+			break
+		}
+	}
+	for i := j - 1; i >= 0; i-- {
+		if gap(i) {
+			down = i
+			break
+		}
+	}
+	switch {
+	case up < 0 && down < 0:
+		return s[n-1] + tol
+	case up < 0:
+		return mid(down)
+	case down < 0:
+		return mid(up)
+	}
+	// Excesses left by each candidate, and the nominal count.
+	nu, nd, nominal := float64(n-1-up), float64(n-1-down), float64(n-1-j)
+	if nu < MinCalibrationExcesses {
+		return mid(down)
+	}
+	if math.Abs(math.Log(nu/nominal)) <= math.Abs(math.Log(nd/nominal)) {
+		return mid(up)
+	}
+	return mid(down)
 }
 
 // step judges y (oriented, relative to the drift) and learns from it.
 func (tl *tail) step(c *Config, y float64) Status {
 	alarm := y > tl.z
 	if alarm && !c.KeepAnomalies {
+		// An attack seldom fits in one window: the windows after its
+		// peak are beyond t but often below z, and learnt they would
+		// teach the tail that attacks are normal (a scan's trailing
+		// windows raised a detector's threshold tenfold in the
+		// evaluation). They continue the alarm instead, until a value
+		// comes back to t.
+		tl.excursion = !c.Reference
 		return Alarm
+	}
+	if tl.excursion {
+		if y > tl.t {
+			return Continued
+		}
+		tl.excursion = false
 	}
 	tl.n++
 	ex := y - tl.t
 	if ex > 0 || (c.Reference && ex == 0) {
-		tl.nt++
 		if tl.peaks.size == len(tl.peaks.data) && tl.fromCalibration > 0 {
 			tl.fromCalibration-- // the oldest is evicted
 		}
-		tl.peaks.push(ex)
+		tl.peaks.push(tl.jitter(c, ex))
+		tl.nt++
 		tl.refit(c)
 		if alarm && !c.Reference {
 			return Alarm
@@ -107,6 +174,33 @@ func (tl *tail) step(c *Config, y float64) Status {
 	}
 	return Normal
 }
+
+// jitter spreads an excess over its resolution step: with a Resolution δ,
+// an excess y stands for the interval [jδ, (j+1)δ) that holds it (t lies
+// halfway between two lattice points, so a count's excess is (j+½)δ), and
+// it is stored as jδ + uδ, u taken from the golden-ratio sequence indexed
+// by the count of excesses (deterministic, evenly spread, restored with
+// the counters). Fitted as they are, lattice values pile up as ties: many
+// ties at the largest value make the fit see a tail that ends there
+// (γ → −1) and alarm on the first value one step above; ties at the
+// smallest with a few whole steps above make it see a huge γ. Jittering
+// counts into continuous values is the usual cure (Machado and Santos
+// Silva, "Quantiles for counts", JASA 2005).
+func (tl *tail) jitter(c *Config, y float64) float64 {
+	r := c.Resolution
+	if !(r > 0) || c.Reference {
+		return y
+	}
+	u := math.Mod(float64(tl.nt+1)*invGolden, 1)
+	if j := (math.Floor(y/r) + u) * r; j > 0 {
+		return j
+	}
+	return y
+}
+
+// invGolden is 1/φ, whose multiples modulo 1 are the most evenly spread
+// sequence there is.
+const invGolden = 0.6180339887498949
 
 // refit fits the GPD to the stored excesses and sets z.
 func (tl *tail) refit(c *Config) {
@@ -130,24 +224,43 @@ func (tl *tail) refit(c *Config) {
 			cut = tl.z - tl.t
 		}
 	}
-	tl.gamma, tl.sigma = fitGPD(&tl.peaks, w, cut, &tl.root)
-	tl.z = tl.t + tl.excessQuantile(c.Q)
+	opt := fitOptions{resolution: c.Resolution, penalized: true, minShape: c.MinShape}
+	if c.Reference {
+		// The fallback of a degenerate reference fit: the plain
+		// likelihood, every shape the search accepts.
+		opt = fitOptions{minShape: gammaFloor}
+	}
+	tl.gamma, tl.sigma = fitGPD(&tl.peaks, w, cut, opt, &tl.root)
+	tl.z = tl.t + tl.excessQuantile(c, c.Q)
 }
 
 // hasModel reports whether the tail has a fitted GPD: it has none while
-// no excess (or only ties at t) was seen, and then z = t.
+// no excess (or only ties at t) was seen.
 func (tl *tail) hasModel() bool { return tl.sigma > 0 && !math.IsInf(tl.sigma, 0) }
 
-// frequency is the estimate of P(y > t).
-func (tl *tail) frequency() float64 { return float64(tl.nt) / float64(tl.n) }
+// frequency is the estimate of P(y > t): Nt/N, and while no excess was
+// ever seen 1/(N+1), the chance that a new value exceeds N exchangeable
+// ones that never did (the reference counts 0).
+func (tl *tail) frequency() float64 {
+	if tl.nt == 0 {
+		return 1 / (float64(tl.n) + 1)
+	}
+	return float64(tl.nt) / float64(tl.n)
+}
 
 // excessQuantile is the height above t that y exceeds with probability
-// risk under the fitted tail; 0 when risk is at least P(y > t) or when the
-// tail holds no excess (no value above t was ever seen).
-func (tl *tail) excessQuantile(risk float64) float64 {
+// risk under the tail; 0 when risk is at least P(y > t). A tail that has
+// seen no excess (a statistic constant during calibration, or one that
+// only rises later) has no fitted model: it extrapolates an exponential
+// tail whose scale is one Resolution step, and without a Resolution it has
+// no scale at all, so that any value beyond t is beyond the quantile.
+func (tl *tail) excessQuantile(c *Config, risk float64) float64 {
 	s := tl.frequency()
-	if !tl.hasModel() || risk >= s {
+	if risk >= s {
 		return 0
+	}
+	if !tl.hasModel() {
+		return gpdQuantile(0, c.Resolution, risk/s)
 	}
 	return gpdQuantile(tl.gamma, tl.sigma, risk/s)
 }
@@ -159,19 +272,25 @@ func (tl *tail) quantile(c *Config, risk float64) float64 {
 			return z
 		}
 	}
-	return tl.t + tl.excessQuantile(risk)
+	return tl.t + tl.excessQuantile(c, risk)
 }
 
-// probability is P(Y ≥ y) under the fitted tail, NaN below t where the
+// probability is P(Y ≥ y) under the tail, NaN below t where the
 // distribution is not modelled. The reference extrapolates the tail below
-// t; reference mode does too.
+// t; reference mode does too. A tail without a fitted model uses the
+// exponential tail of excessQuantile; without a Resolution it gives the
+// frequency itself beyond t, at most 1/(N+1): all that N values that never
+// went beyond t can tell.
 func (tl *tail) probability(c *Config, y float64) float64 {
 	d := y - tl.t
 	if !tl.hasModel() {
-		if d > 0 {
-			return 0
+		switch {
+		case !(d >= 0):
+			return math.NaN()
+		case c.Resolution > 0:
+			return tl.frequency() * gpdSurvival(0, c.Resolution, d)
 		}
-		return math.NaN()
+		return tl.frequency()
 	}
 	if d < 0 && c.Reference {
 		return tl.frequency() * refSurvival(tl.gamma, tl.sigma, d)

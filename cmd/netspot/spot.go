@@ -28,7 +28,9 @@ Output (CSV on standard output):
   i,status,t,z,n,Nt,peaks,gamma,sigma    (drift after status with --depth > 0)
   i       0-based index of the input value
   status  -1 for the state right after calibration (at the last calibration
-          value), then 0 normal, 1 excess, 2 alarm for each value
+          value), then 0 normal, 1 excess, 2 alarm for each value, and
+          6 for a value beyond t that continues an alarm's excursion
+          (not learnt; never in reference mode nor with --keep-anomalies)
   t, z    excess and alarm thresholds after the step, in data units relative
           to drift: the next value is an alarm beyond z + drift
   drift   mean of the drift window after the step (--depth > 0)
@@ -51,6 +53,8 @@ func cmdSpot(ctx context.Context, e *env, args []string) error {
 	maxExcess := fs.Int("max-excess", def.MaxExcess, "excesses kept to fit the tail")
 	lower := fs.Bool("lower", false, "watch the lower tail (low values) instead of the upper one")
 	depth := fs.Int("depth", def.Depth, "drift window length (DSPOT); 0 for none")
+	resolution := fs.Float64("resolution", def.Resolution, "smallest meaningful difference between values (1 for counts, 1/period for rates); 0 for continuous values")
+	minShape := fs.Float64("min-shape", def.MinShape, "lightest tail shape the fit may choose, between -1 and 0 (0: exponential)")
 	keep := fs.Bool("keep-anomalies", false, "learn alarms too (reference mode: report them as excesses, as libspot does)")
 	reference := fs.Bool("reference", false, "reproduce the reference C library (libspot 2.0) step by step")
 	column := fs.String("column", "", "read this column of a CSV file with a header")
@@ -67,7 +71,7 @@ func cmdSpot(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("spot: one input file at most, got %d", fs.NArg())
 	}
 	c := spot.Config{
-		Q: *q, Level: *level, NInit: *nInit, MaxExcess: *maxExcess, Depth: *depth,
+		Q: *q, Level: *level, NInit: *nInit, MaxExcess: *maxExcess, Depth: *depth, Resolution: *resolution, MinShape: *minShape,
 		Up: !*lower, Down: *lower, KeepAnomalies: *keep, Reference: *reference,
 	}
 	d, err := spot.New(c)
@@ -251,7 +255,7 @@ func (r *spotRun) step(x float64) error {
 			return nil
 		}
 		return r.row(i, -1) // calibration done on this value
-	case spot.Normal, spot.Excess, spot.Alarm:
+	case spot.Normal, spot.Excess, spot.Alarm, spot.Continued:
 		return r.row(i, int(st))
 	case spot.Invalid:
 		return fmt.Errorf("spot: value %d (%g) rejected: beyond ±%g", i, x, spot.MaxValue)

@@ -64,6 +64,9 @@ func TestSpotBadFlags(t *testing.T) {
 		{[]string{"--n-init", "10"}, "--n-init:"},
 		{[]string{"--max-excess", "0"}, "--max-excess:"},
 		{[]string{"--depth", "-2"}, "--depth:"},
+		{[]string{"--resolution", "-1"}, "--resolution:"},
+		{[]string{"--resolution", "1", "--reference"}, "--resolution:"},
+		{[]string{"--min-shape", "0.3"}, "--min-shape:"},
 		{[]string{"--q", "abc"}, "--q"},
 		{[]string{"--bogus"}, "bogus"},
 		{[]string{"a", "b"}, "one input file"},
@@ -224,6 +227,33 @@ func TestSpotColumnLowerDrift(t *testing.T) {
 	// Index 100 is skipped: the calibration ends on input index 1000.
 	if order2[0] != 1000 || rows2[1000][1] != "-1" {
 		t.Fatalf("first row %v", rows2[order2[0]])
+	}
+}
+
+// A count that was zero for its whole calibration, then a sweep: the
+// threshold is above zero with --resolution (one message is an excess,
+// status 1), the sweep is an alarm (2) and the windows after it, still
+// above t, continue it (6).
+func TestSpotResolutionAndExcursion(t *testing.T) {
+	var in strings.Builder
+	for range 300 {
+		in.WriteString("0\n")
+	}
+	in.WriteString("1\n0\n40\n3\n3\n0\n3\n")
+	out, errs, code := runSpot(t, in.String(), "--n-init", "300", "--level", "0.95", "--q", "1e-5", "--resolution", "1", "--min-shape", "0")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	_, rows, order := parseSpotOutput(t, out)
+	var statuses []string
+	for _, i := range order {
+		statuses = append(statuses, rows[i][1])
+	}
+	if got := strings.Join(statuses, " "); got != "-1 1 0 2 6 6 0 1" {
+		t.Fatalf("statuses %q, want %q", got, "-1 1 0 2 6 6 0 1")
+	}
+	if z, _ := strconv.ParseFloat(rows[order[0]][3], 64); !(z > 1 && z < 10) {
+		t.Errorf("threshold after a silent calibration: %v", z)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"time"
 
 	"netspot/core/event"
 	"netspot/core/stats"
@@ -27,6 +28,7 @@ type Analyzer struct {
 	log        *slog.Logger
 	watch      []*watched
 	clearAfter int
+	period     time.Duration
 	runID      string
 	seq        uint64
 }
@@ -61,7 +63,7 @@ func New(cfg Config, sp SpotConfig, opt Options) (*Analyzer, error) {
 	if err := sp.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Analyzer{log: opt.Log, clearAfter: cfg.ClearAfter, runID: opt.RunID}
+	a := &Analyzer{log: opt.Log, clearAfter: cfg.ClearAfter, runID: opt.RunID, period: cfg.Period.D()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -79,7 +81,7 @@ func New(cfg Config, sp SpotConfig, opt Options) (*Analyzer, error) {
 		}
 		w := &watched{stat: st, params: sp.For(name)}
 		if !st.Informational {
-			det, err := spot.New(w.params.Spot())
+			det, err := spot.New(a.detectorConfig(w))
 			if err != nil {
 				return nil, fmt.Errorf("analyzer: detector for %s: %w", name, err)
 			}
@@ -88,6 +90,14 @@ func New(cfg Config, sp SpotConfig, opt Options) (*Analyzer, error) {
 		a.watch = append(a.watch, w)
 	}
 	return a, nil
+}
+
+// detectorConfig is the detector configuration of a watched statistic:
+// its [spot] parameters, and the resolution of its values at the period.
+func (a *Analyzer) detectorConfig(w *watched) spot.Config {
+	c := w.params.Spot()
+	c.Resolution = w.stat.Resolution(a.period)
+	return c
 }
 
 // Stats returns the watched statistics in output order.
@@ -141,7 +151,7 @@ func (a *Analyzer) Process(s *event.Snapshot) *event.Record {
 			// An undefined value is not an excursion: it counts towards
 			// clearing an active alarm.
 			for _, side := range []event.Side{event.Up, event.Down} {
-				a.track(rec, w, side, status[side] == spot.Alarm, v, before[side])
+				a.track(rec, w, side, status[side], v, before[side])
 			}
 		}
 		out.Up, out.Down = w.det.Thresholds()
@@ -161,11 +171,14 @@ func (a *Analyzer) Process(s *event.Snapshot) *event.Record {
 }
 
 // track updates the alarm state of one side of a statistic after a judged
-// value, raising a new alarm at the start of an excursion.
-func (a *Analyzer) track(rec *event.Record, w *watched, side event.Side, abnormal bool, v, threshold float64) {
+// value, raising a new alarm at the start of an excursion. A value that
+// continues the excursion of an earlier alarm (spot.Continued) keeps an
+// active alarm active but never raises one: it is below the threshold.
+func (a *Analyzer) track(rec *event.Record, w *watched, side event.Side, st spot.Status, v, threshold float64) {
 	al := w.alarm[side]
+	abnormal := st.Abnormal()
 	switch {
-	case abnormal && w.params.Alert && al == nil:
+	case st == spot.Alarm && w.params.Alert && al == nil:
 		a.seq++
 		id := a.runID + "-" + strconv.FormatUint(a.seq, 10)
 		pUp, pDown := w.det.Probability(v)
@@ -181,7 +194,10 @@ func (a *Analyzer) track(rec *event.Record, w *watched, side event.Side, abnorma
 		a.log.Warn("alarm raised", "id", id, "stat", w.stat.Name, "side", side, "value", v, "threshold", threshold)
 	case abnormal && al != nil:
 		al.normal = 0
-	case !abnormal && al != nil:
+	case abnormal:
+		// The rest of an excursion whose alarm was already cleared (by
+		// undefined values in between): neither a new alarm nor normal.
+	case al != nil:
 		al.normal++
 		if al.normal >= a.clearAfter {
 			w.alarm[side] = nil

@@ -10,6 +10,7 @@ import (
 
 	"netspot/core/config"
 	"netspot/core/event"
+	"netspot/spot"
 )
 
 var t0 = time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
@@ -283,6 +284,8 @@ func TestConfigValidation(t *testing.T) {
 		{func(_ *Config, sp *SpotConfig) { sp.MaxExcess = 0 }, "max_excess"},
 		{func(_ *Config, sp *SpotConfig) { sp.Depth = -1 }, "depth"},
 		{func(_ *Config, sp *SpotConfig) { sp.Up, sp.Down = false, false }, "up"},
+		{func(_ *Config, sp *SpotConfig) { sp.MinShape = 0.5 }, "min_shape"},
+		{func(_ *Config, sp *SpotConfig) { sp.MinShape = math.NaN() }, "min_shape"},
 		{func(_ *Config, sp *SpotConfig) {
 			q := 2.0
 			sp.PerStat = map[string]SpotOverride{"R_SYN": {Q: &q}}
@@ -337,5 +340,126 @@ func BenchmarkProcess(b *testing.B) {
 	for b.Loop() {
 		a.Process(snaps[i%len(snaps)])
 		i++
+	}
+}
+
+// Each detector gets its statistic's resolution at the period: one packet
+// per window for a rate, one for a count, a percent for a ratio.
+func TestDetectorResolution(t *testing.T) {
+	a := testAnalyzer(t, func(c *Config, _ *SpotConfig) {
+		c.Period = config.Duration(10 * time.Second)
+		c.Stats = []string{"TRAFFIC", "NB_DST_PORT", "R_SYN", "AVG_PKT_SIZE", "PERF"}
+	})
+	want := map[string]float64{"TRAFFIC": 0.1, "NB_DST_PORT": 1, "R_SYN": 0.01, "AVG_PKT_SIZE": 1}
+	for _, w := range a.watch {
+		if w.det == nil {
+			if w.stat.Name != "PERF" {
+				t.Errorf("%s has no detector", w.stat.Name)
+			}
+			continue
+		}
+		if got := w.det.Config().Resolution; got != want[w.stat.Name] {
+			t.Errorf("%s: resolution %v, want %v", w.stat.Name, got, want[w.stat.Name])
+		}
+	}
+}
+
+// A statistic that was zero for the whole calibration (ICMP on a quiet
+// LAN) does not alarm on a single message, and does on a sweep, with a
+// threshold above zero and a probability that means something.
+func TestQuietStatistic(t *testing.T) {
+	a := testAnalyzer(t, func(c *Config, _ *SpotConfig) { c.Stats = []string{"ICMP_RATE"} })
+	i := 0
+	quiet := func(icmp uint64) *event.Record {
+		s := window(i, 30)
+		s.ICMP = icmp
+		i++
+		return a.Process(s)
+	}
+	for a.LearningLeft() > 0 {
+		quiet(0)
+	}
+	rec := quiet(0)
+	if up := rec.Stats[0].Up; !(up > 1) || up > 10 {
+		t.Fatalf("threshold after a silent calibration: %v", up)
+	}
+	if rec := quiet(1); len(rec.Alarms) != 0 {
+		t.Fatalf("one ICMP message raised %+v", rec.Alarms)
+	}
+	quiet(0)
+	rec = quiet(50)
+	if len(rec.Alarms) != 1 {
+		t.Fatalf("a sweep of 50 messages a second: %+v", rec.Alarms)
+	}
+	if p := rec.Alarms[0].Probability; !(p > 0 && p < DefaultSpotConfig().Q) {
+		t.Errorf("alarm probability %v", p)
+	}
+}
+
+// The windows of an attack after its alarm, below the threshold but above
+// the excess threshold, keep the alarm active and are not learnt; an
+// alarm cleared by undefined windows is not raised again by them.
+func TestExcursionAfterAlarm(t *testing.T) {
+	a := testAnalyzer(t, func(c *Config, _ *SpotConfig) { c.Stats = []string{"R_SYN"} })
+	r := rand.New(rand.NewPCG(7, 8))
+	i := 0
+	syn := func(ip, syn uint64) *event.Record {
+		s := window(i, ip)
+		s.SYN = syn
+		i++
+		return a.Process(s)
+	}
+	noisy := func() *event.Record { return syn(100, uint64(r.IntN(4))) } // R_SYN 0 to 0.03
+	for a.LearningLeft() > 0 {
+		noisy()
+	}
+	for range 100 {
+		if rec := noisy(); len(rec.Alarms) > 0 {
+			t.Fatalf("false alarm: %+v", rec.Alarms)
+		}
+	}
+	det := a.watch[0].det
+	before, _ := det.Tail(spot.Upper)
+	drift := det.Drift()
+	between := uint64(100 * (drift + (before.Excess+before.Anomaly)/2))
+	if between <= uint64(100*(drift+before.Excess)) {
+		t.Fatalf("no room between t and z: %+v", before)
+	}
+	if rec := syn(100, 90); len(rec.Alarms) != 1 {
+		t.Fatalf("SYN scan: %+v", rec.Alarms)
+	}
+	for range 5 {
+		if rec := syn(100, between); len(rec.Alarms) != 0 || rec.Stats[0].AlarmID == "" {
+			t.Fatalf("the rest of the scan: %+v, alarm id %q", rec.Alarms, rec.Stats[0].AlarmID)
+		}
+	}
+	if after, _ := det.Tail(spot.Upper); after.N != before.N || after.Nt != before.Nt || after.Anomaly != before.Anomaly || det.Drift() != drift {
+		t.Fatalf("the rest of the scan was learnt: %+v → %+v, drift %v → %v", before, after, drift, det.Drift())
+	}
+	// Three windows without IP (R_SYN undefined) clear the alarm; the
+	// excursion goes on in the detector, and raises nothing new.
+	for range 3 {
+		syn(0, 0)
+	}
+	if rec := syn(100, between); len(rec.Alarms) != 0 || rec.Stats[0].AlarmID != "" {
+		t.Fatalf("after the clear: %+v, alarm id %q", rec.Alarms, rec.Stats[0].AlarmID)
+	}
+	if after, _ := det.Tail(spot.Upper); after.N != before.N {
+		t.Fatalf("the excursion ended in the detector: %+v", after)
+	}
+}
+
+// A state saved at another period holds detectors of another resolution:
+// they learn again, and the report says why.
+func TestStateOfAnotherPeriod(t *testing.T) {
+	a, _, _ := calibrated(t, nil)
+	var buf bytes.Buffer
+	if err := a.SaveState(&buf, t0); err != nil {
+		t.Fatal(err)
+	}
+	b := testAnalyzer(t, func(c *Config, _ *SpotConfig) { c.Period = config.Duration(10 * time.Second) })
+	rep, err := b.LoadState(&buf)
+	if err != nil || len(rep.Restored) != 0 || !strings.Contains(rep.Skipped["TRAFFIC"], "resolution 1, now 0.1") || b.LearningLeft() == 0 {
+		t.Errorf("LoadState: %+v, %v", rep, err)
 	}
 }

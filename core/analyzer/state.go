@@ -82,12 +82,20 @@ func (a *Analyzer) LoadState(r io.Reader) (RestoreReport, error) {
 			rep.Skipped[w.stat.Name] = "parameters changed since it was saved"
 			continue
 		}
-		det, err := spot.New(w.params.Spot())
+		want := a.detectorConfig(w)
+		det, err := spot.New(want)
 		if err != nil {
 			return rep, err
 		}
 		if err := det.UnmarshalBinary(s.State); err != nil {
 			rep.Skipped[w.stat.Name] = fmt.Sprintf("corrupt state: %v", err)
+			continue
+		}
+		if got := det.Config(); got != want {
+			// Same settings in the file, another detector in the state:
+			// a different period (the resolution of rates follows it),
+			// or a state saved by an older netspot.
+			rep.Skipped[w.stat.Name] = fmt.Sprintf("saved detector does not match the settings (resolution %g, now %g)", got.Resolution, want.Resolution)
 			continue
 		}
 		w.det = det

@@ -13,6 +13,7 @@ package stats
 import (
 	"math"
 	"slices"
+	"time"
 
 	"netspot/core/event"
 )
@@ -23,68 +24,115 @@ type Stat struct {
 	Name    string
 	Unit    string // "" for a dimensionless ratio or count
 	Help    string
+	Kind    Kind
 	Compute func(s *event.Snapshot) float64
 	// Informational statistics measure this machine rather than the
 	// network: they are reported but never judged by a detector.
 	Informational bool
 }
 
+// Kind says what a statistic's values are made of, and so how finely they
+// can differ.
+type Kind int8
+
+const (
+	// Ratio: a share of the window's packets (or addresses, or ports),
+	// between 0 and 1 (R_DST_SRC and R_DST_SRC_PORT can exceed 1).
+	Ratio Kind = iota
+	// Count: a whole number of things seen in the window.
+	Count
+	// Rate: a whole number of things (packets, bytes) per second of the
+	// window.
+	Rate
+	// Average: a mean over the window's packets (AVG_PKT_SIZE, in bytes).
+	Average
+	// Machine: a measure of this machine (PERF), never judged.
+	Machine
+)
+
+// ratioResolution is the resolution of a ratio: shares are compared to
+// the percent. A share changes by one packet over the window's packets,
+// and finer differences than 1 % are the noise of a window of a few tens
+// of packets, not an attack.
+const ratioResolution = 0.01
+
+// Resolution is the smallest difference between two values of the
+// statistic that means something, for windows of the given period: one
+// thing for a count, one thing per window for a rate, one byte for an
+// average size, one percent for a ratio (0 for PERF). The detectors take
+// values closer than that as equal, which keeps their tail fits sane on
+// statistics that take few distinct values (spot.Config.Resolution).
+func (s Stat) Resolution(period time.Duration) float64 {
+	switch s.Kind {
+	case Count, Average:
+		return 1
+	case Rate:
+		if period <= 0 {
+			return 0
+		}
+		return 1 / period.Seconds()
+	case Ratio:
+		return ratioResolution
+	}
+	return 0
+}
+
 // table lists every statistic, sorted by name. It is never modified; All
 // and Lookup hand out copies.
 var table = [...]Stat{
-	stat("ARP_RATE", "packets/s", "ARP packets per second (ARP scans and spoofing)",
+	stat("ARP_RATE", Rate, "packets/s", "ARP packets per second (ARP scans and spoofing)",
 		func(s *event.Snapshot) float64 { return rate(s.ARP, s) }),
-	stat("AVG_PKT_SIZE", "B", "Average size of IP packets (IP bytes / IP packets)",
+	stat("AVG_PKT_SIZE", Average, "B", "Average size of IP packets (IP bytes / IP packets)",
 		func(s *event.Snapshot) float64 { return ratio(s.IPBytes, s.IP) }),
-	stat("BYTES", "B/s", "Traffic volume on the wire (bytes per second, all frames)",
+	stat("BYTES", Rate, "B/s", "Traffic volume on the wire (bytes per second, all frames)",
 		func(s *event.Snapshot) float64 { return rate(s.Bytes, s) }),
-	stat("DNS_RATE", "packets/s", "DNS packets (port 53) per second (tunnels, floods, reflection)",
+	stat("DNS_RATE", Rate, "packets/s", "DNS packets (port 53) per second (tunnels, floods, reflection)",
 		func(s *event.Snapshot) float64 { return rate(s.DNS, s) }),
-	stat("DROPPED", "packets/s", "Packets the kernel dropped before netspot saw them (per second, live capture)",
+	stat("DROPPED", Rate, "packets/s", "Packets the kernel dropped before netspot saw them (per second, live capture)",
 		func(s *event.Snapshot) float64 { return rate(s.Dropped, s) }),
-	stat("ICMP_RATE", "packets/s", "ICMP messages per second, IPv6 neighbour discovery excluded (ping sweeps, ICMP floods)",
+	stat("ICMP_RATE", Rate, "packets/s", "ICMP messages per second, IPv6 neighbour discovery excluded (ping sweeps, ICMP floods)",
 		func(s *event.Snapshot) float64 { return rate(s.ICMP, s) }),
-	stat("NB_DST_ADDR", "", "Distinct IP destination addresses in the window (host sweeps, spreading malware)",
+	stat("NB_DST_ADDR", Count, "", "Distinct IP destination addresses in the window (host sweeps, spreading malware)",
 		func(s *event.Snapshot) float64 { return count(s.DistinctDstAddr, s) }),
-	stat("NB_DST_PORT", "", "Distinct TCP/UDP destination ports in the window (port scans)",
+	stat("NB_DST_PORT", Count, "", "Distinct TCP/UDP destination ports in the window (port scans)",
 		func(s *event.Snapshot) float64 { return count(s.DistinctDstPort, s) }),
-	stat("NB_SRC_ADDR", "", "Distinct IP source addresses in the window (floods from spoofed sources)",
+	stat("NB_SRC_ADDR", Count, "", "Distinct IP source addresses in the window (floods from spoofed sources)",
 		func(s *event.Snapshot) float64 { return count(s.DistinctSrcAddr, s) }),
 	{Name: "PERF", Unit: "packets/s", Help: "Packet processing rate of this machine (packets / time spent decoding them); reported, never judged",
-		Compute: perf, Informational: true},
-	stat("RST_RATE", "packets/s", "TCP segments with RST set per second (scans of closed ports, reflection)",
+		Kind: Machine, Compute: perf, Informational: true},
+	stat("RST_RATE", Rate, "packets/s", "TCP segments with RST set per second (scans of closed ports, reflection)",
 		func(s *event.Snapshot) float64 { return rate(s.RST, s) }),
-	stat("R_ACK", "", "Ratio of TCP segments with ACK set to IP packets (ACK/IP)",
+	stat("R_ACK", Ratio, "", "Ratio of TCP segments with ACK set to IP packets (ACK/IP)",
 		func(s *event.Snapshot) float64 { return ratio(s.ACK, s.IP) }),
-	stat("R_ARP", "", "Ratio of ARP packets to all packets (ARP/ALL)",
+	stat("R_ARP", Ratio, "", "Ratio of ARP packets to all packets (ARP/ALL)",
 		func(s *event.Snapshot) float64 { return ratio(s.ARP, s.Packets) }),
-	stat("R_DNS", "", "Ratio of DNS packets (port 53) to IP packets (DNS/IP)",
+	stat("R_DNS", Ratio, "", "Ratio of DNS packets (port 53) to IP packets (DNS/IP)",
 		func(s *event.Snapshot) float64 { return ratio(s.DNS, s.IP) }),
-	stat("R_DST_SRC", "", "Ratio of distinct destination addresses to distinct source addresses",
+	stat("R_DST_SRC", Ratio, "", "Ratio of distinct destination addresses to distinct source addresses",
 		func(s *event.Snapshot) float64 { return ratio(s.DistinctDstAddr, s.DistinctSrcAddr) }),
-	stat("R_DST_SRC_PORT", "", "Ratio of distinct destination ports to distinct source ports",
+	stat("R_DST_SRC_PORT", Ratio, "", "Ratio of distinct destination ports to distinct source ports",
 		func(s *event.Snapshot) float64 { return ratio(s.DistinctDstPort, s.DistinctSrcPort) }),
-	stat("R_FIN", "", "Ratio of TCP segments with FIN set to IP packets (FIN/IP)",
+	stat("R_FIN", Ratio, "", "Ratio of TCP segments with FIN set to IP packets (FIN/IP)",
 		func(s *event.Snapshot) float64 { return ratio(s.FIN, s.IP) }),
-	stat("R_ICMP", "", "Ratio of ICMP messages to IP packets (ICMP/IP)",
+	stat("R_ICMP", Ratio, "", "Ratio of ICMP messages to IP packets (ICMP/IP)",
 		func(s *event.Snapshot) float64 { return ratio(s.ICMP, s.IP) }),
-	stat("R_ICMP_UNREACH", "", "Ratio of ICMP destination-unreachable messages to IP packets (UDP scans, blocked sweeps)",
+	stat("R_ICMP_UNREACH", Ratio, "", "Ratio of ICMP destination-unreachable messages to IP packets (UDP scans, blocked sweeps)",
 		func(s *event.Snapshot) float64 { return ratio(s.ICMPUnreach, s.IP) }),
-	stat("R_IP", "", "Ratio of IP packets to all packets (IP/ALL)",
+	stat("R_IP", Ratio, "", "Ratio of IP packets to all packets (IP/ALL)",
 		func(s *event.Snapshot) float64 { return ratio(s.IP, s.Packets) }),
-	stat("R_IPV6", "", "Ratio of IPv6 packets to IP packets (IPv6/IP)",
+	stat("R_IPV6", Ratio, "", "Ratio of IPv6 packets to IP packets (IPv6/IP)",
 		func(s *event.Snapshot) float64 { return ratio(s.IPv6, s.IP) }),
-	stat("R_RST", "", "Ratio of TCP segments with RST set to IP packets (RST/IP)",
+	stat("R_RST", Ratio, "", "Ratio of TCP segments with RST set to IP packets (RST/IP)",
 		func(s *event.Snapshot) float64 { return ratio(s.RST, s.IP) }),
-	stat("R_SYN", "", "Ratio of TCP segments with SYN set to IP packets (SYN/IP)",
+	stat("R_SYN", Ratio, "", "Ratio of TCP segments with SYN set to IP packets (SYN/IP)",
 		func(s *event.Snapshot) float64 { return ratio(s.SYN, s.IP) }),
-	stat("R_TCP_NOACK", "", "Ratio of TCP segments without ACK that are not a plain SYN to IP packets (FIN, NULL, XMAS scans)",
+	stat("R_TCP_NOACK", Ratio, "", "Ratio of TCP segments without ACK that are not a plain SYN to IP packets (FIN, NULL, XMAS scans)",
 		func(s *event.Snapshot) float64 { return ratio(s.NoACK, s.IP) }),
-	stat("R_UDP", "", "Ratio of UDP packets to IP packets (UDP/IP)",
+	stat("R_UDP", Ratio, "", "Ratio of UDP packets to IP packets (UDP/IP)",
 		func(s *event.Snapshot) float64 { return ratio(s.UDP, s.IP) }),
-	stat("SYN_RATE", "packets/s", "TCP segments with SYN set per second (SYN floods, scans)",
+	stat("SYN_RATE", Rate, "packets/s", "TCP segments with SYN set per second (SYN floods, scans)",
 		func(s *event.Snapshot) float64 { return rate(s.SYN, s) }),
-	stat("TRAFFIC", "packets/s", "IP packet rate (IP packets per second)",
+	stat("TRAFFIC", Rate, "packets/s", "IP packet rate (IP packets per second)",
 		func(s *event.Snapshot) float64 { return rate(s.IP, s) }),
 }
 
@@ -133,8 +181,8 @@ func Names() []string {
 }
 
 // stat is a table entry of a statistic judged by detectors.
-func stat(name, unit, help string, compute func(*event.Snapshot) float64) Stat {
-	return Stat{Name: name, Unit: unit, Help: help, Compute: compute}
+func stat(name string, kind Kind, unit, help string, compute func(*event.Snapshot) float64) Stat {
+	return Stat{Name: name, Kind: kind, Unit: unit, Help: help, Compute: compute}
 }
 
 // ratio is n/d, NaN when d is zero (0/0 included: nothing to compare).

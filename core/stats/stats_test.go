@@ -4,6 +4,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,5 +166,38 @@ func BenchmarkComputeAll(b *testing.B) {
 		for _, st := range all {
 			_ = st.Compute(s)
 		}
+	}
+}
+
+// Every judged statistic has a resolution that fits its kind: one thing
+// per window for a rate, one for a count, one byte for an average, a
+// percent for a ratio; the machine's own PERF has none.
+func TestResolution(t *testing.T) {
+	for _, s := range All() {
+		got := s.Resolution(10 * time.Second)
+		var want float64
+		switch {
+		case s.Informational:
+			want = 0
+		case s.Unit == "packets/s" || s.Unit == "B/s":
+			want = 0.1
+		case strings.HasPrefix(s.Name, "NB_") || s.Name == "AVG_PKT_SIZE":
+			want = 1
+		case strings.HasPrefix(s.Name, "R_"):
+			want = 0.01
+		default:
+			t.Errorf("%s: kind %d not covered by this test", s.Name, s.Kind)
+			continue
+		}
+		if got != want {
+			t.Errorf("%s (kind %d): resolution %v at 10 s, want %v", s.Name, s.Kind, got, want)
+		}
+	}
+	traffic, _ := Lookup("TRAFFIC")
+	if got := traffic.Resolution(250 * time.Millisecond); got != 4 {
+		t.Errorf("TRAFFIC at 250 ms: %v, want 4 packets/s", got)
+	}
+	if got := traffic.Resolution(0); got != 0 {
+		t.Errorf("TRAFFIC at no period: %v", got)
 	}
 }

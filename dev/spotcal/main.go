@@ -6,6 +6,10 @@
 //
 //	go run ./dev/spotcal -seeds 3 -max-excess 200,1000   # the documented table
 //	go run ./dev/spotcal -n 200000 -q 1e-3 -max-excess 500 -level 0.99
+//	go run ./dev/spotcal -mode default -dist "poisson(3),poisson(30)" -min-shape 0
+//
+// The default mode runs with spot.DefaultConfig's MinShape (-min-shape),
+// and counts (Poisson) with a resolution of 1.
 package main
 
 import (
@@ -13,6 +17,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,13 +35,32 @@ func main() {
 type distribution struct {
 	name string
 	draw func(u float64) float64 // inverse CDF
+	// resolution of the values (Config.Resolution): 1 for counts.
+	resolution float64
 }
 
 func distributions() []distribution {
 	return []distribution{
-		{"gaussian", normalQuantile},
-		{"exponential", func(u float64) float64 { return -math.Log1p(-u) }},
-		{"pareto(α=2)", func(u float64) float64 { return math.Pow(1-u, -0.5) }},
+		{"gaussian", normalQuantile, 0},
+		{"exponential", func(u float64) float64 { return -math.Log1p(-u) }, 0},
+		{"pareto(α=2)", func(u float64) float64 { return math.Pow(1-u, -0.5) }, 0},
+		{"poisson(3)", poissonQuantile(3), 1},
+		{"poisson(30)", poissonQuantile(30), 1},
+	}
+}
+
+// poissonQuantile returns the inverse CDF of a Poisson distribution: a
+// count per window, on a lattice.
+func poissonQuantile(m float64) func(u float64) float64 {
+	return func(u float64) float64 {
+		p := math.Exp(-m)
+		k, cdf := 0.0, p
+		for u > cdf && k < 10*m+100 {
+			k++
+			p = float64(p * (m / k))
+			cdf += p
+		}
+		return k
 	}
 }
 
@@ -50,6 +74,8 @@ func run(args []string) error {
 	modes := fs.String("mode", "reference,default", "comma-separated modes: reference, default")
 	seeds := fs.Int("seeds", 1, "streams per distribution (different seeds)")
 	keep := fs.Bool("keep", false, "learn alarms too (KeepAnomalies)")
+	minShape := fs.Float64("min-shape", spot.DefaultConfig().MinShape, "lightest tail shape of the default mode (Config.MinShape)")
+	dists := fs.String("dist", "gaussian,exponential,pareto(α=2)", "comma-separated distributions: gaussian, exponential, pareto(α=2), poisson(3), poisson(30) (counts, with resolution 1)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,15 +91,27 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("-max-excess: %w", err)
 	}
+	var chosen []distribution
+	for _, name := range strings.Split(*dists, ",") {
+		i := slices.IndexFunc(distributions(), func(d distribution) bool { return d.name == name })
+		if i < 0 {
+			return fmt.Errorf("-dist: unknown distribution %q", name)
+		}
+		chosen = append(chosen, distributions()[i])
+	}
 	fmt.Printf("| distribution | q | mode | level | max_excess | alarms / (q·steps) | steps | seconds |\n")
 	fmt.Printf("|---|---|---|---|---|---|---|---|\n")
 	for _, q := range qv {
-		for _, dist := range distributions() {
+		for _, dist := range chosen {
 			for _, mode := range strings.Split(*modes, ",") {
 				for _, level := range lv {
 					for _, m := range me {
 						c := spot.Config{Q: q, Level: level, NInit: *nInit, MaxExcess: int(m), Up: true, Reference: mode == "reference", KeepAnomalies: *keep}
-						if mode != "reference" && mode != "default" {
+						switch mode {
+						case "default":
+							c.MinShape, c.Resolution = *minShape, dist.resolution
+						case "reference":
+						default:
 							return fmt.Errorf("unknown mode %q", mode)
 						}
 						alarms, steps := 0, 0
@@ -108,7 +146,7 @@ func measure(c spot.Config, dist distribution, n int, seed uint64) (alarms, step
 		case spot.Alarm:
 			alarms++
 			steps++
-		case spot.Normal, spot.Excess:
+		case spot.Normal, spot.Excess, spot.Continued:
 			steps++
 		}
 	}

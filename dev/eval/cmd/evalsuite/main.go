@@ -5,6 +5,7 @@
 //	evalsuite run [-c netspot.toml] SUITE...   evaluate every scenario, print the tables
 //	evalsuite tune SUITE...                    compare detector settings on the tuning scenarios
 //	evalsuite compare -original BIN SUITE...   run the original netspot on the same timelines
+//	evalsuite series [-o out.csv] SCENARIO     every statistic of every window, as CSV
 //
 // A SUITE is a directory with tuning/ and held-out/ scenario folders, such as
 // dev/eval/generated or dev/eval/real.
@@ -37,7 +38,7 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: evalsuite gen|run|tune|compare [options] (see the package documentation)")
+		return errors.New("usage: evalsuite gen|run|tune|compare|series [options] (see the package documentation)")
 	}
 	switch args[0] {
 	case "gen":
@@ -54,8 +55,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return cmdTune(ctx, args[1:], out)
 	case "compare":
 		return cmdCompare(ctx, args[1:], out)
+	case "series":
+		return cmdSeries(ctx, args[1:], out)
 	}
-	return fmt.Errorf("unknown command %q (gen, run, tune, compare)", args[0])
+	return fmt.Errorf("unknown command %q (gen, run, tune, compare, series)", args[0])
 }
 
 func cmdRun(ctx context.Context, args []string, out io.Writer) error {
