@@ -130,8 +130,8 @@ dist-test: cross deb ## the tests of dev/dist on dist/ (chroot made with deboots
 	  QEMU_ARM='$(QEMU_ARM)' QEMU_ARM64='$(QEMU_ARM64)' $(GO) test -count=1 -v ./dev/dist
 
 chroot: ## a minimal Debian bookworm with systemd in $(CHROOT) for the package install test (root, network)
-	@[ -e $(CHROOT)/.complete ] || { echo "== debootstrap bookworm into $(CHROOT)"; rm -rf $(CHROOT) && \
-	  debootstrap --variant=minbase --include=systemd,man-db bookworm $(CHROOT) $(DEBIAN_MIRROR) >/dev/null && \
+	@[ -e $(CHROOT)/.complete ] || { echo "== debootstrap bookworm into $(CHROOT)"; rm -rf $(CHROOT) && mkdir -p $(CHROOT) && \
+	  debootstrap --variant=minbase --include=systemd,man-db bookworm $(abspath $(CHROOT)) $(DEBIAN_MIRROR) >/dev/null && \
 	  touch $(CHROOT)/.complete; }
 
 # need_qemu fails in CI (CI set) when qemu-user-static is missing, else skips the target.
