@@ -64,6 +64,10 @@ DEBIAN_MIRROR ?= http://deb.debian.org/debian
 
 .PHONY: cross deb docker test-cross cross-unit cross-repro dist-test chroot
 
+# Release binaries leave out `netspot eval --plot` (gonum/plot and its fonts, about 7 MB):
+# plots are drawn on a workstation with `make build`; the box keeps a small binary.
+RELEASE_TAGS ?= noplot
+
 cross: ## static, stripped, reproducible binaries in dist/ for armv6, armv7, arm64 and amd64
 	@mkdir -p $(DIST)
 	@set -e; for t in $(CROSS_TARGETS); do \
@@ -74,7 +78,7 @@ cross: ## static, stripped, reproducible binaries in dist/ for armv6, armv7, arm
 	  esac; \
 	  echo "== $(DIST)/netspot-linux-$$t ($$env)"; \
 	  env CGO_ENABLED=0 GOOS=linux GOFLAGS=-mod=readonly $$env \
-	    $(GO) build -trimpath -buildvcs=false -ldflags '$(LDFLAGS)' -o $(DIST)/netspot-linux-$$t ./cmd/netspot; \
+	    $(GO) build -trimpath -buildvcs=false -tags '$(RELEASE_TAGS)' -ldflags '$(LDFLAGS)' -o $(DIST)/netspot-linux-$$t ./cmd/netspot; \
 	done
 
 deb: cross ## Debian packages in dist/ for Raspberry Pi OS and Debian (armhf gets the armv6 binary)
@@ -182,7 +186,7 @@ image: ## build the SD-card image for BOARD (pi0 pi3 pi4 pi5): needs internet, 1
 	@echo "image: $(IMAGE_DIR)/images/sdcard.img"
 
 vm-test: ## boot the virtual appliance under qemu-system-aarch64 and test it (as root, <= 10 min)
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(VM_BIN) ./cmd/netspot
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags '$(RELEASE_TAGS)' -ldflags '$(LDFLAGS)' -o $(VM_BIN) ./cmd/netspot
 	timeout 11m $(GO) run ./dev/vmtest -binary $(VM_BIN) -out build/vmtest -timeout 10m
 
 # --- detection quality (docs/evaluation.md) ---

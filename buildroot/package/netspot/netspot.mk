@@ -19,6 +19,9 @@ NETSPOT_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
 NETSPOT_GOMOD = netspot
 NETSPOT_BUILD_TARGETS = cmd/netspot
 NETSPOT_LDFLAGS = -s -w -X main.version=$(NETSPOT_VERSION)
+# The image leaves out `netspot eval --plot` (gonum/plot and its fonts,
+# about 7 MB): plots are drawn on a workstation.
+NETSPOT_TAGS = noplot
 
 # netspot needs no C library: a static binary whatever the toolchain.
 NETSPOT_GO_ENV = CGO_ENABLED=0
