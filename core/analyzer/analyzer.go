@@ -80,6 +80,11 @@ func New(cfg Config, sp SpotConfig, opt Options) (*Analyzer, error) {
 			return nil, fmt.Errorf("analyzer: unknown statistic %q", name)
 		}
 		w := &watched{stat: st, params: sp.For(name)}
+		if !w.params.Bounded {
+			// netspot's unbounded mode stored every excess for ever:
+			// memory that grows for as long as the box runs.
+			a.log.Warn("bounded = false is not supported: the detector keeps at most max_excess extremes", "stat", name, "max_excess", w.params.MaxExcess)
+		}
 		if !st.Informational {
 			det, err := spot.New(a.detectorConfig(w))
 			if err != nil {
