@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 
 	"netspot/core/capture/filter"
@@ -33,11 +34,9 @@ type File struct {
 	count *countingReader
 	size  int64
 
-	pcap     *pcapgo.Reader
-	ng       *pcapgo.NgReader
-	link     Link   // link of a pcap file
-	ngLinks  []Link // link of each pcapng interface, by index
-	ngLinkOK []bool
+	pcap *pcapgo.Reader
+	ng   *pcapgo.NgReader
+	link Link // link of a pcap file
 
 	expr  *filter.Expr
 	progs [LinkNetwork + 1]*filter.Program
@@ -196,27 +195,20 @@ func (f *File) program(l Link) (*filter.Program, error) {
 	return p, nil
 }
 
-// ngLink returns the link of pcapng interface i.
-func (f *File) ngLink(i int) (Link, error) {
-	if i < len(f.ngLinkOK) && f.ngLinkOK[i] {
-		return f.ngLinks[i], nil
+// ngLink is the link of a pcapng packet. The reader, asked for mixed link
+// types, gives each packet its interface's link type; interfaces are
+// declared per section, so a packet's interface index alone does not say.
+// Packets of an unsupported link type are counted but not decoded.
+func ngLink(ci *gopacket.CaptureInfo) Link {
+	if len(ci.AncillaryData) == 0 {
+		return LinkUnknown
 	}
-	iface, err := f.ng.Interface(i)
-	if err != nil {
-		return LinkUnknown, fmt.Errorf("capture: %s: %w: packet of unknown interface %d", f.path, ErrFormat, i)
-	}
-	for len(f.ngLinks) <= i {
-		f.ngLinks = append(f.ngLinks, LinkUnknown)
-		f.ngLinkOK = append(f.ngLinkOK, false)
-	}
-	l, ok := linkFromDLT(uint32(iface.LinkType))
+	lt, ok := ci.AncillaryData[0].(layers.LinkType)
 	if !ok {
-		// A file may mix interfaces; packets of an unsupported link type
-		// are counted but not decoded.
-		l = LinkUnknown
+		return LinkUnknown
 	}
-	f.ngLinks[i], f.ngLinkOK[i] = l, true
-	return l, nil
+	l, _ := linkFromDLT(uint32(lt))
+	return l
 }
 
 // Next fills p with the next packet that matches the filter. It returns
@@ -254,15 +246,7 @@ func (f *File) Next(p *Packet) error {
 		}
 		f.records++
 		if f.ng != nil {
-			// Interface blocks may be re-declared by a later section;
-			// refresh the cache when the reader knows more interfaces.
-			if n := f.ng.NInterfaces(); n != len(f.ngLinkOK) {
-				f.ngLinks, f.ngLinkOK = f.ngLinks[:0], f.ngLinkOK[:0]
-			}
-			if link, err = f.ngLink(ci.InterfaceIndex); err != nil {
-				f.done = true
-				return err
-			}
+			link = ngLink(&ci)
 		}
 		if ci.CaptureLength > maxRecord {
 			f.done = true

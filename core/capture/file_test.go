@@ -257,6 +257,51 @@ func TestPcapngMixedLinkTypes(t *testing.T) {
 	}
 }
 
+// TestPcapngSections reads two pcapng files joined end to end (cat a b), as
+// a capture split in parts and put back together: each section declares
+// its own interfaces, and interface 0 of the second is not that of the first.
+func TestPcapngSections(t *testing.T) {
+	eth := tcpFrame(t, 80)
+	section := func(lt layers.LinkType, data []byte) []byte {
+		var b bytes.Buffer
+		w, err := pcapgo.NewNgWriterInterface(&b, pcapgo.NgInterface{Name: "if", LinkType: lt, SnapLength: 65535}, pcapgo.NgWriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: t0, CaptureLength: len(data), Length: len(data)}, data); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	joined := append(section(layers.LinkTypeEthernet, eth), section(layers.LinkTypeRaw, eth[14:])...)
+	joined = append(joined, section(layers.LinkTypeEthernet, eth)...)
+	p := filepath.Join(t.TempDir(), "joined.pcapng")
+	if err := os.WriteFile(p, joined, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, expr := range []string{"", "tcp port 80"} {
+		f, err := OpenFile(p, expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAll(t, f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var links []Link
+		for _, p := range got {
+			links = append(links, p.Link)
+		}
+		if len(got) != 3 || links[0] != LinkEthernet || links[1] != LinkRaw || links[2] != LinkEthernet {
+			t.Errorf("filter %q: links %v; want [Ethernet raw IP Ethernet]", expr, links)
+		}
+	}
+}
+
 func TestFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {
