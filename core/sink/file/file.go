@@ -4,9 +4,9 @@
 package file
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,13 +63,8 @@ func Path(template, series string) string {
 
 // Sink appends to the data and alarm files.
 type Sink struct {
-	data, alarm *output // alarm may be the same output as data
+	data, alarm *os.File // alarm may be the same file as data
 	buf         []byte
-}
-
-type output struct {
-	f *os.File
-	w *bufio.Writer
 }
 
 // New opens (creating or appending to) the files of cfg for the series.
@@ -85,7 +80,7 @@ func New(cfg Config, series string) (*Sink, error) {
 		}
 	}
 	if p := Path(cfg.Alarm, series); p != "" {
-		if s.data != nil && sameFile(s.data.f, p) {
+		if s.data != nil && sameFile(s.data, p) {
 			s.alarm = s.data
 		} else if s.alarm, err = open(p); err != nil {
 			s.Close()
@@ -95,17 +90,11 @@ func New(cfg Config, series string) (*Sink, error) {
 	return s, nil
 }
 
-func open(p string) (*output, error) {
-	if dir := filepath.Dir(p); dir != "" {
-		if _, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("directory of %s: %w", p, err)
-		}
+func open(p string) (*os.File, error) {
+	if _, err := os.Stat(filepath.Dir(p)); err != nil {
+		return nil, fmt.Errorf("directory of %s: %w", p, err)
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	return &output{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 }
 
 func sameFile(f *os.File, p string) bool {
@@ -114,55 +103,62 @@ func sameFile(f *os.File, p string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
-// Write appends r's data line and its alarms, then flushes: a record is on
-// disk (in the page cache) when Write returns.
+// Write appends r's data line and its alarms, each file in one write: a
+// record is on disk (in the page cache) when Write returns. A file that
+// fails (a full disk) does not keep the other from being written, nor
+// later records from being written once it works again.
 func (s *Sink) Write(r *event.Record) error {
+	var dataErr error
+	s.buf = s.buf[:0]
 	if s.data != nil {
-		s.buf = append(event.AppendDataJSON(s.buf[:0], r), '\n')
-		if err := s.data.write(s.buf); err != nil {
-			return err
+		s.buf = append(event.AppendDataJSON(s.buf, r), '\n')
+		if s.alarm != s.data {
+			dataErr = write(s.data, s.buf)
+			s.buf = s.buf[:0]
 		}
 	}
-	if s.alarm != nil && len(r.Alarms) > 0 {
-		s.buf = s.buf[:0]
+	if s.alarm != nil {
 		for i := range r.Alarms {
 			s.buf = append(event.AppendAlarmJSON(s.buf, &r.Alarms[i]), '\n')
 		}
-		if err := s.alarm.write(s.buf); err != nil {
-			return err
+		if len(s.buf) > 0 {
+			return errors.Join(dataErr, write(s.alarm, s.buf))
 		}
 	}
-	return nil
+	return dataErr
 }
 
-func (o *output) write(b []byte) error {
-	if _, err := o.w.Write(b); err != nil {
-		return fmt.Errorf("file %s: %w", o.f.Name(), err)
+// write appends b to f. When only part of b could be written (the disk
+// filled up), that part is cut off again, so that the file holds whole
+// lines only and the next record starts on a line of its own.
+func write(f *os.File, b []byte) error {
+	n, err := f.Write(b)
+	if err == nil {
+		return nil
 	}
-	if err := o.w.Flush(); err != nil {
-		return fmt.Errorf("file %s: %w", o.f.Name(), err)
+	if n > 0 {
+		if end, serr := f.Seek(0, io.SeekEnd); serr == nil {
+			_ = f.Truncate(end - int64(n))
+		}
 	}
-	return nil
+	return fmt.Errorf("file %s: %w", f.Name(), err)
 }
 
-// Close flushes, syncs and closes the files.
+// Close syncs and closes the files.
 func (s *Sink) Close() error {
-	outs := []*output{s.data}
+	files := []*os.File{s.data}
 	if s.alarm != s.data {
-		outs = append(outs, s.alarm)
+		files = append(files, s.alarm)
 	}
 	var errs []error
-	for _, o := range outs {
-		if o == nil {
+	for _, f := range files {
+		if f == nil {
 			continue
 		}
-		if err := o.w.Flush(); err != nil {
+		if err := f.Sync(); err != nil {
 			errs = append(errs, err)
 		}
-		if err := o.f.Sync(); err != nil {
-			errs = append(errs, err)
-		}
-		if err := o.f.Close(); err != nil {
+		if err := f.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,5 +99,55 @@ func TestBadPaths(t *testing.T) {
 	}
 	if got := Path("100%%-%s.json", "eth0"); got != "100%-eth0.json" {
 		t.Errorf("Path = %q", got)
+	}
+}
+
+// TestFailingDataFileKeepsAlarms: when the data file cannot be written (here
+// /dev/full, a device that is always full), the alarms still reach theirs.
+func TestFailingDataFileKeepsAlarms(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	alarms := filepath.Join(t.TempDir(), "alarms.json")
+	s, err := New(Config{Data: "/dev/full", Alarm: alarms}, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Write(record(2)); err == nil || !strings.Contains(err.Error(), "/dev/full") {
+		t.Errorf("Write = %v, want the data file's error", err)
+	}
+	if a := lines(t, alarms); len(a) != 2 {
+		t.Errorf("alarm file has %d lines, want the 2 alarms of the record", len(a))
+	}
+}
+
+// TestWriteAfterFailure: a file that failed once is written again by the
+// next record, once it works.
+func TestWriteAfterFailure(t *testing.T) {
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	defer full.Close()
+	p := filepath.Join(t.TempDir(), "data.json")
+	s, err := New(Config{Data: p}, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	good := s.data
+	s.data = full // the disk is full for one record
+	if err := s.Write(record(0)); err == nil {
+		t.Fatal("Write to a full device succeeded")
+	}
+	s.data = good
+	for range 2 {
+		if err := s.Write(record(0)); err != nil {
+			t.Fatalf("Write after the failure: %v", err)
+		}
+	}
+	if d := lines(t, p); len(d) != 2 {
+		t.Errorf("data file has %d lines, want the 2 records written after the failure", len(d))
 	}
 }
