@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"netspot/core/config"
 	"netspot/core/event"
@@ -144,7 +145,8 @@ func write(f *os.File, b []byte) error {
 	return fmt.Errorf("file %s: %w", f.Name(), err)
 }
 
-// Close syncs and closes the files.
+// Close syncs and closes the files. A file that cannot be synced (a pipe
+// or a device such as /dev/stdout: EINVAL) has nothing to sync.
 func (s *Sink) Close() error {
 	files := []*os.File{s.data}
 	if s.alarm != s.data {
@@ -155,7 +157,7 @@ func (s *Sink) Close() error {
 		if f == nil {
 			continue
 		}
-		if err := f.Sync(); err != nil {
+		if err := f.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
 			errs = append(errs, err)
 		}
 		if err := f.Close(); err != nil {

@@ -151,3 +151,21 @@ func TestWriteAfterFailure(t *testing.T) {
 		t.Errorf("data file has %d lines, want the 2 records written after the failure", len(d))
 	}
 }
+
+// TestDevicePath: a device or a pipe (/dev/stdout in a container) is a
+// valid destination; it cannot be synced, which is no error at Close.
+func TestDevicePath(t *testing.T) {
+	if _, err := os.Stat(os.DevNull); err != nil {
+		t.Skipf("no %s: %v", os.DevNull, err)
+	}
+	s, err := New(Config{Data: os.DevNull, Alarm: os.DevNull}, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(record(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
