@@ -3,7 +3,6 @@
 package console
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 
@@ -25,17 +24,18 @@ func (c Config) Enabled() bool { return c.Data || c.Alarm }
 // Sink writes JSON lines to w.
 type Sink struct {
 	cfg Config
-	w   *bufio.Writer
+	w   io.Writer
 	buf []byte
 }
 
 // New returns a sink writing to w.
 func New(cfg Config, w io.Writer) *Sink {
-	return &Sink{cfg: cfg, w: bufio.NewWriter(w)}
+	return &Sink{cfg: cfg, w: w}
 }
 
 // Write prints r's data line (if enabled) and then one line per alarm (if
-// enabled), and flushes so that a reader of a pipe sees them at once.
+// enabled), in one write, so that a reader of a pipe sees them at once. A
+// failed write does not affect the next one.
 func (s *Sink) Write(r *event.Record) error {
 	s.buf = s.buf[:0]
 	if s.cfg.Data {
@@ -52,16 +52,9 @@ func (s *Sink) Write(r *event.Record) error {
 	if _, err := s.w.Write(s.buf); err != nil {
 		return fmt.Errorf("console: %w", err)
 	}
-	if err := s.w.Flush(); err != nil {
-		return fmt.Errorf("console: %w", err)
-	}
 	return nil
 }
 
-// Close flushes what is buffered.
-func (s *Sink) Close() error {
-	if err := s.w.Flush(); err != nil {
-		return fmt.Errorf("console: %w", err)
-	}
-	return nil
-}
+// Close does nothing: nothing is buffered, and the stream belongs to the
+// caller.
+func (s *Sink) Close() error { return nil }
