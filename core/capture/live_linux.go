@@ -222,9 +222,6 @@ func attachFilter(fd int, code []bpf.RawInstruction) error {
 	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog)
 }
 
-// Link is the link type of the frames Next returns.
-func (l *Live) Link() Link { return l.link }
-
 func (l *Live) block(i int) []byte {
 	return l.ring[i*l.blockSize : (i+1)*l.blockSize]
 }

@@ -72,7 +72,6 @@ type options struct {
 	clock  Clock
 	open   func(worker int) (LiveSource, error)
 	replay capture.Source
-	seed   *uint64
 }
 
 // WithClock sets the clock (the system clock by default).
@@ -143,13 +142,9 @@ func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Min
 		opt(&o)
 	}
 	m := &Miner{cfg: c, period: period, log: log, clock: o.clock}
-	if o.seed != nil {
-		m.seed = *o.seed
-	} else {
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		m.seed = binary.LittleEndian.Uint64(b[:])
-	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	m.seed = binary.LittleEndian.Uint64(b[:])
 
 	if o.replay != nil {
 		m.replay = o.replay
@@ -159,9 +154,6 @@ func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Min
 	if !live {
 		f, err := capture.OpenFile(c.Device, c.Filter)
 		if err != nil {
-			if errors.Is(err, capture.ErrNotFound) {
-				return nil, fmt.Errorf("miner: %w", err)
-			}
 			return nil, fmt.Errorf("miner: %w", err)
 		}
 		m.file, m.replay = f, f

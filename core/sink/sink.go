@@ -20,12 +20,3 @@ type Sink interface {
 	// Close flushes what the sink buffers and releases its resources.
 	Close() error
 }
-
-// Func adapts a function to a Sink without anything to flush or close.
-type Func func(r *event.Record) error
-
-// Write calls f(r).
-func (f Func) Write(r *event.Record) error { return f(r) }
-
-// Close does nothing.
-func (f Func) Close() error { return nil }
