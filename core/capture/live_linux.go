@@ -298,13 +298,16 @@ func (l *Live) Next(p *Packet) error {
 			if atomic.LoadUint32(l.status(b))&unix.TP_STATUS_USER != 0 {
 				continue // frames first, the error after them
 			}
+			// Polling again would return at once with the same events:
+			// the caller reopens the source instead of spinning here.
 			soErr, err := unix.GetsockoptInt(l.fd, unix.SOL_SOCKET, unix.SO_ERROR)
-			if err == nil && soErr != 0 {
+			switch {
+			case err == nil && soErr != 0:
 				return fmt.Errorf("capture: %s: %w", l.dev, unix.Errno(soErr))
-			}
-			if re&unix.POLLNVAL != 0 {
+			case re&unix.POLLNVAL != 0:
 				return fmt.Errorf("capture: %s: socket closed", l.dev)
 			}
+			return fmt.Errorf("capture: %s: socket error (poll events %#x)", l.dev, re)
 		}
 	}
 }
