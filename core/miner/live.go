@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"netspot/core/capture"
@@ -32,30 +33,60 @@ type closed struct {
 	err        string
 }
 
-// runLive runs one decoding loop per worker and merges their windows.
+// runLive captures until ctx is cancelled, starting the windows again from
+// the new time whenever the wall clock is set (see the package doc).
 func (m *Miner) runLive(ctx context.Context, emit func(*event.Snapshot)) error {
+	for {
+		step := m.runWindows(ctx, emit)
+		if step == 0 || ctx.Err() != nil {
+			return nil
+		}
+		m.log.Warn("the system clock was set; windows start again from the new time",
+			"by", step, "now", m.clock.Now().UTC())
+	}
+}
+
+// stepTolerance is how far the wall clock may move away from the time that
+// really passed before the windows start again: a step smaller than a
+// period cuts one window short or makes it longer, no more.
+func (m *Miner) stepTolerance() time.Duration { return max(m.period, time.Second) }
+
+// windowRun is what the workers of one run of windows share.
+type windowRun struct {
+	start  time.Time     // wall clock when the run started
+	origin time.Duration // the clock's Elapsed then
+	cancel context.CancelFunc
+	step   atomic.Int64 // the step of the wall clock that ended the run (ns), 0 if none
+}
+
+// now is the wall clock as it would be had nobody set it since the run
+// started.
+func (r *windowRun) now(c Clock) time.Time { return r.start.Add(c.Elapsed() - r.origin) }
+
+// runWindows runs one decoding loop per worker and merges their windows,
+// until ctx is cancelled or a worker sees the wall clock set; it returns
+// that step, 0 if none. The workers hand their sources back in m.sources.
+func (m *Miner) runWindows(ctx context.Context, emit func(*event.Snapshot)) time.Duration {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	run := &windowRun{start: m.clock.Now(), origin: m.clock.Elapsed(), cancel: cancel}
 	P := int64(m.period)
-	start := m.clock.Now().UnixNano()
+	start := run.start.UnixNano()
 	k0 := floorDiv(start, P)
-	n := len(m.sources)
-	if n == 0 {
-		n = 1
+	if len(m.sources) == 0 {
+		m.sources = make([]LiveSource, 1) // opened by the worker
 	}
+	n := len(m.sources)
 	out := make(chan closed, n*spareWindows)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
-		var src LiveSource
-		if i < len(m.sources) {
-			src = m.sources[i]
-			m.sources[i] = nil
-		}
+		src := m.sources[i]
+		m.sources[i] = nil
 		free := make(chan *window, spareWindows)
 		for j := 0; j < spareWindows; j++ {
 			free <- newWindow(m.seed)
 		}
-		wk := &worker{m: m, id: i, src: src, out: out, free: free, k: k0, start: start}
+		wk := &worker{m: m, wr: run, id: i, src: src, out: out, free: free, k: k0, start: start}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -132,12 +163,13 @@ func (m *Miner) runLive(ctx context.Context, emit func(*event.Snapshot)) error {
 		}
 		next++
 	}
-	return nil
+	return time.Duration(run.step.Load())
 }
 
 // worker is one decoding loop on one live source.
 type worker struct {
 	m     *Miner
+	wr    *windowRun
 	id    int
 	src   LiveSource
 	out   chan<- closed
@@ -193,6 +225,41 @@ func (wk *worker) closeUpTo(t int64) {
 	}
 }
 
+// advance closes the windows that end at or before t, a time just seen on
+// the wall clock (a packet's or a poll timeout's), unless the wall clock was
+// set: then it closes none and reports false, and the run is ending.
+func (wk *worker) advance(t int64) bool {
+	if t < wk.end() {
+		return true
+	}
+	if wk.clockStepped() {
+		return false
+	}
+	wk.closeUpTo(t)
+	return true
+}
+
+// clockStepped reports whether the wall clock was set since the run
+// started; if so it ends the run, which starts again from the new time.
+func (wk *worker) clockStepped() bool {
+	d := wk.m.clock.Now().Sub(wk.wr.now(wk.m.clock))
+	if d.Abs() <= wk.m.stepTolerance() {
+		return false
+	}
+	wk.wr.step.CompareAndSwap(0, int64(d))
+	wk.wr.cancel()
+	return true
+}
+
+// flush closes the windows up to now, and the current one as Partial. Now
+// is taken on the clock of the run, so that a step of the wall clock opens
+// no window.
+func (wk *worker) flush() {
+	now := wk.wr.now(wk.m.clock).UnixNano()
+	wk.closeUpTo(now)
+	wk.send(max(now, wk.k*wk.P()), true)
+}
+
 func (wk *worker) fail(err error) {
 	msg := err.Error()
 	if msg != wk.broken {
@@ -216,26 +283,24 @@ func (wk *worker) run(ctx context.Context) {
 	wk.mark = wk.m.clock.Now()
 	grace := int64(wk.m.grace)
 	var pkt capture.Packet
-	defer func() {
-		if wk.src != nil {
-			wk.src.Close()
-		}
-	}()
+	// The source goes back to the miner: Close closes it, and the next
+	// run, after a step of the clock, reads it.
+	defer func() { wk.m.sources[wk.id] = wk.src }()
 	if wk.src == nil {
 		wk.fail(errors.New("capture source not open"))
 		wk.retry = wk.m.clock.Now()
 	}
 	for n := 0; ; n++ {
-		if n&1023 == 0 && ctx.Err() != nil {
-			now := wk.m.clock.Now().UnixNano()
-			wk.closeUpTo(now)
-			wk.send(max(now, wk.k*wk.P()), true)
+		if n&1023 == 0 && (ctx.Err() != nil || wk.clockStepped()) {
+			wk.flush()
 			return
 		}
 		if wk.src == nil {
 			n = -1 // check the context at every turn
 			now := wk.m.clock.Now()
-			wk.closeUpTo(now.UnixNano())
+			if !wk.advance(now.UnixNano()) {
+				continue
+			}
 			if !now.Before(wk.retry) {
 				src, err := wk.m.open(wk.id)
 				if err != nil {
@@ -263,15 +328,13 @@ func (wk *worker) run(ctx context.Context) {
 		}
 		switch {
 		case err == nil:
-			if pkt.Time >= wk.end() {
-				wk.closeUpTo(pkt.Time)
+			if pkt.Time >= wk.end() && !wk.advance(pkt.Time) {
+				n = -1 // the run ends: flush at the next turn
 			}
 			wk.dec.count(&pkt, wk.w)
 		case errors.Is(err, capture.ErrTimeout):
 			n = -1
-			if now := wk.m.clock.Now().UnixNano(); now-grace >= wk.end() {
-				wk.closeUpTo(now - grace)
-			}
+			wk.advance(wk.m.clock.Now().UnixNano() - grace)
 		default:
 			n = -1
 			wk.fail(err)

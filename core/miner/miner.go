@@ -17,6 +17,16 @@
 // is not filled with empty windows: the miner logs it and starts again at
 // the packet's window.
 //
+// Clock steps. A live window's bounds are wall-clock times, and the wall
+// clock can be set while netspot runs: a board without a battery-backed
+// clock boots at an old time, and NTP later steps it forward by hours or
+// years. The time in between was never observed: when the wall clock moves
+// away from the time that really passed (the monotonic clock) by more than
+// a period (and at least a second), the current window is cut there
+// (Partial) and the windows start again from the new time, the first one
+// Partial, instead of emitting every empty window of the gap (forward) or
+// holding the current window open until the clock catches up (backward).
+//
 // Robustness. Malformed packets are counted (Counters.Malformed), never
 // fatal. A truncated last record of a file is counted as a malformed packet
 // and logged. When a live source fails (interface down or removed), windows
@@ -49,14 +59,20 @@ const MaxEmptyWindows = 100000
 // Clock is the miner's time source: it times live windows and measures how
 // long decoding takes. Tests pass a fake one.
 type Clock interface {
+	// Now is the wall clock, on which windows are aligned.
 	Now() time.Time
+	// Elapsed is the time that really passed since a fixed origin, on a
+	// clock that setting the wall clock does not move (the monotonic
+	// clock): it tells a step of the wall clock from time passing.
+	Elapsed() time.Duration
 	// After is time.After on this clock.
 	After(d time.Duration) <-chan time.Time
 }
 
-type systemClock struct{}
+type systemClock struct{ origin time.Time }
 
 func (systemClock) Now() time.Time                         { return time.Now() }
+func (c systemClock) Elapsed() time.Duration               { return time.Since(c.origin) }
 func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // LiveSource is a live packet source as the miner uses it.
@@ -137,7 +153,7 @@ func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Min
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	o := options{clock: systemClock{}}
+	o := options{clock: systemClock{origin: time.Now()}}
 	for _, opt := range opts {
 		opt(&o)
 	}

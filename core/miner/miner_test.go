@@ -276,9 +276,12 @@ func TestConfigValidate(t *testing.T) {
 
 // fakeClock moves only when the code under test waits on it: After jumps
 // to the deadline at once, so timing logic runs without real sleeps.
+// Time passing moves the wall clock (now) and the elapsed time together;
+// setWall moves the wall clock alone, as setting the system clock does.
 type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu      sync.Mutex
+	now     time.Time
+	elapsed time.Duration
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -287,18 +290,34 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
+func (c *fakeClock) Elapsed() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.elapsed
+}
+
+// set lets time pass up to t.
 func (c *fakeClock) set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t.After(c.now) {
+		c.elapsed += t.Sub(c.now)
 		c.now = t
 	}
+}
+
+// setWall sets the wall clock to t, forward or back, without time passing.
+func (c *fakeClock) setWall(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
 }
 
 func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	c.elapsed += d
 	ch := make(chan time.Time, 1)
 	ch <- c.now
 	return ch
@@ -310,6 +329,12 @@ type step struct {
 	pkt   []byte        // nil: a poll timeout
 	err   error         // a failure
 	drops uint64        // reported by the next Stats
+	// setWall: the wall clock is set to at (forward or back) rather than
+	// reached by time passing.
+	setWall bool
+	// wait: poll timeouts, the clock untouched, until another source
+	// brought it to at.
+	wait bool
 }
 
 // scripted is a LiveSource that plays steps, then stops the test.
@@ -331,9 +356,20 @@ func (s *scripted) Next(p *capture.Packet) error {
 		return capture.ErrTimeout
 	}
 	st := s.steps[0]
+	if st.wait {
+		if s.clock.Now().Before(base.Add(st.at)) {
+			return capture.ErrTimeout
+		}
+		s.steps = s.steps[1:]
+		return capture.ErrTimeout
+	}
 	s.steps = s.steps[1:]
 	s.drops += st.drops
-	s.clock.set(base.Add(st.at))
+	if st.setWall {
+		s.clock.setWall(base.Add(st.at))
+	} else {
+		s.clock.set(base.Add(st.at))
+	}
 	switch {
 	case st.err != nil:
 		return st.err
@@ -501,5 +537,132 @@ func TestLiveWorkersMerge(t *testing.T) {
 	// Window 0 has packets 0..6 of both workers, from 4 sources.
 	if got[0].Packets != 14 || got[0].DistinctSrcAddr != 4 || got[0].DistinctSrcPort != 1 {
 		t.Errorf("first window: %+v", got[0].Counters)
+	}
+}
+
+// TestLiveClockSetForward: a board without a battery-backed clock starts at
+// an old time, and NTP later sets the clock forward by years. The windows
+// start again from the new time instead of emitting every empty window in
+// between; the source stays open.
+func TestLiveClockSetForward(t *testing.T) {
+	clk := &fakeClock{now: base.Add(300 * ms)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pkt := synFrame(t, net.IPv4(10, 1, 1, 1), 5555)
+	const jump = 3 * 365 * 24 * time.Hour
+	src := &scripted{clock: clk, stop: cancel, steps: []step{
+		{at: 500 * ms, pkt: pkt},
+		{at: 900 * ms, pkt: pkt},
+		{at: 1200 * ms}, // window 0 closes
+		{at: 1500 * ms, pkt: pkt},
+		{at: jump + 1600*ms, setWall: true, pkt: pkt}, // the clock is set; this packet comes at once
+		{at: jump + 1700*ms, pkt: pkt},
+		{at: jump + 2500*ms}, // a window of the new time closes
+	}}
+	opens := 0
+	m, err := New(DefaultConfig(), time.Second, nil, WithClock(clk), WithLiveSources(func(int) (LiveSource, error) { opens++; return src, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := collect(t, m, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWindows(t, got, []win{
+		{300 * ms, time.Second, true, 2},
+		{time.Second, 1500 * ms, true, 2}, // cut when the clock was set
+		{jump + 1600*ms, jump + 2*time.Second, true, 1},
+		{jump + 2*time.Second, jump + 2500*ms, true, 0},
+	})
+	if opens != 1 || src.closed {
+		t.Errorf("source opened %d times, closed %v; want it kept open across the step", opens, src.closed)
+	}
+	m.Close()
+	if !src.closed {
+		t.Error("source not closed by Close")
+	}
+}
+
+// TestLiveClockSetBack: the clock set back by an hour does not hold the
+// current window open for an hour.
+func TestLiveClockSetBack(t *testing.T) {
+	clk := &fakeClock{now: base.Add(300 * ms)}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pkt := synFrame(t, net.IPv4(10, 1, 1, 1), 5555)
+	src := &scripted{clock: clk, stop: cancel, steps: []step{
+		{at: 500 * ms, pkt: pkt},
+		{at: -time.Hour + 100*ms, setWall: true}, // a poll timeout after the clock was set
+		{at: -time.Hour + 400*ms, pkt: pkt},
+		{at: -time.Hour + 1300*ms},
+	}}
+	m, err := New(DefaultConfig(), time.Second, nil, WithClock(clk), WithLiveSources(func(int) (LiveSource, error) { return src, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	got, err := collect(t, m, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWindows(t, got, []win{
+		{300 * ms, 500 * ms, true, 1},
+		{-time.Hour + 100*ms, -time.Hour + time.Second, true, 1},
+		{-time.Hour + time.Second, -time.Hour + 1300*ms, true, 0},
+	})
+}
+
+// TestLiveClockSetWorkers: with two workers, the first to see the clock set
+// ends the run for both, and both go on from the new time.
+func TestLiveClockSetWorkers(t *testing.T) {
+	clk := &fakeClock{now: base}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	done := 0
+	stop := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		if done == 2 {
+			cancel()
+		}
+	}
+	const jump = 48 * time.Hour
+	mk := func(ip byte, sets bool) *scripted {
+		// One source sets the clock; the other waits until it is set.
+		second := step{at: jump + 200*ms, wait: true}
+		if sets {
+			second = step{at: jump + 200*ms, setWall: true}
+		}
+		return &scripted{clock: clk, stop: stop, steps: []step{
+			{at: 100 * ms, pkt: synFrame(t, net.IPv4(10, 0, 0, ip), 1000)},
+			second,
+			{at: jump + 300*ms, pkt: synFrame(t, net.IPv4(10, 0, 0, ip), 1000)},
+			{at: jump + 400*ms, pkt: synFrame(t, net.IPv4(10, 0, 0, ip), 1000)},
+			{at: jump + 1500*ms},
+		}}
+	}
+	srcs := []*scripted{mk(1, true), mk(2, false)}
+	c := DefaultConfig()
+	c.Workers = 2
+	m, err := New(c, time.Second, nil, WithClock(clk), WithLiveSources(func(i int) (LiveSource, error) { return srcs[i], nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	got, err := collect(t, m, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	for i, s := range got {
+		total += s.Packets
+		if i > 0 && s.Start.Before(got[i-1].End) {
+			t.Errorf("window %d starts at %s, before the previous one ends (%s)", i, s.Start, got[i-1].End)
+		}
+	}
+	if total != 6 || len(got) > 4 {
+		t.Errorf("%d packets in %d windows, want 6 in at most 4 (no empty windows for the %s step)", total, len(got), jump)
 	}
 }
