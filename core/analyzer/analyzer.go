@@ -127,9 +127,11 @@ func (a *Analyzer) LearningLeft() int {
 	return left
 }
 
-// Process judges one window and returns its Record. Undefined values (NaN)
-// and the values of a partial window (the cut end of a capture file, whose
-// rates would be wrong) are reported but never judged nor learned.
+// Process judges one window and returns its Record. Undefined values (NaN),
+// the values of a partial window (the cut end of a capture file, whose
+// rates would be wrong) and those of a window in which capture failed (an
+// interface down: no packets, yet no quiet network either) are reported
+// but never judged nor learned.
 func (a *Analyzer) Process(s *event.Snapshot) *event.Record {
 	rec := &event.Record{
 		Start: s.Start, End: s.End, Partial: s.Partial,
@@ -137,6 +139,7 @@ func (a *Analyzer) Process(s *event.Snapshot) *event.Record {
 		Packets: s.Packets, Dropped: s.Dropped, Malformed: s.Malformed, CaptureErr: s.CaptureErr,
 	}
 	wasLearning := a.LearningLeft() > 0
+	judged := !s.Partial && s.CaptureErr == ""
 	for i, w := range a.watch {
 		v := w.stat.Compute(s)
 		out := &rec.Stats[i]
@@ -145,7 +148,7 @@ func (a *Analyzer) Process(s *event.Snapshot) *event.Record {
 		if w.det == nil {
 			continue
 		}
-		if !s.Partial {
+		if judged {
 			var before [2]float64
 			before[event.Up], before[event.Down] = w.det.Thresholds()
 			var status [2]spot.Status

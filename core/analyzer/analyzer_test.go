@@ -463,3 +463,31 @@ func TestStateOfAnotherPeriod(t *testing.T) {
 		t.Errorf("LoadState: %+v, %v", rep, err)
 	}
 }
+
+// A capture outage (interface down) gives windows without packets that say
+// so: they are reported but neither judged nor learned, so that traffic
+// coming back raises no alarm.
+func TestCaptureOutageNotLearned(t *testing.T) {
+	a, r, i := calibrated(t, nil)
+	before := a.Process(window(i, normal(r))).Stats[0].Up
+	i++
+	for range 100 {
+		s := window(i, 0)
+		s.CaptureErr = "capture: eth0: network is down"
+		rec := a.Process(s)
+		i++
+		if len(rec.Alarms) > 0 || rec.Stats[0].Value != 0 || rec.CaptureErr == "" {
+			t.Fatalf("window of the outage: %+v", rec)
+		}
+	}
+	for range 50 {
+		rec := a.Process(window(i, normal(r)))
+		i++
+		if len(rec.Alarms) > 0 {
+			t.Fatalf("alarm when traffic came back after the outage: %+v", rec.Alarms)
+		}
+	}
+	if after := a.Process(window(i, normal(r))).Stats[0].Up; math.Abs(after-before) > 0.2*before {
+		t.Errorf("threshold moved from %v to %v: the outage was learned", before, after)
+	}
+}
