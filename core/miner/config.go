@@ -1,6 +1,7 @@
 package miner
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -59,6 +60,10 @@ func (c *Config) Validate() error {
 		return config.Errorf("timeout", "%s is shorter than the kernel's 1ms resolution (0 picks one from the period)", c.Timeout)
 	case c.RingSizeMB < 1 || c.RingSizeMB > MaxRingSizeMB:
 		return config.Errorf("ring_size_mb", "%d is out of range 1 to %d", c.RingSizeMB, MaxRingSizeMB)
+	case c.RingSizeMB > math.MaxInt>>20:
+		// On a 32-bit system the size in bytes would not fit an int (and
+		// could not be mapped anyway).
+		return config.Errorf("ring_size_mb", "%d is more than this 32-bit system can map (at most %d)", c.RingSizeMB, math.MaxInt>>20)
 	case c.Workers < 1 || c.Workers > MaxWorkers:
 		return config.Errorf("workers", "%d is out of range 1 to %d", c.Workers, MaxWorkers)
 	case c.RingSizeMB < c.Workers:

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -258,10 +259,19 @@ func TestConfigValidate(t *testing.T) {
 		{"timeout", func(c *Config) { c.Timeout = config.Duration(time.Minute) }},
 		{"timeout", func(c *Config) { c.Timeout = config.Duration(time.Microsecond) }},
 		{"ring_size_mb", func(c *Config) { c.RingSizeMB = 0 }},
+		{"ring_size_mb", func(c *Config) { c.RingSizeMB = MaxRingSizeMB + 1 }},
 		{"workers", func(c *Config) { c.Workers = 0 }},
 		{"workers", func(c *Config) { c.Workers = 1000 }},
 		{"ring_size_mb", func(c *Config) { c.Workers = 4; c.RingSizeMB = 2 }},
 		{"filter", func(c *Config) { c.Filter = "tcp port http-ish" }},
+	}
+	if strconv.IntSize == 32 {
+		// 2 GiB in bytes overflows an int: refused rather than wrapped
+		// to a negative size.
+		cases = append(cases, struct {
+			key    string
+			modify func(c *Config)
+		}{"ring_size_mb", func(c *Config) { c.RingSizeMB = 2048 }})
 	}
 	for _, tc := range cases {
 		c := DefaultConfig()
