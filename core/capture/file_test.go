@@ -460,33 +460,60 @@ func FuzzOpenFile(f *testing.F) {
 	})
 }
 
+// BenchmarkFileNext reads packets from a capture file in the page cache:
+// a pcap file, and a pcapng file that declares two interfaces (an Ethernet
+// and a raw IP one) and whose packets come from the first.
 func BenchmarkFileNext(b *testing.B) {
-	p := filepath.Join(b.TempDir(), "bench.pcap")
 	fr := tcpFrame(b, 80)
 	recs := make([]rec, 10000)
 	for i := range recs {
 		recs[i] = rec{data: fr, ts: t0.Add(time.Duration(i) * time.Microsecond)}
 	}
-	writePcap(b, p, false, layers.LinkTypeEthernet, recs)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var pkt Packet
-	var f *File
-	for i := 0; i < b.N; i++ {
-		if i%len(recs) == 0 {
-			if f != nil {
-				f.Close()
-			}
-			b.StopTimer()
-			var err error
-			if f, err = OpenFile(p, ""); err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-		}
-		if err := f.Next(&pkt); err != nil {
+	dir := b.TempDir()
+	pcap := filepath.Join(dir, "bench.pcap")
+	writePcap(b, pcap, false, layers.LinkTypeEthernet, recs)
+	ng := filepath.Join(dir, "bench.pcapng")
+	var buf bytes.Buffer
+	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "eth0", LinkType: layers.LinkTypeEthernet, SnapLength: 65535}, pcapgo.NgWriterOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := w.AddInterface(pcapgo.NgInterface{Name: "tun0", LinkType: layers.LinkTypeRaw, SnapLength: 65535}); err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: r.ts, CaptureLength: len(r.data), Length: len(r.data)}, r.data); err != nil {
 			b.Fatal(err)
 		}
 	}
-	f.Close()
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(ng, buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, path := range []string{pcap, ng} {
+		b.Run(filepath.Ext(path)[1:], func(b *testing.B) {
+			b.ReportAllocs()
+			var pkt Packet
+			var f *File
+			for i := 0; i < b.N; i++ {
+				if i%len(recs) == 0 {
+					b.StopTimer()
+					if f != nil {
+						f.Close()
+					}
+					var err error
+					if f, err = OpenFile(path, ""); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				if err := f.Next(&pkt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			f.Close()
+		})
+	}
 }
