@@ -143,7 +143,7 @@ func newSink(cfg Config, info Info, log *slog.Logger, opts options) (*Sink, erro
 	}
 	st, err := openStore(cfg.StoreDir, cfg.StoreMax, log)
 	if err != nil {
-		return nil, config.Errorf("store_dir", "%v", err)
+		return nil, config.Errorf("store_dir", "%w", err)
 	}
 	s := &Sink{
 		cfg:        cfg,

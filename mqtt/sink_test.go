@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -438,6 +439,29 @@ func TestStoreDirLockedAgainstSecondInstance(t *testing.T) {
 	var fe *config.FieldError
 	if !errors.As(err, &fe) || fe.Key != "store_dir" || !strings.Contains(err.Error(), "another netspot") {
 		t.Errorf("second sink on one store_dir: err = %v", err)
+	}
+}
+
+// TestStoreDirErrorNamesTheKeyOnce: a store_dir that cannot be created is
+// a FieldError for store_dir whose message gives the path and the cause
+// without repeating the key, and keeps the cause for errors.Is.
+func TestStoreDirErrorNamesTheKeyOnce(t *testing.T) {
+	cfg := testConfig(t, freeAddr(t))
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.StoreDir = filepath.Join(file, "mqtt")
+	_, err := newSink(cfg, testInfo(), nil, testOptions())
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Key != "store_dir" {
+		t.Fatalf("err = %v, want a FieldError for store_dir", err)
+	}
+	if msg := err.Error(); strings.Count(msg, "store_dir") != 1 || !strings.Contains(msg, file) {
+		t.Errorf("message %q: want the key once and the path", msg)
+	}
+	if !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("err = %v: the cause (ENOTDIR) is lost", err)
 	}
 }
 
