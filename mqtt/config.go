@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -293,8 +292,8 @@ func parseBroker(s string) (*url.URL, error) {
 	if host == "" {
 		return nil, fmt.Errorf("%q has no host", s)
 	}
-	if err := checkHost(host); err != nil {
-		return nil, fmt.Errorf("%q: %v", s, err)
+	if !config.ValidHost(host) {
+		return nil, fmt.Errorf("%q: host %q is not an IP address or a host name", s, host)
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
@@ -308,30 +307,6 @@ func parseBroker(s string) (*url.URL, error) {
 		u.Path = ""
 	}
 	return u, nil
-}
-
-// checkHost accepts an IP address (IPv6 with its zone, if any) or a DNS
-// name: what the URL parser lets through besides (such as "]" or "a!b")
-// could never be dialled.
-func checkHost(h string) error {
-	if _, err := netip.ParseAddr(h); err == nil {
-		return nil
-	}
-	bad := fmt.Errorf("host %q is not an IP address or a host name", h)
-	if len(h) > 253 {
-		return bad
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
-		if label == "" || len(label) > 63 {
-			return bad
-		}
-		for _, r := range label {
-			if !isIDChar(r) {
-				return bad
-			}
-		}
-	}
-	return nil
 }
 
 // checkTopicPrefix accepts one or more plain topic levels.
