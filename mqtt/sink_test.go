@@ -87,6 +87,41 @@ func TestPublishesEveryTopic(t *testing.T) {
 	}
 }
 
+// TestQoS2: with qos_alarms = 2 the alarms go out at QoS 2, in order, and
+// leave the store once the broker has completed the exchange; statistics go
+// at qos_stats, the status at 1.
+func TestQoS2(t *testing.T) {
+	in := newInbox()
+	b := startMochi(t, freeAddr(t), in)
+	cfg := testConfig(t, b.addr)
+	cfg.QoSAlarms, cfg.QoSStats = 2, 1
+	s := newTestSink(t, cfg, nil)
+	for k := 1; k <= 5; k++ {
+		if err := s.Write(record(k, alarm(seqIDs("q-", k, k)[0], k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.waitUntil(t, "alarms and stats", func() bool {
+		return len(in.on("netspot/box1/alarm")) == 5 && len(in.on("netspot/box1/stats")) == 5
+	})
+	if got, want := alarmIDs(in.on("netspot/box1/alarm")), seqIDs("q-", 1, 5); !slices.Equal(got, want) {
+		t.Errorf("alarms %v, want %v", got, want)
+	}
+	for _, m := range in.prefixed("netspot/box1/") {
+		want := byte(1)
+		if m.topic == "netspot/box1/alarm" || m.topic == "netspot/box1/alarm/state" {
+			want = 2
+		}
+		if m.qos != want {
+			t.Errorf("%s: QoS %d, want %d", m.topic, m.qos, want)
+		}
+	}
+	eventually(t, "empty store", func() bool { return s.PendingAlarms() == 0 })
+	if files, _ := filepath.Glob(filepath.Join(cfg.StoreDir, "*"+alarmExt)); len(files) != 0 {
+		t.Errorf("alarm files left after delivery: %v", files)
+	}
+}
+
 func TestHomeAssistantDiscovery(t *testing.T) {
 	in := newInbox()
 	b := startMochi(t, freeAddr(t), in)
