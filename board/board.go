@@ -114,10 +114,7 @@ func New(cfg Config, pins Pins, clk Clock, log *slog.Logger) (*Board, error) {
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
-	var fitted [numOutputs]bool
-	for o, p := range b.out {
-		fitted[o] = p != nil
-	}
+	fitted := fittedOf(b.out)
 	if fitted == ([numOutputs]bool{}) {
 		return nil, errors.New("board: no output pin: give at least a status LED, an alarm LED or a buzzer")
 	}
@@ -133,23 +130,50 @@ func New(cfg Config, pins Pins, clk Clock, log *slog.Logger) (*Board, error) {
 
 // setup drives every output off and makes the button an input.
 func (b *Board) setup() error {
+	if err := outputsOff(b.out, b.lv); err != nil {
+		return err
+	}
 	for o, p := range b.out {
+		if p != nil {
+			b.written[o], b.last[o] = true, !b.lv.on[o]
+		}
+	}
+	if b.pins.Button != nil {
+		return buttonInput(b.pins.Button, b.lv.pressed)
+	}
+	return nil
+}
+
+// fittedOf reports which outputs have a pin.
+func fittedOf(out [numOutputs]gpio.PinOut) (fitted [numOutputs]bool) {
+	for o, p := range out {
+		fitted[o] = p != nil
+	}
+	return fitted
+}
+
+// outputsOff makes every fitted output an output, driven off.
+func outputsOff(out [numOutputs]gpio.PinOut, lv levels) error {
+	for o, p := range out {
 		if p == nil {
 			continue
 		}
-		if err := p.Out(!b.lv.on[o]); err != nil {
+		if err := p.Out(!lv.on[o]); err != nil {
 			return fmt.Errorf("board: %s %s: set as output: %w%s", output(o), p.Name(), err, hint(err))
 		}
-		b.written[o], b.last[o] = true, !b.lv.on[o]
 	}
-	if p := b.pins.Button; p != nil {
-		pull := gpio.PullUp
-		if b.lv.pressed == gpio.High {
-			pull = gpio.PullDown
-		}
-		if err := p.In(pull, gpio.NoEdge); err != nil {
-			return fmt.Errorf("board: button %s: set as input: %w%s", p.Name(), err, hint(err))
-		}
+	return nil
+}
+
+// buttonInput makes the button an input, with the pull resistor that holds
+// it at its released level.
+func buttonInput(p gpio.PinIn, pressed gpio.Level) error {
+	pull := gpio.PullUp
+	if pressed == gpio.High {
+		pull = gpio.PullDown
+	}
+	if err := p.In(pull, gpio.NoEdge); err != nil {
+		return fmt.Errorf("board: button %s: set as input: %w%s", p.Name(), err, hint(err))
 	}
 	return nil
 }

@@ -38,23 +38,15 @@ func SelfTest(ctx context.Context, cfg Config, pins Pins, clk Clock, opt TestOpt
 	}
 	lv := levelsOf(&cfg)
 	out := pins.outputs()
-	var fitted [numOutputs]bool
-	for o, p := range out {
-		fitted[o] = p != nil
-	}
+	fitted := fittedOf(out)
 	if fitted == ([numOutputs]bool{}) && (pins.Button == nil || opt.ButtonWait <= 0) {
 		return errors.New("board: nothing to test: no output pin is set")
 	}
 	defer func() {
 		err = errors.Join(err, safeState(out, lv, pins.Button))
 	}()
-	for o, p := range out {
-		if p == nil {
-			continue
-		}
-		if err := p.Out(!lv.on[o]); err != nil {
-			return fmt.Errorf("board: %s %s: set as output: %w%s", output(o), p.Name(), err, hint(err))
-		}
+	if err := outputsOff(out, lv); err != nil {
+		return err
 	}
 
 	for _, s := range selfTestSteps(fitted) {
@@ -82,12 +74,8 @@ func SelfTest(ctx context.Context, cfg Config, pins Pins, clk Clock, opt TestOpt
 
 // waitButton waits for a debounced press of the button.
 func waitButton(ctx context.Context, cfg Config, p gpio.PinIn, pressed gpio.Level, clk Clock, wait time.Duration, w io.Writer) error {
-	pull := gpio.PullUp
-	if pressed == gpio.High {
-		pull = gpio.PullDown
-	}
-	if err := p.In(pull, gpio.NoEdge); err != nil {
-		return fmt.Errorf("board: button %s: set as input: %w%s", p.Name(), err, hint(err))
+	if err := buttonInput(p, pressed); err != nil {
+		return err
 	}
 	d := debouncer{delay: cfg.Debounce.D()}
 	start := clk.Now()

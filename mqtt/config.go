@@ -84,105 +84,110 @@ const (
 // exporter is enabled it also reads the password, CA and key files, so that
 // a typo in a path is reported at start rather than at the first connection.
 func (c *Config) Validate() error {
-	if _, err := parseBroker(c.Broker); err != nil {
-		return config.Errorf("broker", "%v", err)
+	broker, err := c.check()
+	if err != nil || !c.Enabled {
+		return err
+	}
+	if _, err := c.password(); err != nil {
+		return err
+	}
+	_, err = c.tlsConfig(broker)
+	return err
+}
+
+// check checks every value that needs no file, and returns the broker URL
+// with its port filled in.
+func (c *Config) check() (*url.URL, error) {
+	broker, err := parseBroker(c.Broker)
+	if err != nil {
+		return nil, config.Errorf("broker", "%v", err)
 	}
 	if c.ClientID != "" && !utf8.ValidString(c.ClientID) {
-		return config.Errorf("client_id", "not valid UTF-8")
+		return nil, config.Errorf("client_id", "not valid UTF-8")
 	}
 	if len(c.ClientID) > 65535 {
-		return config.Errorf("client_id", "longer than 65535 bytes")
+		return nil, config.Errorf("client_id", "longer than 65535 bytes")
 	}
 	if c.Password != "" && c.PasswordFile != "" {
-		return config.Errorf("password_file", "set both password and password_file; keep one")
+		return nil, config.Errorf("password_file", "set both password and password_file; keep one")
 	}
 	if (c.Password != "" || c.PasswordFile != "") && c.Username == "" {
-		return config.Errorf("username", "a password is set but username is empty")
+		return nil, config.Errorf("username", "a password is set but username is empty")
 	}
 	if err := checkTopicPrefix(c.TopicPrefix); err != nil {
-		return config.Errorf("topic_prefix", "%v", err)
+		return nil, config.Errorf("topic_prefix", "%v", err)
 	}
 	if c.NodeID != "" {
 		if err := checkNodeID(c.NodeID); err != nil {
-			return config.Errorf("node_id", "%v", err)
+			return nil, config.Errorf("node_id", "%v", err)
 		}
 	}
 	if c.QoSStats < 0 || c.QoSStats > 2 {
-		return config.Errorf("qos_stats", "%d is not a QoS level (0, 1 or 2)", c.QoSStats)
+		return nil, config.Errorf("qos_stats", "%d is not a QoS level (0, 1 or 2)", c.QoSStats)
 	}
 	switch c.QoSAlarms {
 	case 1, 2:
 	case 0:
-		return config.Errorf("qos_alarms", "0 is not allowed: a QoS 0 alarm is never acknowledged, so it could be lost unnoticed (use 1 or 2)")
+		return nil, config.Errorf("qos_alarms", "0 is not allowed: a QoS 0 alarm is never acknowledged, so it could be lost unnoticed (use 1 or 2)")
 	default:
-		return config.Errorf("qos_alarms", "%d is not a QoS level (1 or 2)", c.QoSAlarms)
+		return nil, config.Errorf("qos_alarms", "%d is not a QoS level (1 or 2)", c.QoSAlarms)
 	}
 	k := c.KeepAlive.D()
 	switch {
 	case k < 0:
-		return config.Errorf("keepalive", "negative")
+		return nil, config.Errorf("keepalive", "negative")
 	case k > 0 && k < time.Second:
-		return config.Errorf("keepalive", "%s is below the protocol's 1s resolution (0 disables keep-alive)", k)
+		return nil, config.Errorf("keepalive", "%s is below the protocol's 1s resolution (0 disables keep-alive)", k)
 	case k > maxKeepAlive:
-		return config.Errorf("keepalive", "%s is above the protocol's maximum of %s", k, maxKeepAlive)
+		return nil, config.Errorf("keepalive", "%s is above the protocol's maximum of %s", k, maxKeepAlive)
 	case k%time.Second != 0:
-		return config.Errorf("keepalive", "%s is not a whole number of seconds", k)
+		return nil, config.Errorf("keepalive", "%s is not a whole number of seconds", k)
 	}
 	if d := c.ConnectTimeout.D(); d < 100*time.Millisecond || d > 10*time.Minute {
-		return config.Errorf("connect_timeout", "%s is outside 100ms..10m", d)
+		return nil, config.Errorf("connect_timeout", "%s is outside 100ms..10m", d)
 	}
 	if d := c.ReconnectMax.D(); d < time.Second || d > 24*time.Hour {
-		return config.Errorf("reconnect_max", "%s is outside 1s..24h", d)
+		return nil, config.Errorf("reconnect_max", "%s is outside 1s..24h", d)
 	}
 	if d := c.CloseTimeout.D(); d < 0 || d > 10*time.Minute {
-		return config.Errorf("close_timeout", "%s is outside 0s..10m", d)
+		return nil, config.Errorf("close_timeout", "%s is outside 0s..10m", d)
 	}
 	if c.StoreDir == "" {
-		return config.Errorf("store_dir", "empty: alarms need a directory to wait in until the broker acknowledges them")
+		return nil, config.Errorf("store_dir", "empty: alarms need a directory to wait in until the broker acknowledges them")
 	}
 	if c.StoreMax < 1 || c.StoreMax > maxStoreMax {
-		return config.Errorf("store_max", "%d is outside 1..%d", c.StoreMax, maxStoreMax)
+		return nil, config.Errorf("store_max", "%d is outside 1..%d", c.StoreMax, maxStoreMax)
 	}
 	if c.StatsQueue < 1 || c.StatsQueue > maxStatsQueue {
-		return config.Errorf("stats_queue", "%d is outside 1..%d", c.StatsQueue, maxStatsQueue)
+		return nil, config.Errorf("stats_queue", "%d is outside 1..%d", c.StatsQueue, maxStatsQueue)
 	}
 	if err := checkTopicPrefix(c.DiscoveryPrefix); err != nil {
-		return config.Errorf("discovery_prefix", "%v", err)
+		return nil, config.Errorf("discovery_prefix", "%v", err)
 	}
 	seen := make(map[string]bool, len(c.Stats))
 	for _, s := range c.Stats {
 		if err := checkStatName(s); err != nil {
-			return config.Errorf("stats", "%v", err)
+			return nil, config.Errorf("stats", "%v", err)
 		}
 		if seen[s] {
-			return config.Errorf("stats", "%q is listed twice", s)
+			return nil, config.Errorf("stats", "%q is listed twice", s)
 		}
 		seen[s] = true
 	}
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		if c.CertFile == "" {
-			return config.Errorf("cert_file", "key_file is set but cert_file is empty: a client certificate needs both")
+			return nil, config.Errorf("cert_file", "key_file is set but cert_file is empty: a client certificate needs both")
 		}
-		return config.Errorf("key_file", "cert_file is set but key_file is empty: a client certificate needs both")
+		return nil, config.Errorf("key_file", "cert_file is set but key_file is empty: a client certificate needs both")
 	}
-	u, _ := parseBroker(c.Broker)
-	if !isTLS(u.Scheme) {
+	if !isTLS(broker.Scheme) {
 		for _, f := range []struct{ key, val string }{{"ca_file", c.CAFile}, {"cert_file", c.CertFile}} {
 			if f.val != "" {
-				return config.Errorf(f.key, "set, but broker %s is not encrypted (use ssl://, tls:// or wss://)", c.Broker)
+				return nil, config.Errorf(f.key, "set, but broker %s is not encrypted (use ssl://, tls:// or wss://)", c.Broker)
 			}
 		}
 	}
-	if !c.Enabled {
-		return nil
-	}
-	if _, err := c.password(); err != nil {
-		return err
-	}
-	if _, err := c.tlsConfig(u.Hostname()); err != nil {
-		return err
-	}
-	return nil
+	return broker, nil
 }
 
 // password returns the password, read from password_file if set.
@@ -204,14 +209,13 @@ func (c *Config) password() (string, error) {
 	return p, nil
 }
 
-// tlsConfig builds the TLS settings from ca_file, cert_file and key_file;
-// nil for a plain-text broker.
-func (c *Config) tlsConfig(serverName string) (*tls.Config, error) {
-	u, err := parseBroker(c.Broker)
-	if err != nil || !isTLS(u.Scheme) {
+// tlsConfig builds the TLS settings for broker (as parseBroker returns it)
+// from ca_file, cert_file and key_file; nil for a plain-text broker.
+func (c *Config) tlsConfig(broker *url.URL) (*tls.Config, error) {
+	if !isTLS(broker.Scheme) {
 		return nil, nil
 	}
-	tc := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12}
+	tc := &tls.Config{ServerName: broker.Hostname(), MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
 		pem, err := os.ReadFile(c.CAFile)
 		if err != nil {
@@ -287,6 +291,9 @@ func parseBroker(s string) (*url.URL, error) {
 	host := u.Hostname()
 	if host == "" {
 		return nil, fmt.Errorf("%q has no host", s)
+	}
+	if !config.ValidHost(host) {
+		return nil, fmt.Errorf("%q: host %q is not an IP address or a host name", s, host)
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)

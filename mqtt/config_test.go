@@ -2,8 +2,11 @@ package mqtt
 
 import (
 	"errors"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +53,8 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"bad scheme", func(c *Config) { c.Broker = "http://host:1883" }, "broker", "not supported"},
 		{"bad port", func(c *Config) { c.Broker = "tcp://host:99999" }, "broker", "port"},
 		{"not a URL", func(c *Config) { c.Broker = "tcp://[::1" }, "broker", "not a URL"},
+		{"host not a name", func(c *Config) { c.Broker = "tcp://]" }, "broker", "not an IP address or a host name"},
+		{"host with a !", func(c *Config) { c.Broker = "tcp://bro!ker:1883" }, "broker", "not an IP address or a host name"},
 		{"credentials in URL", func(c *Config) { c.Broker = "tcp://u:p@host:1883" }, "broker", "credentials"},
 		{"path on tcp", func(c *Config) { c.Broker = "tcp://host:1883/x" }, "broker", "path"},
 		{"query", func(c *Config) { c.Broker = "tcp://host:1883?x=1" }, "broker", "query"},
@@ -141,6 +146,8 @@ func TestParseBroker(t *testing.T) {
 		"tcp://[fe80::1]":            "tcp://[fe80::1]:1883",
 		"tcp://[2001:db8::1]:1883/":  "tcp://[2001:db8::1]:1883",
 		"tcp://host.example.lan:123": "tcp://host.example.lan:123",
+		"tcp://host.example.lan.":    "tcp://host.example.lan.:1883",
+		"tcp://[fe80::1%25eth0]":     "tcp://[fe80::1%25eth0]:1883",
 	}
 	for in, want := range tests {
 		u, err := parseBroker(in)
@@ -152,6 +159,44 @@ func TestParseBroker(t *testing.T) {
 			t.Errorf("%s → %s, want %s", in, u, want)
 		}
 	}
+}
+
+// FuzzParseBroker: any broker setting gives an error or a URL that paho can
+// dial: a supported scheme, a host and a port in 1..65535, written so that
+// it reads back to itself.
+func FuzzParseBroker(f *testing.F) {
+	for _, s := range []string{
+		"tcp://host", "TCP://host:1884", "ssl://10.0.0.1:8884", "ws://host:9001/mqtt",
+		"wss://broker.example/mqtt", "tcp://[fe80::1%eth0]", "tcp://[2001:db8::1]:1883/",
+		"tcp://user:pw@host", "tcp://host:0", "tcp://host:65536", "tcp://:1883", "http://host",
+		"tcp://host/path", "tcp://host?x=1", "tcp://host#f", "host:1883", "", "tcp://%zz",
+		"tcp://[::1", "ws://h:1/%2F", "tcp://h:+1",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := parseBroker(s)
+		if err != nil {
+			return
+		}
+		if _, ok := defaultPort(u.Scheme); !ok {
+			t.Fatalf("%q: accepted with scheme %q", s, u.Scheme)
+		}
+		host, port, err := net.SplitHostPort(u.Host)
+		if err != nil || host == "" {
+			t.Fatalf("%q: accepted with host %q: %v", s, u.Host, err)
+		}
+		if _, err := netip.ParseAddr(host); err != nil && strings.Trim(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+			t.Fatalf("%q: accepted with host %q, neither an IP address nor a name", s, host)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			t.Fatalf("%q: accepted with port %q", s, port)
+		}
+		again, err := parseBroker(u.String())
+		if err != nil || again.String() != u.String() {
+			t.Fatalf("%q gives %q, which reads back as %v, %v", s, u, again, err)
+		}
+	})
 }
 
 func TestNodeIDFromHostname(t *testing.T) {

@@ -219,8 +219,8 @@ func testOptions() options {
 
 func testInfo() Info {
 	return Info{Version: "1.2.3", Stats: []StatInfo{
-		{Name: "R_SYN", Description: "SYN ratio", Unit: ""},
-		{Name: "TRAFFIC", Description: "packets per second", Unit: "pkt/s"},
+		{Name: "R_SYN", Unit: ""},
+		{Name: "TRAFFIC", Unit: "pkt/s"},
 	}}
 }
 

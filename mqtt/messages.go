@@ -112,13 +112,11 @@ func alarmPayload(a *event.Alarm) []byte {
 }
 
 // StatInfo describes one statistic for Home Assistant discovery. The
-// entity is named after Name, the identifier users know from netspot ls;
-// Home Assistant's discovery config has no key for a longer description, so
-// Description is not published.
+// entity is named after Name, the identifier users know from netspot ls
+// (Home Assistant's discovery config has no key for a longer description).
 type StatInfo struct {
-	Name        string // as in the Records, e.g. "R_SYN"
-	Description string // one line, e.g. "ratio of SYN packets to all TCP packets"
-	Unit        string // e.g. "pkt/s"; empty for ratios and counts without a unit
+	Name string // as in the Records, e.g. "R_SYN"
+	Unit string // e.g. "pkt/s"; empty for ratios and counts without a unit
 }
 
 // Info is what the sink needs to know about the program and its statistics.

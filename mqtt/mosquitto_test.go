@@ -447,7 +447,11 @@ require_certificate true
 	cfg := testConfig(t, broker)
 	tlsOK(&cfg, "client")
 	roundTrip(t, cfg, func(o *paho.ClientOptions) {
-		tc, err := cfg.tlsConfig("127.0.0.1")
+		u, err := parseBroker(broker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc, err := cfg.tlsConfig(u)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -521,7 +525,7 @@ func TestMosquittoTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc, err := cfg.tlsConfig(u.Hostname())
+	tc, err := cfg.tlsConfig(u)
 	if err != nil {
 		t.Fatal(err)
 	}

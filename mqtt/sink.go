@@ -106,20 +106,16 @@ func newSink(cfg Config, info Info, log *slog.Logger, opts options) (*Sink, erro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	check := cfg
-	check.Enabled = true // read the files now, whatever the flag says
-	if err := check.Validate(); err != nil {
-		return nil, err
-	}
-	broker, err := parseBroker(cfg.Broker)
+	// The files are read whatever the enabled flag says.
+	broker, err := cfg.check()
 	if err != nil {
-		return nil, config.Errorf("broker", "%v", err)
+		return nil, err
 	}
 	password, err := cfg.password()
 	if err != nil {
 		return nil, err
 	}
-	tlsc, err := cfg.tlsConfig(broker.Hostname())
+	tlsc, err := cfg.tlsConfig(broker)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +143,7 @@ func newSink(cfg Config, info Info, log *slog.Logger, opts options) (*Sink, erro
 	}
 	st, err := openStore(cfg.StoreDir, cfg.StoreMax, log)
 	if err != nil {
-		return nil, config.Errorf("store_dir", "%v", err)
+		return nil, config.Errorf("store_dir", "%w", err)
 	}
 	s := &Sink{
 		cfg:        cfg,

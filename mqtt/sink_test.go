@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -83,6 +84,41 @@ func TestPublishesEveryTopic(t *testing.T) {
 	}
 	if err := s.Write(record(3)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Write after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestQoS2: with qos_alarms = 2 the alarms go out at QoS 2, in order, and
+// leave the store once the broker has completed the exchange; statistics go
+// at qos_stats, the status at 1.
+func TestQoS2(t *testing.T) {
+	in := newInbox()
+	b := startMochi(t, freeAddr(t), in)
+	cfg := testConfig(t, b.addr)
+	cfg.QoSAlarms, cfg.QoSStats = 2, 1
+	s := newTestSink(t, cfg, nil)
+	for k := 1; k <= 5; k++ {
+		if err := s.Write(record(k, alarm(seqIDs("q-", k, k)[0], k))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.waitUntil(t, "alarms and stats", func() bool {
+		return len(in.on("netspot/box1/alarm")) == 5 && len(in.on("netspot/box1/stats")) == 5
+	})
+	if got, want := alarmIDs(in.on("netspot/box1/alarm")), seqIDs("q-", 1, 5); !slices.Equal(got, want) {
+		t.Errorf("alarms %v, want %v", got, want)
+	}
+	for _, m := range in.prefixed("netspot/box1/") {
+		want := byte(1)
+		if m.topic == "netspot/box1/alarm" || m.topic == "netspot/box1/alarm/state" {
+			want = 2
+		}
+		if m.qos != want {
+			t.Errorf("%s: QoS %d, want %d", m.topic, m.qos, want)
+		}
+	}
+	eventually(t, "empty store", func() bool { return s.PendingAlarms() == 0 })
+	if files, _ := filepath.Glob(filepath.Join(cfg.StoreDir, "*"+alarmExt)); len(files) != 0 {
+		t.Errorf("alarm files left after delivery: %v", files)
 	}
 }
 
@@ -438,6 +474,29 @@ func TestStoreDirLockedAgainstSecondInstance(t *testing.T) {
 	var fe *config.FieldError
 	if !errors.As(err, &fe) || fe.Key != "store_dir" || !strings.Contains(err.Error(), "another netspot") {
 		t.Errorf("second sink on one store_dir: err = %v", err)
+	}
+}
+
+// TestStoreDirErrorNamesTheKeyOnce: a store_dir that cannot be created is
+// a FieldError for store_dir whose message gives the path and the cause
+// without repeating the key, and keeps the cause for errors.Is.
+func TestStoreDirErrorNamesTheKeyOnce(t *testing.T) {
+	cfg := testConfig(t, freeAddr(t))
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.StoreDir = filepath.Join(file, "mqtt")
+	_, err := newSink(cfg, testInfo(), nil, testOptions())
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Key != "store_dir" {
+		t.Fatalf("err = %v, want a FieldError for store_dir", err)
+	}
+	if msg := err.Error(); strings.Count(msg, "store_dir") != 1 || !strings.Contains(msg, file) {
+		t.Errorf("message %q: want the key once and the path", msg)
+	}
+	if !errors.Is(err, syscall.ENOTDIR) {
+		t.Errorf("err = %v: the cause (ENOTDIR) is lost", err)
 	}
 }
 

@@ -144,11 +144,11 @@ type store struct {
 // by a previous run, oldest first. Files that do not decode are quarantined.
 func openStore(dir string, max int, log *slog.Logger) (*store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("store_dir: %w", err)
+		return nil, err
 	}
 	lock, err := lockDir(filepath.Join(dir, lockFileName))
 	if err != nil {
-		return nil, fmt.Errorf("store_dir %s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	s := &store{dir: dir, max: max, log: log, lock: lock, next: 1}
 	if err := s.load(); err != nil {
@@ -161,7 +161,7 @@ func openStore(dir string, max int, log *slog.Logger) (*store, error) {
 func (s *store) load() error {
 	ents, err := os.ReadDir(s.dir)
 	if err != nil {
-		return fmt.Errorf("store_dir: %w", err)
+		return err
 	}
 	for _, e := range ents {
 		name := e.Name()

@@ -268,7 +268,7 @@ func addSinks(fan *sink.FanOut, e *env, cfg *Config, series string, watched []st
 	if cfg.Exporter.MQTT.Enabled {
 		info := mqtt.Info{Version: version}
 		for _, s := range watched {
-			info.Stats = append(info.Stats, mqtt.StatInfo{Name: s.Name, Description: s.Help, Unit: s.Unit})
+			info.Stats = append(info.Stats, mqtt.StatInfo{Name: s.Name, Unit: s.Unit})
 		}
 		var err error
 		broker, err = mqtt.New(cfg.Exporter.MQTT, info, log.With("sink", "mqtt"))

@@ -132,6 +132,8 @@ func parseAddress(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("%q: want an http:// or https:// URL, e.g. \"http://127.0.0.1:8086\"", s)
 	case u.Host == "" || u.Hostname() == "":
 		return nil, fmt.Errorf("%q: missing host", s)
+	case !config.ValidHost(u.Hostname()):
+		return nil, fmt.Errorf("%q: host %q is not an IP address or a host name", s, u.Hostname())
 	case u.User != nil:
 		return nil, fmt.Errorf("%q: put credentials in username and password (or token), not in the URL", s)
 	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#"):

@@ -2,6 +2,8 @@ package influxdb
 
 import (
 	"errors"
+	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +31,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{func(c *Config) { c.Address = "127.0.0.1:8086" }, "address", "http://"},
 		{func(c *Config) { c.Address = "udp://127.0.0.1:8089" }, "address", "http://"},
 		{func(c *Config) { c.Address = "http://:8086" }, "address", "missing host"},
+		{func(c *Config) { c.Address = "http://]:8086" }, "address", "not an IP address or a host name"},
+		{func(c *Config) { c.Address = "http://in!flux:8086" }, "address", "not an IP address or a host name"},
 		{func(c *Config) { c.Address = "http://u:p@db:8086" }, "address", "credentials"},
 		{func(c *Config) { c.Address = "http://db:8086/?db=x" }, "address", "query"},
 		{func(c *Config) { c.Address = "http://db:99999" }, "address", "port"},
@@ -74,6 +78,13 @@ func FuzzParseAddress(f *testing.F) {
 		}
 		if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || u.RawQuery != "" {
 			t.Fatalf("%q accepted as %+v", s, u)
+		}
+		if _, err := http.NewRequest(http.MethodPost, u.String()+"/write", nil); err != nil {
+			t.Fatalf("%q accepted, but gives no request: %v", s, err)
+		}
+		h := u.Hostname()
+		if _, err := netip.ParseAddr(h); err != nil && strings.Trim(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != "" {
+			t.Fatalf("%q accepted with host %q, neither an IP address nor a name", s, h)
 		}
 	})
 }

@@ -40,11 +40,8 @@ func checkListen(s string) error {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("%q: port %q: want a number from 1 to 65535", s, port)
 	}
-	for i := 0; i < len(host); i++ {
-		c := host[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == ':' || c == '%' || c == '_') {
-			return fmt.Errorf("%q: host %q is not an IP address or a name", s, host)
-		}
+	if host != "" && !config.ValidHost(host) {
+		return fmt.Errorf("%q: host %q is not an IP address or a name", s, host)
 	}
 	return nil
 }

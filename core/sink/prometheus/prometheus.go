@@ -75,12 +75,11 @@ type Sink struct {
 	version   string
 
 	mu             sync.Mutex
-	seen           bool
 	stats          []stat
 	alarms         map[alarmKey]*alarmCount
 	alarmKeys      []alarmKey // sorted
 	learningLeft   int
-	windows        uint64
+	windows        uint64 // Records written; 0 before the first
 	packets        uint64
 	dropped        uint64
 	malformed      uint64
@@ -156,7 +155,6 @@ func (s *Sink) Addr() net.Addr { return s.ln.Addr() }
 func (s *Sink) Write(r *event.Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.seen = true
 	s.windows++
 	s.packets += r.Packets
 	s.dropped += r.Dropped
@@ -240,7 +238,7 @@ func (s *Sink) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	var queues []sink.QueueStats
 	s.mu.Lock()
-	seen := s.seen
+	seen := s.windows > 0
 	s.mu.Unlock()
 	if seen && s.sinkStats != nil {
 		queues = s.sinkStats()

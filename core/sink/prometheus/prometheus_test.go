@@ -311,6 +311,7 @@ func TestValidate(t *testing.T) {
 	for in, msg := range map[string]string{
 		"": "want host:port", "9798": "want host:port", ":0": "port", ":70000": "port", ":http": "port",
 		"a b:1": "not an IP address", "::1:9798": "want host:port",
+		"[a:b]:1": "not an IP address", "a..b:1": "not an IP address",
 	} {
 		err := Config{Listen: in}.Validate()
 		var fe *config.FieldError

@@ -17,7 +17,7 @@ func (s *Sink) render(b []byte, queues []sink.QueueStats) []byte {
 	}
 	b = family(b, "netspot_windows_total", "counter", "Windows (periods) analysed.")
 	b = sample(b, "netspot_windows_total", float64(s.windows))
-	if s.seen {
+	if s.windows > 0 {
 		b = family(b, "netspot_last_window_end_timestamp_seconds", "gauge", "End of the last window analysed, in seconds since the epoch.")
 		b = sample(b, "netspot_last_window_end_timestamp_seconds", float64(s.lastEnd.UnixNano())/1e9)
 		b = family(b, "netspot_learning_windows_left", "gauge", "Windows until every detector watches; 0 once all are calibrated.")

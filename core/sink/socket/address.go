@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"netspot/core/config"
 )
 
 // Address is where a socket sink sends: a network and an address in the form
@@ -70,27 +72,8 @@ func checkHostPort(addr string) error {
 		}
 		return nil
 	}
-	if net.ParseIP(host) != nil {
-		return nil
-	}
-	return checkHostname(host)
-}
-
-// checkHostname accepts DNS names (letters, digits, '-', '_' and dots).
-func checkHostname(h string) error {
-	if len(h) > 253 {
-		return fmt.Errorf("host name %.20q...: longer than 253 characters", h)
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
-		if label == "" || len(label) > 63 {
-			return fmt.Errorf("host %q: not a valid name or IP address", h)
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-				return fmt.Errorf("host %q: not a valid name or IP address", h)
-			}
-		}
+	if !config.ValidHost(host) {
+		return fmt.Errorf("host %q: not a valid name or IP address", host)
 	}
 	return nil
 }
