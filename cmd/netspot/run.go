@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -177,6 +178,7 @@ func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger, hoo
 		"stats", strings.Join(names, ","), "learning_periods", left,
 		"watching_in", (time.Duration(left) * period).String())
 
+	state.start()
 	stopProgress := startProgress(e, m)
 	learning := learningLog{total: left, log: log}
 	runErr := m.Run(ctx, func(s *event.Snapshot) {
@@ -190,7 +192,7 @@ func runPipeline(ctx context.Context, e *env, cfg *Config, log *slog.Logger, hoo
 	closeCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	closeErr := fan.Close(closeCtx)
-	state.save(time.Now())
+	state.stop(time.Now())
 	for _, st := range fan.Stats() {
 		if st.DroppedRecords > 0 || st.Failed > 0 {
 			log.Warn("sink summary", "sink", st.Name, "delivered", st.Delivered, "failed", st.Failed,
@@ -301,13 +303,18 @@ func seriesName(device string, live bool, now time.Time) string {
 }
 
 // stateKeeper saves the detectors to a file now and then, and restores them
-// at start, so that a restart resumes watching.
+// at start, so that a restart resumes watching. The state is taken in the
+// pipeline's goroutine (in memory, quickly) and written by a goroutine of
+// its own, so that a slow SD card never holds capture up.
 type stateKeeper struct {
 	path  string
 	every time.Duration
 	an    *analyzer.Analyzer
 	log   *slog.Logger
 	last  time.Time
+
+	pending chan []byte   // capacity 1: the latest state waiting to be written
+	written chan struct{} // closed when the writer has finished
 }
 
 func (k *stateKeeper) restore() {
@@ -335,6 +342,23 @@ func (k *stateKeeper) restore() {
 	}
 }
 
+// start runs the writer.
+func (k *stateKeeper) start() {
+	if k.path == "" {
+		return
+	}
+	k.pending = make(chan []byte, 1)
+	k.written = make(chan struct{})
+	go func() {
+		defer close(k.written)
+		for b := range k.pending {
+			k.write(b)
+		}
+	}()
+}
+
+// maybeSave hands the state to the writer when save_every has passed. A
+// state still waiting is replaced: only the latest matters.
 func (k *stateKeeper) maybeSave(now time.Time) {
 	if k.path == "" {
 		return
@@ -343,25 +367,58 @@ func (k *stateKeeper) maybeSave(now time.Time) {
 		k.last = now
 		return
 	}
-	if now.Sub(k.last) >= k.every {
-		k.save(now)
-	}
-}
-
-// save writes the state to a temporary file and renames it over the old
-// one, so that a crash never leaves a half-written state.
-func (k *stateKeeper) save(now time.Time) {
-	if k.path == "" {
+	if now.Sub(k.last) < k.every {
 		return
 	}
 	k.last = now
+	b, ok := k.snapshot(now)
+	if !ok {
+		return
+	}
+	select {
+	case k.pending <- b:
+	default:
+		// Only this goroutine sends: once the old state is taken out,
+		// there is room.
+		select {
+		case <-k.pending:
+		default:
+		}
+		k.pending <- b
+	}
+}
+
+// stop waits for the writer, then saves the final state.
+func (k *stateKeeper) stop(now time.Time) {
+	if k.path == "" {
+		return
+	}
+	close(k.pending)
+	<-k.written
+	if b, ok := k.snapshot(now); ok {
+		k.write(b)
+	}
+}
+
+func (k *stateKeeper) snapshot(now time.Time) ([]byte, bool) {
+	var buf bytes.Buffer
+	if err := k.an.SaveState(&buf, now); err != nil {
+		k.log.Error("cannot save detector state", "err", err)
+		return nil, false
+	}
+	return buf.Bytes(), true
+}
+
+// write puts the state in a temporary file and renames it over the old
+// one, so that a crash never leaves a half-written state.
+func (k *stateKeeper) write(b []byte) {
 	tmp := k.path + ".tmp"
 	err := func() error {
 		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			return err
 		}
-		if err := k.an.SaveState(f, now); err != nil {
+		if _, err := f.Write(b); err != nil {
 			f.Close()
 			return err
 		}
