@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"netspot/core/event"
@@ -110,22 +111,30 @@ func (f *FanOut) Close(ctx context.Context) error {
 			q.abandon()
 		}
 	}
-	var errs []error
-	for _, q := range f.queues {
-		// A sink still inside Write is closed from here: Close must make
-		// a blocked Write return.
-		if err := q.sink.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("sink %s: close: %w", q.name, err))
-		}
-		<-q.done
-		q.mu.Lock()
-		st := q.stats
-		q.mu.Unlock()
-		if st.DroppedAlarms > 0 {
-			errs = append(errs, fmt.Errorf("sink %s: %d alarms were not delivered", q.name, st.DroppedAlarms))
-		}
+	// The sinks close at the same time: each may take its own timeout to
+	// flush, and shutdown should last the longest of them, not their sum.
+	errs := make([][]error, len(f.queues))
+	var closing sync.WaitGroup
+	for i, q := range f.queues {
+		closing.Add(1)
+		go func() {
+			defer closing.Done()
+			// A sink still inside Write is closed from here: Close must
+			// make a blocked Write return.
+			if err := q.sink.Close(); err != nil {
+				errs[i] = append(errs[i], fmt.Errorf("sink %s: close: %w", q.name, err))
+			}
+			<-q.done
+			q.mu.Lock()
+			st := q.stats
+			q.mu.Unlock()
+			if st.DroppedAlarms > 0 {
+				errs[i] = append(errs[i], fmt.Errorf("sink %s: %d alarms were not delivered", q.name, st.DroppedAlarms))
+			}
+		}()
 	}
-	return errors.Join(errs...)
+	closing.Wait()
+	return errors.Join(slices.Concat(errs...)...)
 }
 
 // queue is one sink's bounded buffer and the state of its goroutine.
