@@ -200,6 +200,8 @@ func (a *Attack) validate(c *Config) error {
 		return config.Errorf("rate", "must be between 0 (the kind's default) and 1000000 per second, got %v", a.Rate)
 	case a.Ports < 0 || a.Ports > 65535:
 		return config.Errorf("ports", "must be between 1 and 65535, got %d", a.Ports)
+	case a.Kind == "udp-scan" && a.Ports > maxUDPScanPorts():
+		return config.Errorf("ports", "a UDP scan probes at most %d ports (those whose protocol would be decoded without a probe of that protocol are left out), got %d", maxUDPScanPorts(), a.Ports)
 	case a.Port < 0 || a.Port > 65535:
 		return config.Errorf("port", "must be between 0 and 65535, got %d", a.Port)
 	case a.Port == 0 && set["port"] && a.Kind != "udp-flood":
