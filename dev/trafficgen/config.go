@@ -119,6 +119,10 @@ func DefaultConfig() Config {
 
 const maxDuration = 7 * 24 * time.Hour
 
+// minAttackRate is the slowest attack: one event in 11 days, longer than
+// any capture.
+const minAttackRate = 1e-6
+
 // Validate checks every field and names the first bad one.
 func (c *Config) Validate() error {
 	switch {
@@ -196,8 +200,10 @@ func (a *Attack) validate(c *Config) error {
 		return config.Errorf("duration", "must be positive, got %s", a.Duration)
 	case a.At.D()+a.Duration.D() > c.Duration.D():
 		return config.Errorf("duration", "the attack ends at %s, after the capture's end at %s", a.At.D()+a.Duration.D(), c.Duration)
-	case math.IsNaN(a.Rate) || a.Rate < 0 || a.Rate > 1e6:
-		return config.Errorf("rate", "must be between 0 (the kind's default) and 1000000 per second, got %v", a.Rate)
+	case math.IsNaN(a.Rate) || a.Rate < 0 || a.Rate > 1e6 || a.Rate > 0 && a.Rate < minAttackRate:
+		// Below the minimum, the gap between two events would not fit
+		// in the generator's nanosecond clock.
+		return config.Errorf("rate", "must be 0 (the kind's default) or between %v and 1000000 per second, got %v", minAttackRate, a.Rate)
 	case a.Ports < 0 || a.Ports > 65535:
 		return config.Errorf("ports", "must be between 1 and 65535, got %d", a.Ports)
 	case a.Kind == "udp-scan" && a.Ports > maxUDPScanPorts():

@@ -313,6 +313,7 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.Attacks = []Attack{{Kind: "udp-flood", Duration: 1e9, Size: 2000}} }, "attack[0].size", "1472"},
 		{func(c *Config) { c.Attacks = []Attack{{Kind: "ping-sweep", Duration: 1e9, Target: "nas"}} }, "attack[0].target", "prefix"},
 		{func(c *Config) { c.Output.LinkType, c.Attacks = "raw", []Attack{{Kind: "arp-scan", Duration: 1e9}} }, "attack[0].kind", "raw link type"},
+		{func(c *Config) { c.Attacks = []Attack{{Kind: "syn-flood", Duration: 1e9, Rate: 1e-300}} }, "attack[0].rate", "between 1e-06 and"},
 		// More ports than a UDP scan can probe would never finish.
 		{func(c *Config) { c.Attacks = []Attack{{Kind: "udp-scan", Duration: 1e9, Ports: 65535}} }, "attack[0].ports", "at most 65515"},
 	}
