@@ -45,9 +45,10 @@ func writeCapture(path string, c trafficgen.Config) error {
 }
 
 // replay sends the frames of a pcap file to a QEMU socket netdev (one UDP
-// datagram per Ethernet frame) on the capture's own clock, until the file
-// ends or stop is closed. It returns the number of frames sent.
-func replay(path string, to *net.UDPAddr, stop <-chan struct{}) (int, error) {
+// datagram per Ethernet frame) on the capture's own clock, origin being the
+// capture time of the call, until the file ends or stop is closed. It
+// returns the number of frames sent.
+func replay(path string, origin time.Time, to *net.UDPAddr, stop <-chan struct{}) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
@@ -65,7 +66,6 @@ func replay(path string, to *net.UDPAddr, stop <-chan struct{}) (int, error) {
 		return 0, err
 	}
 	defer conn.Close()
-	var first time.Time
 	start := time.Now()
 	sent := 0
 	for {
@@ -76,10 +76,7 @@ func replay(path string, to *net.UDPAddr, stop <-chan struct{}) (int, error) {
 		if err != nil {
 			return sent, fmt.Errorf("replay %s: packet %d: %w", path, sent+1, err)
 		}
-		if first.IsZero() {
-			first = ci.Timestamp
-		}
-		if wait := time.Until(start.Add(ci.Timestamp.Sub(first))); wait > 0 {
+		if wait := time.Until(start.Add(ci.Timestamp.Sub(origin))); wait > 0 {
 			select {
 			case <-stop:
 				return sent, nil

@@ -105,9 +105,15 @@ func TestReplaySendsEveryFrame(t *testing.T) {
 			received.Add(1)
 		}
 	}()
-	sent, err := replay(path, l.LocalAddr().(*net.UDPAddr), make(chan struct{}))
+	// The flood starts 200 ms after the capture's start, whenever the
+	// first packet is: the replay keeps that clock.
+	began := time.Now()
+	sent, err := replay(path, c.Start, l.LocalAddr().(*net.UDPAddr), make(chan struct{}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if took := time.Since(began); took < c.Attacks[0].At.D() {
+		t.Errorf("replayed in %v: the attack came before its offset %v", took, c.Attacks[0].At)
 	}
 	for deadline := time.Now().Add(2 * time.Second); received.Load() < int64(sent) && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
@@ -124,7 +130,7 @@ func TestReplayRejectsWhatIsNotAnEthernetCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
-	if _, err := replay(notPcap, to, nil); err == nil {
+	if _, err := replay(notPcap, time.Time{}, to, nil); err == nil {
 		t.Error("a file that is not a pcap was replayed")
 	}
 	raw := filepath.Join(dir, "raw.pcap")
@@ -136,7 +142,7 @@ func TestReplayRejectsWhatIsNotAnEthernetCapture(t *testing.T) {
 	if err := os.WriteFile(raw, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := replay(raw, to, nil); err == nil {
+	if _, err := replay(raw, time.Time{}, to, nil); err == nil {
 		t.Error("a capture without Ethernet frames was replayed")
 	}
 }

@@ -243,7 +243,7 @@ func (t *suite) checkNetspot() {
 	replayed := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		_, err := replay(pcap, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: t.capPort}, stop)
+		_, err := replay(pcap, traffic.Start, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: t.capPort}, stop)
 		replayed <- err
 	}()
 	defer close(stop)
