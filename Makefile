@@ -42,8 +42,8 @@ fuzz: ## run every fuzz target for FUZZTIME each
 calibration: ## SPOT alarm rate against q on long i.i.d. streams (the table of the spot package doc; a few minutes)
 	$(GO) run ./dev/spotcal -seeds 3 -max-excess 200,1000
 
-clean: ## remove build outputs
-	rm -rf bin dist
+clean: ## remove build outputs (the buildroot checkout and image in build/ are kept)
+	rm -rf bin dist build/vmtest build/vmtest-bin
 
 # --- release binaries, packages and their tests on ARM (see the README's Install) ---
 # dist/netspot-linux-<target>: static (cgo off), -trimpath, stripped, stamped with VERSION
@@ -153,13 +153,11 @@ BENCH_CAPTURE ?= bin/bench-5m.pcap
 demo-capture: ## regenerate dev/demo/demo.pcapng and labels.json from dev/demo/scenario.toml
 	$(TRAFFICGEN) -c dev/demo/scenario.toml -o dev/demo/demo.pcapng --labels dev/demo/labels.json
 
-bench-capture: ## write the 5M-packet, 600 s benchmark capture to $(BENCH_CAPTURE) (about 2.3 GB; not committed)
+bench-capture: ## write the 5M-packet, 600 s benchmark capture to $(BENCH_CAPTURE) (about 4.4 GB; not committed)
 	@mkdir -p $(dir $(BENCH_CAPTURE))
 	$(TRAFFICGEN) -seed 5 -duration 10m -rate 8333 -hosts 40 -format pcap -o $(BENCH_CAPTURE) \
 	    --labels $(BENCH_CAPTURE:.pcap=.labels.json) \
 	    --attack syn-scan@3m+20s --attack syn-flood@5m+20s:rate=5000 --attack udp-flood@7m+20s:rate=5000
-
-	rm -rf bin dist build/vmtest build/vmtest-bin
 
 # --- appliance image and virtual appliance --------------------------------
 # The SD-card image is built by buildroot, pinned to one LTS release whose

@@ -7,7 +7,9 @@ import (
 )
 
 // anyDevice is the pseudo-interface that captures on every interface.
-var anyDevice = Device{Name: "any", Up: true, Flags: []string{"every interface"}, Addresses: []string{}}
+func anyDevice() Device {
+	return Device{Name: "any", Up: true, Flags: []string{"every interface"}, Addresses: []string{}}
+}
 
 // systemDevices lists "any" and the machine's network interfaces. Capture
 // files are not devices: they are not listed.
@@ -16,7 +18,7 @@ func systemDevices() ([]Device, error) {
 	if err != nil {
 		return nil, fmt.Errorf("network interfaces: %w", err)
 	}
-	out := []Device{anyDevice}
+	out := []Device{anyDevice()}
 	for _, ifc := range ifs {
 		d := Device{
 			Name: ifc.Name, Index: ifc.Index, MTU: ifc.MTU, MAC: ifc.HardwareAddr.String(),

@@ -203,7 +203,7 @@ func testServer(t *testing.T, cfg Config, r Runner) (*Server, *fakeClock) {
 }
 
 func fakeDevices() ([]Device, error) {
-	return []Device{anyDevice, {Name: "eth0", Index: 2, Up: true, Flags: []string{"up"}, Addresses: []string{"192.168.1.2/24"}}}, nil
+	return []Device{anyDevice(), {Name: "eth0", Index: 2, Up: true, Flags: []string{"up"}, Addresses: []string{"192.168.1.2/24"}}}, nil
 }
 
 func httptestRequest(method, target, body string) *http.Request {

@@ -110,9 +110,6 @@ func (b *Browser) Close() error {
 	return os.RemoveAll(b.profile)
 }
 
-// Log returns what the browser printed on its standard error.
-func (b *Browser) Log() string { return b.stderr.String() }
-
 // Open opens a new tab on pageURL.
 func (b *Browser) Open(ctx context.Context, pageURL string) (*Page, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+b.debug+"/json/new?"+url.QueryEscape(pageURL), nil)

@@ -12,14 +12,15 @@ import (
 	"netspot/dev/mixcap"
 )
 
-// generate writes n frames of a deterministic mix over span into path.
-// Frames are drawn from a pool of 8192 distinct ones; sizes average about
-// 460 bytes, like a mixed office network.
+// generate writes n frames (n > 0) of a deterministic mix over span into
+// path. Frames are drawn from a pool of 8192 distinct ones; sizes average
+// about 550 bytes, like a mixed office network.
 func generate(path string, n int, span time.Duration) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
+	defer f.Close() // on an error; the final Close below reports its own
 	bw := bufio.NewWriterSize(f, 1<<20)
 	w := pcapgo.NewWriterNanos(bw)
 	if err := w.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {

@@ -32,6 +32,10 @@ func main() {
 	span := flag.Duration("span", 600*time.Second, "time covered by the generated capture")
 	flag.Parse()
 	if *write != "" {
+		if *packets < 1 || *span <= 0 {
+			fmt.Fprintf(os.Stderr, "replay: -packets %d -span %s: want at least one packet over a positive span\n", *packets, *span)
+			os.Exit(2)
+		}
 		if err := generate(*write, *packets, *span); err != nil {
 			fmt.Fprintln(os.Stderr, "replay:", err)
 			os.Exit(1)

@@ -359,7 +359,7 @@ func scanPorts(r *rng, n int, udp bool) []uint16 {
 	seen := make(map[uint16]bool, n)
 	var out []uint16
 	for _, p := range common {
-		if len(out) < n && !(udp && decodedUDPPort(p) && probePayload(p) == 0) {
+		if len(out) < n && (!udp || udpScannable(p)) {
 			out = append(out, p)
 			seen[p] = true
 		}
@@ -369,7 +369,7 @@ func scanPorts(r *rng, n int, udp bool) []uint16 {
 		if n > 9000 {
 			p = uint16(1 + r.intn(65535))
 		}
-		if !seen[p] && !(udp && decodedUDPPort(p) && probePayload(p) == 0) {
+		if !seen[p] && (!udp || udpScannable(p)) {
 			seen[p] = true
 			out = append(out, p)
 		}
@@ -455,6 +455,22 @@ func udpPayload(p *apkt) *payload {
 		return &payload{lit: ntpProbe[:], n: len(ntpProbe)}
 	}
 	return &payload{n: p.n, off: int(p.t) & (blockSize - 1)}
+}
+
+// udpScannable reports whether a UDP scan probes port p: not a port whose
+// protocol decoders parse, unless the probe carries what that protocol
+// expects.
+func udpScannable(p uint16) bool { return !decodedUDPPort(p) || probePayload(p) > 0 }
+
+// maxUDPScanPorts is the number of ports a UDP scan can probe.
+func maxUDPScanPorts() int {
+	n := 0
+	for p := 1; p <= 65535; p++ {
+		if udpScannable(uint16(p)) {
+			n++
+		}
+	}
+	return n
 }
 
 // decodedUDPPort reports the UDP ports whose datagrams decoders parse as a

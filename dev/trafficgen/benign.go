@@ -374,7 +374,7 @@ func (g *Generator) activity(k activityKind, t int64) {
 	case actHTTP:
 		c := g.client(r)
 		s := g.lan.servers[12+r.intn(4)] // update and package mirrors
-		t = g.lookup(r, c, s, t, false)
+		t = g.lookup(r, c, s, t)
 		conn := g.newConn(r)
 		conn.app, conn.name, conn.todo = appHTTP, s.name, r.between(1, 3)
 		conn.open(g, t, c, nil, s, false, 80)
@@ -390,7 +390,7 @@ func (g *Generator) newConn(r *rng) *tcpConn {
 
 // lookup plans the DNS resolution of s by c at t (unless cached) and returns
 // when the answer arrives.
-func (g *Generator) lookup(r *rng, c *node, s *server, t int64, v6 bool) int64 {
+func (g *Generator) lookup(r *rng, c *node, s *server, t int64) int64 {
 	if r.chance(0.3) {
 		return t // in the host's cache
 	}
@@ -450,7 +450,7 @@ func (g *Generator) webVisit(r *rng, t int64) {
 			g.start(x, -1)
 			continue
 		}
-		ready := g.lookup(r, c, s, t+int64(d)*int64(r.between(5, 200))*1e6, false)
+		ready := g.lookup(r, c, s, t+int64(d)*int64(r.between(5, 200))*1e6)
 		conns := 1 + r.intn(2)
 		if r.chance(0.2) {
 			conns += 2
@@ -488,7 +488,7 @@ func (g *Generator) bulk(r *rng, t int64) {
 		conn.open(g, t, c, nas, nil, c.has6 && nas.has6 && r.chance(0.5), 22)
 	} else {
 		s := g.lan.servers[r.intn(len(g.lan.servers))]
-		t = g.lookup(r, c, s, t, false)
+		t = g.lookup(r, c, s, t)
 		conn.app, conn.name, conn.todo = appDownload, s.name, 1
 		conn.open(g, t, c, nil, s, c.has6 && s.has6 && r.chance(0.5), 443)
 	}

@@ -119,6 +119,10 @@ func DefaultConfig() Config {
 
 const maxDuration = 7 * 24 * time.Hour
 
+// minAttackRate is the slowest attack: one event in 11 days, longer than
+// any capture.
+const minAttackRate = 1e-6
+
 // Validate checks every field and names the first bad one.
 func (c *Config) Validate() error {
 	switch {
@@ -196,10 +200,14 @@ func (a *Attack) validate(c *Config) error {
 		return config.Errorf("duration", "must be positive, got %s", a.Duration)
 	case a.At.D()+a.Duration.D() > c.Duration.D():
 		return config.Errorf("duration", "the attack ends at %s, after the capture's end at %s", a.At.D()+a.Duration.D(), c.Duration)
-	case math.IsNaN(a.Rate) || a.Rate < 0 || a.Rate > 1e6:
-		return config.Errorf("rate", "must be between 0 (the kind's default) and 1000000 per second, got %v", a.Rate)
+	case math.IsNaN(a.Rate) || a.Rate < 0 || a.Rate > 1e6 || a.Rate > 0 && a.Rate < minAttackRate:
+		// Below the minimum, the gap between two events would not fit
+		// in the generator's nanosecond clock.
+		return config.Errorf("rate", "must be 0 (the kind's default) or between %v and 1000000 per second, got %v", minAttackRate, a.Rate)
 	case a.Ports < 0 || a.Ports > 65535:
 		return config.Errorf("ports", "must be between 1 and 65535, got %d", a.Ports)
+	case a.Kind == "udp-scan" && a.Ports > maxUDPScanPorts():
+		return config.Errorf("ports", "a UDP scan probes at most %d ports (those whose protocol would be decoded without a probe of that protocol are left out), got %d", maxUDPScanPorts(), a.Ports)
 	case a.Port < 0 || a.Port > 65535:
 		return config.Errorf("port", "must be between 0 and 65535, got %d", a.Port)
 	case a.Port == 0 && set["port"] && a.Kind != "udp-flood":

@@ -116,13 +116,13 @@ func New(cfg Config) (*Generator, error) {
 	}
 	chat := chatterPerSecond(g.lan)
 	if cfg.Rate < 1.25*chat {
-		return nil, fmtFieldErr("rate", "%v packets/s is too low for %d hosts, whose background chatter alone (ARP, mDNS, NTP, ...) is %.1f packets/s: give at least %.1f or fewer hosts", cfg.Rate, cfg.Hosts, chat, 1.25*chat)
+		return nil, config.Errorf("rate", "%v packets/s is too low for %d hosts, whose background chatter alone (ARP, mDNS, NTP, ...) is %.1f packets/s: give at least %.1f or fewer hosts", cfg.Rate, cfg.Hosts, chat, 1.25*chat)
 	}
 	g.startBenign()
 	for i := range cfg.Attacks {
 		a, err := g.plan(i, cfg.Attacks[i])
 		if err != nil {
-			return nil, withinAttack(i, err)
+			return nil, config.Within(fmt.Sprintf("attack[%d]", i), err)
 		}
 		g.attacks = append(g.attacks, a)
 	}
@@ -182,11 +182,6 @@ func (g *Generator) Next(p *Packet) bool {
 	return false
 }
 
-// fmtFieldErr is config.Errorf, named here for the generator's own checks.
-func fmtFieldErr(key, format string, args ...any) error { return configErrorf(key, format, args...) }
-
-func withinAttack(i int, err error) error { return configWithin(fmt.Sprintf("attack[%d]", i), err) }
-
 // plan resolves attack i against the network and starts its source.
 func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 	a := &plannedAttack{idx: i, spec: spec, kind: spec.Kind, label: spec.Label, start: int64(spec.At.D()),
@@ -220,7 +215,7 @@ func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 			return nil, fieldErr("target", err)
 		}
 		if a.victim == a.scanner {
-			return nil, fmtFieldErr("target", "the target is the scanner itself (%s)", ipString(a.victim.ip4))
+			return nil, config.Errorf("target", "the target is the scanner itself (%s)", ipString(a.victim.ip4))
 		}
 		n := spec.Ports
 		if n == 0 {
@@ -256,7 +251,7 @@ func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 		}
 		a.local = netip.MustParsePrefix("192.168.1.0/24").Overlaps(prefix)
 		if a.kind == "arp-scan" && !a.local {
-			return nil, fmtFieldErr("target", "ARP reaches only the LAN 192.168.1.0/24, not %s", prefix)
+			return nil, config.Errorf("target", "ARP reaches only the LAN 192.168.1.0/24, not %s", prefix)
 		}
 		a.rate = float64(len(a.addrs)) / dsec
 		a.attacker, a.target = ipString(a.scanner.ip4), prefix.String()
@@ -313,7 +308,7 @@ func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 		if spec.From != "" && spec.From != "internet" {
 			ad, perr := netip.ParseAddr(spec.From)
 			if perr != nil || !ad.Is4() || ad.IsPrivate() || ad.IsLoopback() || ad.IsMulticast() || ad.IsUnspecified() {
-				return nil, fmtFieldErr("from", "%q is not a public IPv4 address", spec.From)
+				return nil, config.Errorf("from", "%q is not a public IPv4 address", spec.From)
 			}
 			b := ad.As4()
 			a.extSrc = v4(b[0], b[1], b[2], b[3])
@@ -323,10 +318,10 @@ func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 	}
 	if a.victim == l.gw && a.attacker != ipString(l.gw.ip4) && (a.kind == "syn-flood" || a.kind == "synack-reflection" ||
 		a.kind == "ssh-brute" || a.kind == "ftp-brute" || (a.kind == "udp-flood" && a.fromLAN == nil)) {
-		return nil, fmtFieldErr("target", "%s comes from the Internet, and traffic from the Internet to the gateway itself never crosses the LAN: choose a LAN host", a.kind)
+		return nil, config.Errorf("target", "%s comes from the Internet, and traffic from the Internet to the gateway itself never crosses the LAN: choose a LAN host", a.kind)
 	}
 	if a.kind == "udp-flood" && a.port != 0 && decodedUDPPort(uint16(a.port)) && probePayload(uint16(a.port)) == 0 {
-		return nil, fmtFieldErr("port", "udp-flood writes no payload for the protocol of port %d; choose another port", a.port)
+		return nil, config.Errorf("port", "udp-flood writes no payload for the protocol of port %d; choose another port", a.port)
 	}
 	if spec.Rate > 0 {
 		a.rate = spec.Rate
@@ -335,7 +330,8 @@ func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 	return a, nil
 }
 
-func fieldErr(key string, err error) error { return configErrorf(key, "%v", err) }
+// fieldErr names the key of a problem found with the network model.
+func fieldErr(key string, err error) error { return config.Errorf(key, "%v", err) }
 
 // startAttack starts the sources of a planned attack.
 func (g *Generator) startAttack(a *plannedAttack, r *rng) {
@@ -411,6 +407,3 @@ func tunnelName(r *rng, seq int) string {
 	sb.WriteString(".t.tunnel.example.net")
 	return sb.String()
 }
-
-func configErrorf(key, format string, args ...any) error { return config.Errorf(key, format, args...) }
-func configWithin(section string, err error) error       { return config.Within(section, err) }

@@ -313,6 +313,9 @@ func TestValidate(t *testing.T) {
 		{func(c *Config) { c.Attacks = []Attack{{Kind: "udp-flood", Duration: 1e9, Size: 2000}} }, "attack[0].size", "1472"},
 		{func(c *Config) { c.Attacks = []Attack{{Kind: "ping-sweep", Duration: 1e9, Target: "nas"}} }, "attack[0].target", "prefix"},
 		{func(c *Config) { c.Output.LinkType, c.Attacks = "raw", []Attack{{Kind: "arp-scan", Duration: 1e9}} }, "attack[0].kind", "raw link type"},
+		{func(c *Config) { c.Attacks = []Attack{{Kind: "syn-flood", Duration: 1e9, Rate: 1e-300}} }, "attack[0].rate", "between 1e-06 and"},
+		// More ports than a UDP scan can probe would never finish.
+		{func(c *Config) { c.Attacks = []Attack{{Kind: "udp-scan", Duration: 1e9, Ports: 65535}} }, "attack[0].ports", "at most 65515"},
 	}
 	for _, tc := range cases {
 		c := DefaultConfig()
@@ -490,5 +493,26 @@ func BenchmarkGenerate(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
 			b.SetBytes(bytes / int64(b.N))
 		})
+	}
+}
+
+// The largest scans allowed probe every port they may, each once.
+func TestLargestScans(t *testing.T) {
+	for _, udp := range []bool{false, true} {
+		n := 65535
+		if udp {
+			n = maxUDPScanPorts()
+		}
+		ports := scanPorts(newRNG(1, "test"), n, udp)
+		seen := make(map[uint16]bool, n)
+		for _, p := range ports {
+			if p == 0 || seen[p] || (udp && !udpScannable(p)) {
+				t.Fatalf("udp=%v: port %d probed twice, or not to be probed", udp, p)
+			}
+			seen[p] = true
+		}
+		if len(ports) != n {
+			t.Errorf("udp=%v: %d ports, want %d", udp, len(ports), n)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -114,19 +113,6 @@ func (l *Labels) WriteJSON(w io.Writer) error {
 	}
 	_, err = w.Write(append(b, '\n'))
 	return err
-}
-
-// ReadLabels reads a labels file.
-func ReadLabels(path string) (*Labels, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var l Labels
-	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &l, nil
 }
 
 // Comment is the one-line description of the scenario written into

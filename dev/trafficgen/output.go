@@ -10,6 +10,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"netspot/core/config"
 )
 
 // Writer writes generated packets as a capture file: pcap or pcapng, with
@@ -41,7 +43,7 @@ func (o *Output) linkType() layers.LinkType {
 // section header (pcap has no place for it).
 func NewWriter(w io.Writer, o Output, start time.Time, comment string) (*Writer, error) {
 	if err := o.Validate(); err != nil {
-		return nil, configWithin("output", err)
+		return nil, config.Within("output", err)
 	}
 	wr := &Writer{o: o, start: start, bw: bufio.NewWriterSize(w, 1<<20), buf: make([]byte, 0, 4096)}
 	snap := uint32(o.Snaplen)

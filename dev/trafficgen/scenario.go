@@ -11,7 +11,8 @@ import (
 )
 
 // LoadScenario reads a TOML scenario file over DefaultConfig and validates
-// it. Unknown keys are errors, and errors name the key and its line.
+// it. An unknown key or a value of the wrong type is an error naming its
+// line; an invalid value, one naming its key.
 func LoadScenario(path string) (Config, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -236,7 +236,7 @@ func (c *tcpConn) open(g *Generator, t int64, cl *node, srvNode *node, srv *serv
 		c.bps = r.uniform(1, 12) / 1e3 // 1-12 MB/s from the Internet
 	}
 	b.ts = a.ts
-	c.handshake(g, t)
+	c.handshake(t)
 }
 
 func lanEndpoint(n *node, v6 bool, port uint16) endpoint {
@@ -258,11 +258,11 @@ func (c *tcpConn) openFromInternet(g *Generator, t int64, ip ipAddr, ttl uint8, 
 	c.ep[0].ts = c.ep[1].ts
 	c.lag = [2]int64{r.jitterNS(rtt, 0.1), int64(r.between(40, 300)) * 1e3}
 	c.bps = r.uniform(0.5, 4) / 1e3
-	c.handshake(g, t)
+	c.handshake(t)
 }
 
 // handshake resets the connection's state and queues SYN, SYN-ACK and ACK.
-func (c *tcpConn) handshake(g *Generator, t int64) {
+func (c *tcpConn) handshake(t int64) {
 	r := c.r
 	a, b := &c.ep[0], &c.ep[1]
 	for i := range c.ep {
@@ -291,7 +291,7 @@ func (c *tcpConn) handshake(g *Generator, t int64) {
 	a.seq++
 	b.seq++
 	a.rcv, b.rcv = b.seq, a.seq
-	c.advance(g, t2)
+	c.advance(t2)
 }
 
 // send starts a message of size bytes from side s at time t. lit is its
@@ -372,7 +372,7 @@ func (c *tcpConn) sendData(g *Generator) {
 	}
 	if last {
 		tx.active = false
-		c.advance(g, t)
+		c.advance(t)
 	}
 }
 
@@ -400,7 +400,7 @@ func (c *tcpConn) think(mean int64) int64 { return c.r.expNS(mean) + 200e3 }
 
 // advance decides what the connection does once the handshake or a message
 // is over at time t.
-func (c *tcpConn) advance(g *Generator, t int64) {
+func (c *tcpConn) advance(t int64) {
 	if c.closed {
 		return
 	}

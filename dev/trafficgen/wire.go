@@ -149,12 +149,11 @@ type l3 struct {
 	flow     uint32 // IPv6 flow label
 }
 
-func (f *frame) ether(e l2, etherType uint16) int {
+func (f *frame) ether(e l2, etherType uint16) {
 	f.buf = f.buf[:14]
 	copy(f.buf[0:6], e.dst[:])
 	copy(f.buf[6:12], e.src[:])
 	binary.BigEndian.PutUint16(f.buf[12:14], etherType)
-	return 14
 }
 
 // ip writes the IP header for a payload of plen bytes after the Ethernet

@@ -5,107 +5,50 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"os"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"netspot/core/config"
+	"netspot/dev/trafficgen"
 )
 
-// trafficPlan describes the capture replayed into the appliance's capture
-// NIC: normal traffic, then a SYN flood, then normal traffic again.
-type trafficPlan struct {
-	Normal      time.Duration // normal traffic before the attack
-	Attack      time.Duration // SYN flood
-	After       time.Duration // normal traffic after the attack
-	NormalRate  int           // packets per second of normal traffic
-	AttackRate  int           // SYN packets per second during the attack
-	Seed        uint64
-	StartOfTime time.Time // timestamp of the first packet
+// vmTraffic is the traffic replayed into the appliance's capture NIC: a
+// small office LAN, steady so that the test config's detectors learn it in
+// the 40 s before a SYN flood, then 20 s of normal traffic again.
+func vmTraffic() trafficgen.Config {
+	c := trafficgen.DefaultConfig()
+	c.Seed = 7
+	c.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.Duration = config.Duration(75 * time.Second)
+	c.Rate, c.Hosts, c.Wander = 60, 6, 0
+	c.Output = trafficgen.Output{Format: "pcap", LinkType: "ether"}
+	c.Attacks = []trafficgen.Attack{{Kind: "syn-flood", Rate: 600,
+		At: config.Duration(40 * time.Second), Duration: config.Duration(15 * time.Second)}}
+	return c
 }
 
-// writeCapture writes the plan as a pcap file (Ethernet link type) and
-// returns the offset of the attack from the start of the capture.
-func writeCapture(w io.Writer, p trafficPlan) (time.Duration, error) {
-	pw := pcapgo.NewWriter(w)
-	if err := pw.WriteFileHeader(65535, layers.LinkTypeEthernet); err != nil {
-		return 0, err
+// writeCapture writes the capture of c to path.
+func writeCapture(path string, c trafficgen.Config) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
 	}
-	rng := rand.New(rand.NewPCG(p.Seed, p.Seed^0x9e3779b97f4a7c15))
-	buf := gopacket.NewSerializeBuffer()
-	write := func(at time.Duration, ls ...gopacket.SerializableLayer) error {
-		if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
-			return err
-		}
-		data := buf.Bytes()
-		ci := gopacket.CaptureInfo{Timestamp: p.StartOfTime.Add(at), CaptureLength: len(data), Length: len(data)}
-		return pw.WritePacket(ci, data)
+	if _, err := trafficgen.Generate(f, c); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	server := net.IPv4(192, 168, 1, 10).To4()
-	clients := []net.IP{net.IPv4(192, 168, 1, 20).To4(), net.IPv4(192, 168, 1, 21).To4(), net.IPv4(192, 168, 1, 22).To4()}
-	macA := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0a}
-	macB := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x0b}
-
-	normal := func(from, to time.Duration) error {
-		step := time.Second / time.Duration(p.NormalRate)
-		for at := from; at < to; at += step/2 + time.Duration(rng.Int64N(int64(step))) {
-			c := clients[rng.IntN(len(clients))]
-			eth := &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}
-			if rng.IntN(10) == 0 { // a DNS query now and then
-				ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: c, DstIP: server}
-				udp := &layers.UDP{SrcPort: layers.UDPPort(30000 + rng.IntN(20000)), DstPort: 53}
-				if err := udp.SetNetworkLayerForChecksum(ip); err != nil {
-					return err
-				}
-				if err := write(at, eth, ip, udp, gopacket.Payload(make([]byte, 32))); err != nil {
-					return err
-				}
-				continue
-			}
-			ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: c, DstIP: server}
-			tcp := &layers.TCP{SrcPort: layers.TCPPort(40000 + rng.IntN(100)), DstPort: 443, ACK: true, PSH: rng.IntN(2) == 0,
-				Seq: rng.Uint32(), Ack: rng.Uint32(), Window: 512}
-			if rng.IntN(25) == 0 { // an occasional new connection
-				tcp.SYN, tcp.ACK, tcp.PSH = true, false, false
-			}
-			if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
-				return err
-			}
-			if err := write(at, eth, ip, tcp, gopacket.Payload(make([]byte, 100+rng.IntN(1200)))); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if err := normal(0, p.Normal); err != nil {
-		return 0, err
-	}
-	step := time.Second / time.Duration(p.AttackRate)
-	for at := p.Normal; at < p.Normal+p.Attack; at += step {
-		src := net.IPv4(10, byte(rng.IntN(256)), byte(rng.IntN(256)), byte(1+rng.IntN(254))).To4()
-		eth := &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4}
-		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: src, DstIP: server}
-		tcp := &layers.TCP{SrcPort: layers.TCPPort(1024 + rng.IntN(60000)), DstPort: 80, SYN: true, Seq: rng.Uint32(), Window: 1024}
-		if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
-			return 0, err
-		}
-		if err := write(at, eth, ip, tcp); err != nil {
-			return 0, err
-		}
-	}
-	if err := normal(p.Normal+p.Attack, p.Normal+p.Attack+p.After); err != nil {
-		return 0, err
-	}
-	return p.Normal, nil
+	return f.Close()
 }
 
 // replay sends the frames of a pcap file to a QEMU socket netdev (one UDP
-// datagram per Ethernet frame) on the capture's own clock, until the file
-// ends or stop is closed. It returns the number of frames sent.
-func replay(path string, to *net.UDPAddr, stop <-chan struct{}) (int, error) {
+// datagram per Ethernet frame) on the capture's own clock, origin being the
+// capture time of the call, until the file ends or stop is closed. It
+// returns the number of frames sent.
+func replay(path string, origin time.Time, to *net.UDPAddr, stop <-chan struct{}) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
@@ -123,7 +66,6 @@ func replay(path string, to *net.UDPAddr, stop <-chan struct{}) (int, error) {
 		return 0, err
 	}
 	defer conn.Close()
-	var first time.Time
 	start := time.Now()
 	sent := 0
 	for {
@@ -134,10 +76,7 @@ func replay(path string, to *net.UDPAddr, stop <-chan struct{}) (int, error) {
 		if err != nil {
 			return sent, fmt.Errorf("replay %s: packet %d: %w", path, sent+1, err)
 		}
-		if first.IsZero() {
-			first = ci.Timestamp
-		}
-		if wait := time.Until(start.Add(ci.Timestamp.Sub(first))); wait > 0 {
+		if wait := time.Until(start.Add(ci.Timestamp.Sub(origin))); wait > 0 {
 			select {
 			case <-stop:
 				return sent, nil

@@ -3,32 +3,38 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"netspot/core/config"
 )
 
-var testPlan = trafficPlan{Normal: 3 * time.Second, Attack: time.Second, After: time.Second,
-	NormalRate: 50, AttackRate: 400, Seed: 1, StartOfTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-
-// The capture must show normal traffic with few SYNs, then a window made of
-// SYNs only, which is what makes the detectors raise an alarm.
-func TestWriteCaptureShapesTheAttack(t *testing.T) {
-	var buf bytes.Buffer
-	attackAt, err := writeCapture(&buf, testPlan)
+// The capture must show normal traffic with few SYNs, then a window of
+// SYNs from spoofed sources, which is what makes the detectors raise an
+// alarm.
+func TestCaptureShapesTheAttack(t *testing.T) {
+	c := vmTraffic()
+	attack := c.Attacks[0]
+	path := filepath.Join(t.TempDir(), "capture.pcap")
+	if err := writeCapture(path, c); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if attackAt != testPlan.Normal {
-		t.Fatalf("attack at %v, want %v", attackAt, testPlan.Normal)
-	}
-	r, err := pcapgo.NewReader(&buf)
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +42,11 @@ func TestWriteCaptureShapesTheAttack(t *testing.T) {
 	last := time.Time{}
 	for {
 		data, ci, err := r.ReadPacketData()
-		if err != nil {
+		if err == io.EOF {
 			break
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 		if ci.Timestamp.Before(last) {
 			t.Fatalf("timestamps go back: %v after %v", ci.Timestamp, last)
@@ -51,63 +60,65 @@ func TestWriteCaptureShapesTheAttack(t *testing.T) {
 		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
 			syn = tcp.SYN && !tcp.ACK
 		}
-		at := ci.Timestamp.Sub(testPlan.StartOfTime)
-		switch {
-		case at < testPlan.Normal:
+		switch at := ci.Timestamp.Sub(c.Start); {
+		case at < attack.At.D():
 			before++
 			if syn {
 				beforeSYN++
 			}
-		case at < testPlan.Normal+testPlan.Attack:
+		case at < attack.At.D()+attack.Duration.D():
 			during++
 			if syn {
 				duringSYN++
 			}
 		}
 	}
-	if before < 100 || float64(beforeSYN)/float64(before) > 0.2 {
-		t.Errorf("normal traffic: %d packets, %d SYN", before, beforeSYN)
+	if want := c.Rate * attack.At.D().Seconds(); float64(before) < want/2 || float64(beforeSYN)/float64(before) > 0.05 {
+		t.Errorf("normal traffic: %d packets (about %.0f expected), %d SYN", before, want, beforeSYN)
 	}
-	if during != 400 || duringSYN != during {
-		t.Errorf("attack: %d packets, %d SYN; want 400 SYN", during, duringSYN)
+	// Each SYN of the flood is answered by a SYN-ACK.
+	if want := attack.Rate * attack.Duration.D().Seconds(); math.Abs(float64(duringSYN)-want) > want/10 || duringSYN < during*2/5 {
+		t.Errorf("attack: %d packets, %d SYN; want about %.0f SYN, almost half of the packets", during, duringSYN, want)
 	}
 }
 
 func TestReplaySendsEveryFrame(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.pcap")
-	plan := testPlan
-	plan.Normal, plan.Attack, plan.After = 200*time.Millisecond, 100*time.Millisecond, 0
-	f, err := os.Create(path)
-	if err != nil {
+	c := vmTraffic() // cut short: the replay follows the capture's clock
+	c.Duration = config.Duration(300 * time.Millisecond)
+	c.Attacks[0].At, c.Attacks[0].Duration = config.Duration(200*time.Millisecond), config.Duration(100*time.Millisecond)
+	if err := writeCapture(path, c); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := writeCapture(f, plan); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	l, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	received := make(chan int)
+	var received atomic.Int64
 	go func() {
-		n := 0
 		b := make([]byte, 2048)
 		for {
-			_ = l.SetReadDeadline(time.Now().Add(2 * time.Second))
 			if _, err := l.Read(b); err != nil {
-				received <- n
-				return
+				return // closed
 			}
-			n++
+			received.Add(1)
 		}
 	}()
-	sent, err := replay(path, l.LocalAddr().(*net.UDPAddr), make(chan struct{}))
+	// The flood starts 200 ms after the capture's start, whenever the
+	// first packet is: the replay keeps that clock.
+	began := time.Now()
+	sent, err := replay(path, c.Start, l.LocalAddr().(*net.UDPAddr), make(chan struct{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := <-received; got != sent || sent == 0 {
+	if took := time.Since(began); took < c.Attacks[0].At.D() {
+		t.Errorf("replayed in %v: the attack came before its offset %v", took, c.Attacks[0].At)
+	}
+	for deadline := time.Now().Add(2 * time.Second); received.Load() < int64(sent) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if got := received.Load(); got != int64(sent) || sent == 0 {
 		t.Fatalf("sent %d frames, received %d", sent, got)
 	}
 }
@@ -119,7 +130,7 @@ func TestReplayRejectsWhatIsNotAnEthernetCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
-	if _, err := replay(notPcap, to, nil); err == nil {
+	if _, err := replay(notPcap, time.Time{}, to, nil); err == nil {
 		t.Error("a file that is not a pcap was replayed")
 	}
 	raw := filepath.Join(dir, "raw.pcap")
@@ -131,7 +142,7 @@ func TestReplayRejectsWhatIsNotAnEthernetCapture(t *testing.T) {
 	if err := os.WriteFile(raw, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := replay(raw, to, nil); err == nil {
+	if _, err := replay(raw, time.Time{}, to, nil); err == nil {
 		t.Error("a capture without Ethernet frames was replayed")
 	}
 }

@@ -233,26 +233,17 @@ func (t *suite) checkNetspot() {
 	}))
 
 	// Traffic: normal, then a SYN flood, replayed into the capture NIC.
-	plan := trafficPlan{Normal: 40 * time.Second, Attack: 15 * time.Second, After: 20 * time.Second,
-		NormalRate: 60, AttackRate: 600, Seed: 7, StartOfTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	traffic := vmTraffic()
+	attack := traffic.Attacks[0]
 	pcap := filepath.Join(t.out, "capture.pcap")
-	f, err := os.Create(pcap)
-	if err != nil {
-		t.check("capture written", err)
-		return
-	}
-	attackAt, err := writeCapture(f, plan)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if !t.check("capture generated", err) {
+	if !t.check("capture generated", writeCapture(pcap, traffic)) {
 		return
 	}
 	stop := make(chan struct{})
 	replayed := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		_, err := replay(pcap, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: t.capPort}, stop)
+		_, err := replay(pcap, traffic.Start, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: t.capPort}, stop)
 		replayed <- err
 	}()
 	defer close(stop)
@@ -260,9 +251,9 @@ func (t *suite) checkNetspot() {
 	t.check("stats reach the broker (netspot/"+nodeEdited+"/stats)", t.msgs.wait(t.ctx, 60*time.Second, func(m message) bool {
 		return m.topic == "netspot/"+nodeEdited+"/stats" && strings.Contains(m.payload, `"type":"data"`)
 	}))
-	attackStart := start.Add(attackAt)
+	attackStart := start.Add(attack.At.D())
 	t.check("an alarm reaches the broker during the attack (netspot/"+nodeEdited+"/alarm)",
-		t.msgs.wait(t.ctx, time.Until(attackStart)+plan.Attack+40*time.Second, func(m message) bool {
+		t.msgs.wait(t.ctx, time.Until(attackStart)+attack.Duration.D()+40*time.Second, func(m message) bool {
 			return m.topic == "netspot/"+nodeEdited+"/alarm" && strings.Contains(m.payload, `"type":"alarm"`) && m.at.After(attackStart)
 		}))
 

@@ -112,25 +112,25 @@ func StatusCode(err error) int {
 
 // request sends one request and decodes a JSON answer into out (when not
 // nil). Statuses in ok are successes.
-func (c *Client) request(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, out any, ok ...int) (int, error) {
+func (c *Client) request(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, out any, ok ...int) error {
 	res, err := c.send(ctx, method, path, query, contentType, body, nil)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(res.Body, maxAnswer))
 	if err != nil {
-		return res.StatusCode, fmt.Errorf("netspot: %s %s: reading the answer: %w", method, path, err)
+		return fmt.Errorf("netspot: %s %s: reading the answer: %w", method, path, err)
 	}
 	if !slices.Contains(ok, res.StatusCode) {
-		return res.StatusCode, answerError(res.StatusCode, data)
+		return answerError(res.StatusCode, data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			return res.StatusCode, fmt.Errorf("netspot: %s %s: unexpected answer: %w", method, path, err)
+			return fmt.Errorf("netspot: %s %s: unexpected answer: %w", method, path, err)
 		}
 	}
-	return res.StatusCode, nil
+	return nil
 }
 
 func (c *Client) send(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, header http.Header) (*http.Response, error) {
@@ -181,29 +181,28 @@ const v1 = "/api/v1/"
 
 // Ping checks that the server answers (no token needed).
 func (c *Client) Ping(ctx context.Context) error {
-	_, err := c.request(ctx, http.MethodGet, v1+"ping", nil, "", nil, nil, http.StatusOK)
-	return err
+	return c.request(ctx, http.MethodGet, v1+"ping", nil, "", nil, nil, http.StatusOK)
 }
 
 // Health returns the health check: Status "ok", or "failing" with the
 // problems (the server answers 503 then, which is not an error here).
 func (c *Client) Health(ctx context.Context) (api.Health, error) {
 	var h api.Health
-	_, err := c.request(ctx, http.MethodGet, v1+"health", nil, "", nil, &h, http.StatusOK, http.StatusServiceUnavailable)
+	err := c.request(ctx, http.MethodGet, v1+"health", nil, "", nil, &h, http.StatusOK, http.StatusServiceUnavailable)
 	return h, err
 }
 
 // Status returns the state of the server and of the pipeline.
 func (c *Client) Status(ctx context.Context) (api.Status, error) {
 	var st api.Status
-	_, err := c.request(ctx, http.MethodGet, v1+"status", nil, "", nil, &st, http.StatusOK)
+	err := c.request(ctx, http.MethodGet, v1+"status", nil, "", nil, &st, http.StatusOK)
 	return st, err
 }
 
 // Config returns the configuration of the next start, as sections of keys.
 func (c *Client) Config(ctx context.Context) (map[string]any, error) {
 	var m map[string]any
-	_, err := c.request(ctx, http.MethodGet, v1+"config", nil, "", nil, &m, http.StatusOK)
+	err := c.request(ctx, http.MethodGet, v1+"config", nil, "", nil, &m, http.StatusOK)
 	return m, err
 }
 
@@ -247,7 +246,7 @@ func (c *Client) putConfig(ctx context.Context, doc []byte, dry bool) (api.Confi
 	if doc == nil {
 		doc = []byte{}
 	}
-	_, err := c.request(ctx, http.MethodPut, v1+"config", q, "application/toml", doc, &res, http.StatusOK)
+	err := c.request(ctx, http.MethodPut, v1+"config", q, "application/toml", doc, &res, http.StatusOK)
 	return res, err
 }
 
@@ -259,7 +258,7 @@ func (c *Client) PatchConfig(ctx context.Context, changes map[string]any) (api.C
 	if err != nil {
 		return res, fmt.Errorf("netspot: encoding the changes: %w", err)
 	}
-	_, err = c.request(ctx, http.MethodPatch, v1+"config", nil, "application/json", body, &res, http.StatusOK)
+	err = c.request(ctx, http.MethodPatch, v1+"config", nil, "application/json", body, &res, http.StatusOK)
 	return res, err
 }
 
@@ -273,7 +272,7 @@ func (c *Client) SetDevice(ctx context.Context, device string) error {
 // started (or, after the server's wait, while it is still starting).
 func (c *Client) Start(ctx context.Context) (api.Status, error) {
 	var st api.Status
-	_, err := c.request(ctx, http.MethodPost, v1+"start", nil, "", nil, &st, http.StatusOK, http.StatusAccepted)
+	err := c.request(ctx, http.MethodPost, v1+"start", nil, "", nil, &st, http.StatusOK, http.StatusAccepted)
 	return st, err
 }
 
@@ -281,7 +280,7 @@ func (c *Client) Start(ctx context.Context) (api.Status, error) {
 // after the server's wait, while it is still stopping).
 func (c *Client) Stop(ctx context.Context) (api.Status, error) {
 	var st api.Status
-	_, err := c.request(ctx, http.MethodPost, v1+"stop", nil, "", nil, &st, http.StatusOK, http.StatusAccepted)
+	err := c.request(ctx, http.MethodPost, v1+"stop", nil, "", nil, &st, http.StatusOK, http.StatusAccepted)
 	return st, err
 }
 
@@ -290,7 +289,7 @@ func (c *Client) Stats(ctx context.Context) ([]api.Statistic, error) {
 	var out struct {
 		Statistics []api.Statistic `json:"statistics"`
 	}
-	_, err := c.request(ctx, http.MethodGet, v1+"stats", nil, "", nil, &out, http.StatusOK)
+	err := c.request(ctx, http.MethodGet, v1+"stats", nil, "", nil, &out, http.StatusOK)
 	return out.Statistics, err
 }
 
@@ -299,7 +298,7 @@ func (c *Client) Devices(ctx context.Context) ([]api.Device, error) {
 	var out struct {
 		Devices []api.Device `json:"devices"`
 	}
-	_, err := c.request(ctx, http.MethodGet, v1+"devices", nil, "", nil, &out, http.StatusOK)
+	err := c.request(ctx, http.MethodGet, v1+"devices", nil, "", nil, &out, http.StatusOK)
 	return out.Devices, err
 }
 
@@ -315,7 +314,7 @@ func (c *Client) Records(ctx context.Context, since uint64, limit int) (api.Reco
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	_, err := c.request(ctx, http.MethodGet, v1+"records", q, "", nil, &out, http.StatusOK)
+	err := c.request(ctx, http.MethodGet, v1+"records", q, "", nil, &out, http.StatusOK)
 	return out, err
 }
 
@@ -327,6 +326,6 @@ func (c *Client) Alarms(ctx context.Context, limit int) (api.AlarmList, error) {
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	_, err := c.request(ctx, http.MethodGet, v1+"alarms", q, "", nil, &out, http.StatusOK)
+	err := c.request(ctx, http.MethodGet, v1+"alarms", q, "", nil, &out, http.StatusOK)
 	return out, err
 }

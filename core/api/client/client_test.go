@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -342,4 +343,24 @@ func FuzzStreamRead(f *testing.F) {
 			t.Fatalf("retry %v", s.retry)
 		}
 	})
+}
+
+// A refusal of the stream is read whole, even when it comes in pieces, so
+// that the error carries the server's message.
+func TestStreamRefusalReadWhole(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"error":"missing or`))
+		http.NewResponseController(w).Flush()
+		time.Sleep(20 * time.Millisecond) // the first piece reaches the client alone
+		_, _ = w.Write([]byte(` wrong token"}`))
+	}))
+	defer srv.Close()
+	c, _ := New(srv.URL)
+	_, err := c.Stream(t.Context(), StreamOptions{})
+	var e *Error
+	if !errors.As(err, &e) || e.StatusCode != http.StatusUnauthorized || e.Message != "missing or wrong token" {
+		t.Errorf("refused stream: %v", err)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,6 +61,7 @@ type Stream struct {
 // Limits of the stream's reader.
 const (
 	maxEventLine = 4 << 20
+	maxErrorBody = 64 << 10 // of a refusal: one error object
 	defaultRetry = 2 * time.Second
 	maxRetry     = 30 * time.Second
 )
@@ -106,9 +108,8 @@ func (s *Stream) connect() error {
 	}
 	if res.StatusCode != http.StatusOK {
 		defer res.Body.Close()
-		data := make([]byte, 4096)
-		n, _ := res.Body.Read(data)
-		return answerError(res.StatusCode, data[:n])
+		data, _ := io.ReadAll(io.LimitReader(res.Body, maxErrorBody))
+		return answerError(res.StatusCode, data)
 	}
 	s.res = res
 	s.sc = bufio.NewScanner(res.Body)
