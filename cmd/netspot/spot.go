@@ -212,7 +212,7 @@ func parseHeader(text, column string) (col, fields int, isHeader bool, err error
 
 // parseField returns field col of a line of fields comma-separated values:
 // a number, or NaN for a missing value (empty, nan, null). ±Inf and numbers
-// out of the float64 range are errors.
+// beyond ±spot.MaxValue, which a detector cannot take, are errors.
 func parseField(text string, col, fields int) (float64, error) {
 	f := text
 	if fields > 1 {
@@ -228,12 +228,12 @@ func parseField(text string, col, fields int) (float64, error) {
 		return math.NaN(), nil
 	}
 	x, err := strconv.ParseFloat(f, 64)
-	if err != nil || math.IsInf(x, 0) {
+	if err != nil || !(math.Abs(x) <= spot.MaxValue) {
 		if len(f) > 40 {
 			f = f[:40] + "…"
 		}
-		if errors.Is(err, strconv.ErrRange) || math.IsInf(x, 0) {
-			return 0, fmt.Errorf("%q is out of range", f)
+		if err == nil || errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("%q is out of range (at most ±%g)", f, spot.MaxValue)
 		}
 		return 0, fmt.Errorf("%q is not a number", f)
 	}
@@ -257,8 +257,6 @@ func (r *spotRun) step(x float64) error {
 		return r.row(i, -1) // calibration done on this value
 	case spot.Normal, spot.Excess, spot.Alarm, spot.Continued:
 		return r.row(i, int(st))
-	case spot.Invalid:
-		return fmt.Errorf("spot: value %d (%g) rejected: beyond ±%g", i, x, spot.MaxValue)
 	}
 	return fmt.Errorf("spot: unexpected status %v", st)
 }
