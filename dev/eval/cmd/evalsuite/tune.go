@@ -158,11 +158,7 @@ func settings(qs, levels []float64, depths, ninits, clears, maxExcesses []int, m
 // replay builds a scenario's timeline and keeps its windows at the
 // scenario's period (1 s when it sets none).
 func replay(ctx context.Context, path string) (*cached, error) {
-	s, err := eval.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	tl, err := eval.Build(s, "")
+	s, tl, err := suite.Build(path)
 	if err != nil {
 		return nil, err
 	}
