@@ -388,25 +388,37 @@ func lineOf(p *unstable.Parser, e *unstable.Node) int {
 	return 0
 }
 
-// durationKeys are the keys holding durations, which must be strings with
-// a unit: a bare number would be read as nanoseconds, which no one means.
-var durationKeys = map[string]bool{"duration": true, "period": true, "at": true, "end": true, "from": true, "to": true}
+// isDurationKey reports whether a key (the last part of a dotted one)
+// holds a duration, which must be a string with a unit: a bare number
+// would be read as nanoseconds, which no one means.
+func isDurationKey(key string) bool {
+	switch key {
+	case "duration", "period", "at", "end", "from", "to":
+		return true
+	}
+	return false
+}
 
+// checkDurations reports the first duration (in the file's order) written
+// as something else than a string.
 func (p *positionMap) checkDurations() error {
+	var bad *Error
 	for key, kp := range p.lines {
-		last := key
+		entry, k := "", key
 		if i := strings.LastIndexByte(key, '.'); i >= 0 {
-			last = key[i+1:]
+			entry, k = key[:i], key[i+1:]
 		}
-		if durationKeys[last] && kp.kind != unstable.String && kp.kind != unstable.Table && kp.kind != unstable.ArrayTable {
-			entry, k := "", key
-			if i := strings.LastIndexByte(key, '.'); i >= 0 {
-				entry, k = key[:i], key[i+1:]
-			}
-			return &Error{Line: kp.line, Entry: entry, Key: k, Err: errors.New(`expected a duration string with a unit, such as "90s" or "2h10m"`)}
+		if !isDurationKey(k) || kp.kind == unstable.String || kp.kind == unstable.Table || kp.kind == unstable.ArrayTable {
+			continue
+		}
+		if bad == nil || kp.line < bad.Line {
+			bad = &Error{Line: kp.line, Entry: entry, Key: k, Err: errors.New(`expected a duration string with a unit, such as "90s" or "2h10m"`)}
 		}
 	}
-	return nil
+	if bad == nil {
+		return nil
+	}
+	return bad
 }
 
 // decodeError locates a go-toml decoding error.

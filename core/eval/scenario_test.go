@@ -71,6 +71,7 @@ func TestParseErrors(t *testing.T) {
 		{"zero duration", "duration = \"0s\"\n" + bg, 1, "duration: must be positive"},
 		{"huge duration", "duration = \"9000h\"\n" + bg, 1, "longer than the maximum"},
 		{"number duration", "duration = 3600\n" + bg, 1, "duration: expected a duration string"},
+		{"number durations", "duration = 3600\nperiod = 60\n" + bg + "to = 5\n", 1, "duration: expected a duration string"},
 		{"bad duration", "duration = \"3 hours\"\n" + bg, 1, "invalid duration"},
 		{"unknown key", "duration = \"1h\"\nspeed = 2\n" + bg, 2, "speed: unknown key"},
 		{"unknown entry key", "duration = \"1h\"\n" + bg + "loop = false\n", 4, "background.loop: unknown key"},
