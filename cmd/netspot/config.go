@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -266,37 +267,22 @@ func lineOf(p *unstable.Parser, e *unstable.Node) int {
 }
 
 // spotTables returns the names of the [spot.<NAME>] tables of a document,
-// in a stable order.
+// in a stable order, in one pass over its keys.
 func spotTables(lines map[string]keyInfo) []string {
 	seen := make(map[string]bool)
-	var names []string
-	for key := range lines {
-		parts := strings.Split(key, ".")
-		if len(parts) >= 2 && parts[0] == "spot" && !isSpotParam(parts[1]) && !seen[parts[1]] {
-			if len(parts) == 2 {
-				// "spot.X" is a table if written as [spot.X] or if keys
-				// are under it; a scalar "X = 1" in [spot] is an unknown
-				// key that the strict decoder reports.
-				if lines[key].kind != unstable.Table && !hasSubKeys(lines, key) {
-					continue
-				}
-			}
+	for key, k := range lines {
+		parts := strings.SplitN(key, ".", 3)
+		if len(parts) < 2 || parts[0] != "spot" || seen[parts[1]] || isSpotParam(parts[1]) {
+			continue
+		}
+		// "spot.X" is a table if written as [spot.X] or if keys are under
+		// it; a scalar "X = 1" in [spot] is an unknown key that the
+		// strict decoder reports.
+		if len(parts) == 3 || k.kind == unstable.Table {
 			seen[parts[1]] = true
-			names = append(names, parts[1])
 		}
 	}
-	slices.Sort(names)
-	return names
-}
-
-// hasSubKeys reports whether key has sub-keys in the document.
-func hasSubKeys(lines map[string]keyInfo, key string) bool {
-	for k := range lines {
-		if strings.HasPrefix(k, key+".") {
-			return true
-		}
-	}
-	return false
+	return slices.Sorted(maps.Keys(seen))
 }
 
 var spotParamsType = reflect.TypeOf(analyzer.SpotParams{})
