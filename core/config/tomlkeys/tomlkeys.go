@@ -179,8 +179,6 @@ func underAny(set map[string]bool, key string) bool {
 	return false
 }
 
-var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
-
 // known reports whether the key made of parts names a field of t or a
 // place under one whose keys are not checked.
 func (ix fieldIndex) known(t reflect.Type, parts []string) bool {
@@ -203,7 +201,7 @@ func (ix fieldIndex) known(t reflect.Type, parts []string) bool {
 		switch {
 		case i == len(parts)-1:
 			return true
-		case ft.Kind() == reflect.Map || reflect.PointerTo(ft).Implements(textUnmarshaler):
+		case ft.Kind() == reflect.Map || reflect.PointerTo(ft).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()):
 			return true // the decoder checks what is under it
 		case ft.Kind() != reflect.Struct:
 			return false // a key under a plain value
