@@ -41,10 +41,13 @@ type Config struct {
 	// values as continuous. In the default mode, values closer than half
 	// a Resolution are ties when the excess threshold is placed (it then
 	// falls between two distinct values, so that ties never sit on it
-	// and excesses start at half a step), the drift is measured in
-	// multiples of Resolution (so that values on a lattice stay on it),
-	// and a tail that showed no spread during calibration takes it as
-	// its scale. Reference mode has no such notion: it must be 0 there.
+	// and excesses start at half a step), each excess is stored spread
+	// within its step (counts fitted as ties distort the tail), and a
+	// tail that showed no spread during calibration takes it as its
+	// scale. The drift M is not rounded: with Depth > 0, x − M leaves
+	// the lattice, and the tolerance of half a step is what still
+	// groups its near-ties. Reference mode has no such notion: it must
+	// be 0 there.
 	Resolution float64
 	// MinShape bounds the shape γ of the fitted tail from below, between
 	// −1 and 0 (the default mode; reference mode ignores it). A bounded

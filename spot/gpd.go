@@ -220,7 +220,7 @@ func fitGPD(e *excesses, w, c float64, opt fitOptions, root *float64) (gamma, si
 		*root = math.NaN()
 		return math.NaN(), math.NaN()
 	case e.size < minFitExcesses || !(e.max > e.min) ||
-		(opt.resolution > 0 && math.Floor(e.max/opt.resolution) == math.Floor(e.min/opt.resolution)):
+		(opt.resolution > 0 && resolutionStep(e.max, opt.resolution) == resolutionStep(e.min, opt.resolution)):
 		// Too few excesses, or no spread (with a resolution: all in
 		// one step, where the jitter is all the spread there is).
 		*root = math.NaN()

@@ -176,7 +176,9 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 		return err
 	}
 	if !nd.calibrated {
-		n := r.count(c.NInit, "calibration batch")
+		// A full batch is calibrated on the spot: a detector still
+		// learning holds at most NInit−1 values.
+		n := r.count(c.NInit-1, "calibration batch")
 		nd.batch = r.values(nd.batch[:0], n, "calibration value", false)
 		if r.err == nil && n > 0 && nd.wlen < c.Depth {
 			return snapshotErrorf("calibration values before the drift window is full")

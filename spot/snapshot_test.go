@@ -325,3 +325,31 @@ func TestSnapshotVersion1(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotFullBatch: a detector still learning never holds a whole
+// calibration batch (the last value calibrates it), so a snapshot that
+// claims one contradicts itself and is refused.
+func TestSnapshotFullBatch(t *testing.T) {
+	c := snapshotConfigs[0] // no drift window: the batch follows the header
+	d := mustNew(t, c)
+	for _, x := range gaussian(4, c.NInit-1) {
+		d.Step(x)
+	}
+	good, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Detector
+	if err := r.UnmarshalBinary(good); err != nil || r.Remaining() != 1 {
+		t.Fatalf("a batch one value short: %v, remaining %d", err, r.Remaining())
+	}
+	// Header, window state and sum, then the batch length.
+	const batchOff = 6 + 32 + 12 + 12 + 8
+	b := append([]byte(nil), good[:len(good)-4]...)
+	binary.LittleEndian.PutUint32(b[batchOff:], uint32(c.NInit))
+	b = appendF64(b, 0.5)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable()))
+	if err := r.UnmarshalBinary(b); !errors.Is(err, ErrSnapshot) || !strings.Contains(err.Error(), "calibration batch") {
+		t.Fatalf("a full calibration batch while learning: %v", err)
+	}
+}

@@ -343,3 +343,41 @@ func TestExcessThreshold(t *testing.T) {
 		}
 	}
 }
+
+// TestTinyResolution: a resolution far below the precision of the values
+// (1e-300 on values around 1e90, or the smallest float64) is harmless:
+// the excesses stay finite, the thresholds are the continuous ones (the
+// steps are below what a float64 of that size can tell apart), and the
+// detector's own snapshot restores.
+func TestTinyResolution(t *testing.T) {
+	xs := gaussian(3, 5000)
+	continuous := mustNew(t, Config{Q: 1e-4, Level: 0.98, NInit: 2000, MaxExcess: 1000, Up: true, Down: true, MinShape: -0.5})
+	for _, x := range xs {
+		continuous.Step(x * 1e90)
+	}
+	wantUp, wantDown := continuous.Thresholds()
+	for _, res := range []float64{1e-300, 5e-324} {
+		c := Config{Q: 1e-4, Level: 0.98, NInit: 2000, MaxExcess: 1000, Up: true, Down: true, MinShape: -0.5, Resolution: res}
+		d := mustNew(t, c)
+		for _, x := range xs {
+			d.Step(x * 1e90)
+		}
+		for _, side := range []Side{Upper, Lower} {
+			ts, err := d.Tail(side)
+			if err != nil || math.IsInf(ts.Sigma, 0) || !(ts.Sigma > 0) || math.Abs(ts.Anomaly) <= math.Abs(ts.Excess) {
+				t.Errorf("resolution %g, side %v: tail %+v (%v)", res, side, ts, err)
+			}
+		}
+		if up, down := d.Thresholds(); up != wantUp || down != wantDown {
+			t.Errorf("resolution %g: thresholds %g %g, want the continuous %g %g", res, up, down, wantUp, wantDown)
+		}
+		b, err := d.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r Detector
+		if err := r.UnmarshalBinary(b); err != nil {
+			t.Errorf("resolution %g: own snapshot refused: %v", res, err)
+		}
+	}
+}

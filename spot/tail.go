@@ -186,13 +186,22 @@ func (tl *tail) step(c *Config, y float64) Status {
 // smallest with a few whole steps above make it see a huge γ. Jittering
 // counts into continuous values is the usual cure (Machado and Santos
 // Silva, "Quantiles for counts", JASA 2005).
+//
+// An excess of more than 2⁵³ steps is stored as it is (see
+// resolutionStep): there is nothing to spread, and y/r may not even be
+// finite (a tiny resolution on large values, where the jitter would
+// store +Inf).
 func (tl *tail) jitter(c *Config, y float64) float64 {
 	r := c.Resolution
 	if !(r > 0) || c.Reference {
 		return y
 	}
+	k := resolutionStep(y, r)
+	if math.IsNaN(k) {
+		return y
+	}
 	u := math.Mod(float64(tl.nt+1)*invGolden, 1)
-	if j := (math.Floor(y/r) + u) * r; j > 0 {
+	if j := (k + u) * r; j > 0 {
 		return j
 	}
 	return y
@@ -201,6 +210,17 @@ func (tl *tail) jitter(c *Config, y float64) float64 {
 // invGolden is 1/φ, whose multiples modulo 1 are the most evenly spread
 // sequence there is.
 const invGolden = 0.6180339887498949
+
+// resolutionStep is the index of the resolution step [kr, (k+1)r) that
+// holds y ≥ 0, or NaN beyond 2⁵³ steps, where consecutive steps are no
+// longer distinct float64 values (and y/r may not even be finite): there
+// the resolution is below the precision of y and y counts as continuous.
+func resolutionStep(y, r float64) float64 {
+	if k := math.Floor(y / r); k < 1<<53 {
+		return k
+	}
+	return math.NaN()
+}
 
 // refit fits the GPD to the stored excesses and sets z.
 func (tl *tail) refit(c *Config) {

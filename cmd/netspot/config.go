@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -17,12 +18,14 @@ import (
 	"netspot/core/analyzer"
 	"netspot/core/api"
 	"netspot/core/config"
+	"netspot/core/config/tomlkeys"
 	"netspot/core/miner"
 	"netspot/core/sink/console"
 	"netspot/core/sink/file"
 	"netspot/core/sink/influxdb"
 	"netspot/core/sink/prometheus"
 	"netspot/core/sink/socket"
+	"netspot/core/stats"
 	"netspot/mqtt"
 )
 
@@ -147,24 +150,39 @@ func loadConfigFile(path string) (Config, error) {
 // document keep cfg's values) and validates the result. Unknown keys, wrong
 // types and bad values are errors naming the key and its line.
 func decodeConfig(path string, data []byte, cfg *Config) error {
-	lines, err := keyLines(data)
-	if err == nil {
-		err = checkDurations(lines)
-	}
+	lines, err := tomlkeys.Lines(data)
 	if err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			ce.File = path
-			return ce
+		var se *tomlkeys.SyntaxError
+		if errors.As(err, &se) {
+			return &ConfigError{File: path, Line: se.Line, Err: errors.New(se.Message)}
 		}
 		return &ConfigError{File: path, Err: err}
+	}
+	if err := checkDurations(lines); err != nil {
+		err.File = path
+		return err
 	}
 	// The [spot] section mixes global parameters with one table per
 	// statistic. Decode it into a struct type made for this document: the
 	// global fields plus one field per [spot.<STAT>] table present, so that
 	// the decoder stays strict about every key and reports positions.
 	perStat := spotTables(lines)
-	dyn := reflect.New(configTypeWithSpotTables(perStat)).Elem()
+	// A table of an unknown statistic is reported now, as validation
+	// would, so that the type holds at most one table per statistic: the
+	// decoder's work grows with the square of the number of tables.
+	for _, name := range perStat {
+		if _, ok := stats.Lookup(name); !ok {
+			key := "spot." + name
+			return &ConfigError{File: path, Line: lineOfKey(lines, key), Key: key, Err: errors.New("unknown statistic (netspot ls lists them)")}
+		}
+	}
+	dynType := configTypeWithSpotTables(perStat)
+	// Unknown keys are found here, in one pass: the decoder's strict mode
+	// would find them too, but rescans the document for each.
+	if unknown := tomlkeys.Unknown(lines, dynType); len(unknown) > 0 {
+		return unknownKeys(path, lines, unknown)
+	}
+	dyn := reflect.New(dynType).Elem()
 	copyToDynamic(reflect.ValueOf(cfg).Elem(), dyn)
 
 	dec := toml.NewDecoder(bytes.NewReader(data))
@@ -179,47 +197,28 @@ func decodeConfig(path string, data []byte, cfg *Config) error {
 	return nil
 }
 
-// keyInfo is where a key is written and what kind of value it has.
-type keyInfo struct {
-	line int
-	kind unstable.Kind // unstable.Table for a table header
-}
+// maxUnknownListed bounds the unknown keys listed in an error.
+const maxUnknownListed = 10
 
-// keyLines maps every key of the document (full dotted path) and every
-// table header to its line and kind of value.
-func keyLines(data []byte) (map[string]keyInfo, error) {
-	lines := make(map[string]keyInfo)
-	var p unstable.Parser
-	p.Reset(data)
-	var table []string
-	for p.NextExpression() {
-		e := p.Expression()
-		switch e.Kind {
-		case unstable.Table, unstable.ArrayTable:
-			table = keyParts(e.Key())
-			lines[strings.Join(table, ".")] = keyInfo{line: lineOf(&p, e), kind: unstable.Table}
-		case unstable.KeyValue:
-			full := append(append([]string(nil), table...), keyParts(e.Key())...)
-			lines[strings.Join(full, ".")] = keyInfo{line: lineOf(&p, e), kind: e.Value().Kind}
-		}
+// unknownKeys reports the first unknown keys of a document with their
+// lines, and how many more there are.
+func unknownKeys(path string, lines map[string]tomlkeys.Key, unknown []string) error {
+	var errs []error
+	for _, key := range unknown[:min(len(unknown), maxUnknownListed)] {
+		errs = append(errs, &ConfigError{File: path, Line: lines[key].Line, Key: key, Err: errors.New("unknown key")})
 	}
-	if err := p.Error(); err != nil {
-		var perr *unstable.ParserError
-		if errors.As(err, &perr) && len(perr.Highlight) > 0 {
-			line := p.Shape(p.Range(perr.Highlight)).Start.Line
-			return nil, &ConfigError{Line: line, Err: errors.New(perr.Message)}
-		}
-		return nil, err
+	if n := len(unknown) - maxUnknownListed; n > 0 {
+		errs = append(errs, &ConfigError{File: path, Err: fmt.Errorf("%d more unknown keys", n)})
 	}
-	return lines, nil
+	return errors.Join(errs...)
 }
 
 // checkDurations rejects a duration written as a number: it would be read
 // as nanoseconds, which no one means.
-func checkDurations(lines map[string]keyInfo) error {
+func checkDurations(lines map[string]tomlkeys.Key) *ConfigError {
 	for _, key := range durationKeys(reflect.TypeOf(Config{}), "") {
-		if k, ok := lines[key]; ok && k.kind != unstable.String {
-			return &ConfigError{Line: k.line, Key: key, Err: errors.New(`expected a duration string with a unit, such as "1s" or "500ms"`)}
+		if k, ok := lines[key]; ok && k.Kind != unstable.String {
+			return &ConfigError{Line: k.Line, Key: key, Err: errors.New(`expected a duration string with a unit, such as "1s" or "500ms"`)}
 		}
 	}
 	return nil
@@ -249,54 +248,23 @@ func durationKeys(t reflect.Type, prefix string) []string {
 	return keys
 }
 
-func keyParts(it unstable.Iterator) []string {
-	var parts []string
-	for it.Next() {
-		parts = append(parts, string(it.Node().Data))
-	}
-	return parts
-}
-
-func lineOf(p *unstable.Parser, e *unstable.Node) int {
-	it := e.Key()
-	if it.Next() {
-		return p.Shape(it.Node().Raw).Start.Line
-	}
-	return 0
-}
-
 // spotTables returns the names of the [spot.<NAME>] tables of a document,
-// in a stable order.
-func spotTables(lines map[string]keyInfo) []string {
+// in a stable order, in one pass over its keys.
+func spotTables(lines map[string]tomlkeys.Key) []string {
 	seen := make(map[string]bool)
-	var names []string
-	for key := range lines {
-		parts := strings.Split(key, ".")
-		if len(parts) >= 2 && parts[0] == "spot" && !isSpotParam(parts[1]) && !seen[parts[1]] {
-			if len(parts) == 2 {
-				// "spot.X" is a table if written as [spot.X] or if keys
-				// are under it; a scalar "X = 1" in [spot] is an unknown
-				// key that the strict decoder reports.
-				if lines[key].kind != unstable.Table && !hasSubKeys(lines, key) {
-					continue
-				}
-			}
+	for key, k := range lines {
+		parts := strings.SplitN(key, ".", 3)
+		if len(parts) < 2 || parts[0] != "spot" || seen[parts[1]] || isSpotParam(parts[1]) {
+			continue
+		}
+		// "spot.X" is a table if written as [spot.X] or if keys are under
+		// it; a scalar "X = 1" in [spot] is an unknown key that the
+		// strict decoder reports.
+		if len(parts) == 3 || k.Kind == unstable.Table {
 			seen[parts[1]] = true
-			names = append(names, parts[1])
 		}
 	}
-	slices.Sort(names)
-	return names
-}
-
-// hasSubKeys reports whether key has sub-keys in the document.
-func hasSubKeys(lines map[string]keyInfo, key string) bool {
-	for k := range lines {
-		if strings.HasPrefix(k, key+".") {
-			return true
-		}
-	}
-	return false
+	return slices.Sorted(maps.Keys(seen))
 }
 
 var spotParamsType = reflect.TypeOf(analyzer.SpotParams{})
@@ -377,7 +345,7 @@ func copyFromDynamic(dyn, cfg reflect.Value, tables []string) {
 
 // locate turns a decoding or validation error into a *ConfigError with the
 // key and line when they can be found.
-func locate(path string, lines map[string]keyInfo, err error) error {
+func locate(path string, lines map[string]tomlkeys.Key, err error) error {
 	var (
 		strict *toml.StrictMissingError
 		dec    *toml.DecodeError
@@ -403,10 +371,10 @@ func locate(path string, lines map[string]keyInfo, err error) error {
 
 // lineOfKey finds the line of a key, or of the closest enclosing table
 // that is written in the file.
-func lineOfKey(lines map[string]keyInfo, key string) int {
+func lineOfKey(lines map[string]tomlkeys.Key, key string) int {
 	for k := key; k != ""; {
 		if l, ok := lines[k]; ok {
-			return l.line
+			return l.Line
 		}
 		i := strings.LastIndexByte(k, '.')
 		if i < 0 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -136,4 +137,34 @@ func FuzzConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkDecodeConfig: the complete default file, and a file of 10 000
+// unknown keys, whose errors are found in one pass over the document.
+func BenchmarkDecodeConfig(b *testing.B) {
+	defaults, err := defaultsTOML()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var unknown strings.Builder
+	unknown.WriteString("[spot]\n")
+	for i := range 10000 {
+		fmt.Fprintf(&unknown, "key%d = 1\n", i)
+	}
+	for _, c := range []struct {
+		name string
+		doc  []byte
+		ok   bool
+	}{{"defaults", defaults, true}, {"10000-unknown-keys", []byte(unknown.String()), false}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.doc)))
+			b.ReportAllocs()
+			for b.Loop() {
+				cfg := DefaultConfig()
+				if err := decodeConfig("b.toml", c.doc, &cfg); (err == nil) != c.ok {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -74,17 +75,26 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	}
 
 	opt := eval.Options{Miner: cfg.Miner, Analyzer: cfg.Analyzer, Spot: cfg.Spot, Log: log}
-	var rec plotter
+	var (
+		rec     plotter
+		plotTmp *os.File
+	)
 	if *plotPath != "" {
 		if rec, err = newPlotter(scn.Duration.D(), p); err != nil {
 			return usageErrorf("eval: --plot: %v", err)
 		}
-		// Fail on an unwritable plot path before the replay, not after.
-		f, err := os.Create(*plotPath)
-		if err != nil {
+		// The plot is drawn into a temporary file beside it, created now
+		// so that an unwritable path fails before the replay, and renamed
+		// at the end, so that a failed evaluation leaves an earlier plot
+		// as it was.
+		dir, base := filepath.Split(*plotPath)
+		if plotTmp, err = os.CreateTemp(dir, "."+base+".*"); err != nil {
 			return withCode(exitFailure, fmt.Errorf("eval: --plot: %w", err))
 		}
-		f.Close()
+		defer func() {
+			plotTmp.Close()
+			os.Remove(plotTmp.Name()) // gone once renamed
+		}()
 		opt.Observe = rec.Add
 	}
 	started := time.Now()
@@ -101,8 +111,8 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if rec != nil {
-		if err := writePlot(*plotPath, rec, rep); err != nil {
-			return err
+		if err := writePlot(plotTmp, *plotPath, rec, rep); err != nil {
+			return fmt.Errorf("eval: --plot: %w", err)
 		}
 	}
 	return nil
@@ -129,19 +139,19 @@ func isCaptureError(err error) bool {
 	return errors.As(captureError(err), &ee)
 }
 
-func writePlot(path string, rec plotter, rep *eval.Report) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("eval: --plot: %w", err)
+// writePlot draws the plot into tmp and renames it to path.
+func writePlot(tmp *os.File, path string, rec plotter, rep *eval.Report) error {
+	if err := rec.WritePNG(tmp, rep); err != nil {
+		return err
 	}
-	if err := rec.WritePNG(f, rep); err != nil {
-		f.Close()
-		return fmt.Errorf("eval: --plot: %w", err)
+	// CreateTemp makes the file private; a plot is for anyone to open.
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("eval: --plot: %w", err)
+	if err := tmp.Close(); err != nil {
+		return err
 	}
-	return nil
+	return os.Rename(tmp.Name(), path)
 }
 
 func writeTimelineFile(scn *eval.Scenario, filter, path string, e *env) error {

@@ -135,6 +135,9 @@ func TestEvalReport(t *testing.T) {
 	if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) || len(b) < 10000 {
 		t.Errorf("--plot wrote %d bytes (%v), want a PNG", len(b), err)
 	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".out.png.*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
 
 	// -p overrides the config's period; -s its statistics.
 	out, stderr, code = runEval(t, scenario, "-c", cfg, "--json", "-p", "2s", "-s", "R_SYN")
@@ -143,6 +146,25 @@ func TestEvalReport(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil || r.PeriodS != 2 || len(r.Stats) != 1 {
 		t.Errorf("with -p 2s -s R_SYN: period %v, stats %v (%v)", r.PeriodS, r.Stats, err)
+	}
+}
+
+// TestEvalPlotKeptOnFailure: an evaluation that fails leaves an earlier
+// plot as it was, and no temporary file beside it.
+func TestEvalPlotKeptOnFailure(t *testing.T) {
+	dir, _, cfg := evalFixture(t)
+	bad := filepath.Join(dir, "bad.toml")
+	write(t, bad, "duration = \"1h\"\n[[background]]\nfile = \"office.pcapng\"\n[[attack]]\nfile = \"gone.pcap\"\nat = \"50m\"\n")
+	png := filepath.Join(dir, "plot.png")
+	write(t, png, "an earlier plot")
+	if _, stderr, code := runEval(t, bad, "-c", cfg, "--plot", png); code != exitInput {
+		t.Fatalf("exit %d, want %d: %s", code, exitInput, stderr)
+	}
+	if b, err := os.ReadFile(png); err != nil || string(b) != "an earlier plot" {
+		t.Errorf("earlier plot now %q (%v)", b, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".plot.png.*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }
 

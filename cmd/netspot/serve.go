@@ -20,6 +20,7 @@ import (
 	"netspot/core/api"
 	"netspot/core/capture"
 	"netspot/core/config"
+	"netspot/core/config/tomlkeys"
 	"netspot/core/sink"
 )
 
@@ -169,16 +170,16 @@ const errAPISection = "the [api] section applies when netspot serve starts: chan
 // apiSectionChange reports a document that sets [api] keys, at the first
 // of them (or at the [api] header when it has no key).
 func apiSectionChange(doc []byte) error {
-	lines, err := keyLines(doc)
+	lines, err := tomlkeys.Lines(doc)
 	if err != nil {
 		return nil
 	}
 	first := ""
 	for key, k := range lines {
-		if !strings.HasPrefix(key, "api.") || k.kind == unstable.Table {
+		if !strings.HasPrefix(key, "api.") || k.Kind == unstable.Table {
 			continue
 		}
-		if first == "" || k.line < lines[first].line {
+		if first == "" || k.Line < lines[first].Line {
 			first = key
 		}
 	}
@@ -188,7 +189,7 @@ func apiSectionChange(doc []byte) error {
 		}
 		first = "api"
 	}
-	return &api.ConfigError{Key: first, Line: lines[first].line, Message: errAPISection}
+	return &api.ConfigError{Key: first, Line: lines[first].Line, Message: errAPISection}
 }
 
 // Run checks that the device can be opened, then runs the pipeline of

@@ -11,14 +11,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spf13/pflag"
-
 	"netspot/spot"
 )
 
-const spotUsage = `Usage: netspot spot [options] [FILE]
-
-Run one SPOT detector over a series of numbers, to tune its parameters on
+const spotDescription = `Run one SPOT detector over a series of numbers, to tune its parameters on
 recorded statistics. FILE (or standard input when absent or "-") holds one
 number per line, after an optional header line "x"; with --column NAME it is
 a CSV file with a header, and NAME picks the column. Empty fields, "nan" and
@@ -35,18 +31,13 @@ Output (CSV on standard output):
           to drift: the next value is an alarm beyond z + drift
   drift   mean of the drift window after the step (--depth > 0)
   n, Nt   values and excesses counted; peaks: excesses stored for the fit
-  gamma, sigma  fitted tail (generalized Pareto shape and scale)
-
-Options:
-`
+  gamma, sigma  fitted tail (generalized Pareto shape and scale)`
 
 // cmdSpot runs one detector over a series read from a file or stdin and
 // prints its state after every step.
 func cmdSpot(ctx context.Context, e *env, args []string) error {
 	def := spot.DefaultConfig()
-	fs := pflag.NewFlagSet("spot", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SortFlags = false
+	fs := newFlags("spot", "netspot spot [options] [FILE]", spotDescription)
 	q := fs.Float64("q", def.Q, "risk: probability of a value beyond the alarm threshold")
 	level := fs.Float64("level", def.Level, "quantile of the calibration values where the tail starts")
 	nInit := fs.Int("n-init", def.NInit, "values learnt before watching")
@@ -58,14 +49,8 @@ func cmdSpot(ctx context.Context, e *env, args []string) error {
 	keep := fs.Bool("keep-anomalies", false, "learn alarms too (reference mode: report them as excesses, as libspot does)")
 	reference := fs.Bool("reference", false, "reproduce the reference C library (libspot 2.0) step by step")
 	column := fs.String("column", "", "read this column of a CSV file with a header")
-	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args); err != nil {
-		return usageErrorf("spot: %v (see 'netspot spot --help')", err)
-	}
-	if *help {
-		fmt.Fprint(e.stdout, spotUsage)
-		fmt.Fprint(e.stdout, fs.FlagUsages())
-		return nil
+	if err := fs.parse(e, args); err != nil {
+		return helpOK(err)
 	}
 	if fs.NArg() > 1 {
 		return usageErrorf("spot: one input file at most, got %d", fs.NArg())
@@ -212,7 +197,7 @@ func parseHeader(text, column string) (col, fields int, isHeader bool, err error
 
 // parseField returns field col of a line of fields comma-separated values:
 // a number, or NaN for a missing value (empty, nan, null). ±Inf and numbers
-// out of the float64 range are errors.
+// beyond ±spot.MaxValue, which a detector cannot take, are errors.
 func parseField(text string, col, fields int) (float64, error) {
 	f := text
 	if fields > 1 {
@@ -228,12 +213,12 @@ func parseField(text string, col, fields int) (float64, error) {
 		return math.NaN(), nil
 	}
 	x, err := strconv.ParseFloat(f, 64)
-	if err != nil || math.IsInf(x, 0) {
+	if err != nil || !(math.Abs(x) <= spot.MaxValue) {
 		if len(f) > 40 {
 			f = f[:40] + "…"
 		}
-		if errors.Is(err, strconv.ErrRange) || math.IsInf(x, 0) {
-			return 0, fmt.Errorf("%q is out of range", f)
+		if err == nil || errors.Is(err, strconv.ErrRange) {
+			return 0, fmt.Errorf("%q is out of range (at most ±%g)", f, spot.MaxValue)
 		}
 		return 0, fmt.Errorf("%q is not a number", f)
 	}
@@ -257,8 +242,6 @@ func (r *spotRun) step(x float64) error {
 		return r.row(i, -1) // calibration done on this value
 	case spot.Normal, spot.Excess, spot.Alarm, spot.Continued:
 		return r.row(i, int(st))
-	case spot.Invalid:
-		return fmt.Errorf("spot: value %d (%g) rejected: beyond ±%g", i, x, spot.MaxValue)
 	}
 	return fmt.Errorf("spot: unexpected status %v", st)
 }

@@ -88,6 +88,7 @@ func TestSpotBadInput(t *testing.T) {
 		{"bad header", "value\n1\n", nil, ":1: \"value\" is not a number (a header line must be \"x\""},
 		{"out of range", "x\n1e400\n", nil, ":2: \"1e400\" is out of range"},
 		{"infinity", "x\n1\ninf\n", nil, ":3: \"inf\" is out of range"},
+		{"beyond what a detector takes", "x\n1\n-2e100\n", nil, ":3: \"-2e100\" is out of range (at most ±1e+100)"},
 		{"too short", "x\n1\n2\n", nil, "2 values read, the detector needs 1998 more"},
 		{"no column", "a,b\n1,2\n", []string{"--column", "c"}, `:1: no column "c" in the header (columns: a, b)`},
 		{"fields", "a,b\n1,2\n3\n", []string{"--column", "b"}, ":3: 1 fields, the header has 2"},
@@ -265,6 +266,7 @@ func FuzzSpotInput(f *testing.F) {
 	f.Add("a,b\n1,2\n3,\n,nan\n\"4\",5e3\n", "b")
 	f.Add(strings.Repeat("0.5\n1e-3\n-2\n7\n", 40), "")
 	f.Add("x\r\n1\r\nNaN\r\n0x1p-3\r\n", "")
+	f.Add("x\n1\n2e300\n", "")
 	f.Fuzz(func(t *testing.T, in, column string) {
 		args := []string{"--n-init", "20", "--level", "0.5", "--depth", "2"}
 		if column != "" {

@@ -48,6 +48,11 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	if err := opt.Analyzer.Validate(); err != nil {
 		return nil, fmt.Errorf("eval: analyzer: %w", err)
 	}
+	// Before checkLearning, which reads depth and n_init: a value out of
+	// range is reported as such, not as an attack during calibration.
+	if err := opt.Spot.Validate(); err != nil {
+		return nil, fmt.Errorf("eval: spot: %w", err)
+	}
 	if err := checkLearning(s, opt, period); err != nil {
 		return nil, err
 	}

@@ -239,6 +239,21 @@ func TestRunRefusesAttacksDuringCalibration(t *testing.T) {
 	}
 }
 
+// TestRunNamesBadSettings: an n_init out of range is reported as such,
+// not as an attack placed during a calibration it would make endless.
+func TestRunNamesBadSettings(t *testing.T) {
+	dir := t.TempDir()
+	generate(t, filepath.Join(dir, "bg.pcapng"), office(12), false)
+	generate(t, filepath.Join(dir, "scan.pcapng"), office(3, "syn-scan@1m+20s"), true)
+	s := parse(t, dir, "duration = \"20m\"\n[[background]]\nfile = \"bg.pcapng\"\n[[attack]]\nfile = \"scan.pcapng\"\nat = \"15m\"\n")
+	opt := quick()
+	opt.Spot.NInit = 1 << 30
+	_, err := Run(context.Background(), s, opt)
+	if err == nil || errors.Is(err, ErrLearning) || !strings.Contains(err.Error(), "n_init: must be between") {
+		t.Errorf("n_init 2^30: %v", err)
+	}
+}
+
 func TestRunCancelled(t *testing.T) {
 	dir := t.TempDir()
 	generate(t, filepath.Join(dir, "bg.pcapng"), office(12), false)

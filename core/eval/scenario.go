@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"netspot/core/capture/filter"
 	"netspot/core/config"
+	"netspot/core/config/tomlkeys"
 )
 
 // Limits of a scenario file. They bound what a mistaken or hostile file can
@@ -149,12 +151,22 @@ func Load(path string) (*Scenario, error) {
 // are errors that name the entry, the key and the line. dir is where
 // relative capture paths are resolved.
 func Parse(data []byte, dir string) (*Scenario, error) {
-	pos, err := positions(data)
+	lines, err := tomlkeys.Lines(data)
 	if err != nil {
-		return nil, err
+		var se *tomlkeys.SyntaxError
+		if errors.As(err, &se) {
+			return nil, &Error{Line: se.Line, Err: errors.New(se.Message)}
+		}
+		return nil, &Error{Err: err}
 	}
+	pos := &positionMap{lines: lines}
 	if err := pos.checkDurations(); err != nil {
 		return nil, err
+	}
+	// Unknown keys are found here, in one pass: the decoder's strict mode
+	// would find them too, but rescans the document for each.
+	if unknown := tomlkeys.Unknown(lines, reflect.TypeFor[Scenario]()); len(unknown) > 0 {
+		return nil, &Error{Line: lines[unknown[0]].Line, Key: withoutIndexes(unknown[0]), Err: errUnknownKey}
 	}
 	s := &Scenario{GracePeriods: DefaultGracePeriods, Dir: dir}
 	dec := toml.NewDecoder(bytes.NewReader(data))
@@ -163,10 +175,10 @@ func Parse(data []byte, dir string) (*Scenario, error) {
 		return nil, pos.decodeError(err)
 	}
 	for i := range s.Background {
-		s.Background[i].line = pos.lines[entryKey("background", i)].line
+		s.Background[i].line = pos.lines[entryKey("background", i)].Line
 	}
 	for i := range s.Attack {
-		s.Attack[i].line = pos.lines[entryKey("attack", i)].line
+		s.Attack[i].line = pos.lines[entryKey("attack", i)].Line
 	}
 	if err := s.validate(pos); err != nil {
 		return nil, err
@@ -211,7 +223,7 @@ func attackName(a *Attack) string { return fmt.Sprintf("attack %q", a.Label) }
 
 func (s *Scenario) validate(pos *positionMap) error {
 	top := func(key, format string, args ...any) error {
-		return &Error{Line: pos.lines[key].line, Key: key, Err: fmt.Errorf(format, args...)}
+		return &Error{Line: pos.lines[key].Line, Key: key, Err: fmt.Errorf(format, args...)}
 	}
 	switch {
 	case s.Duration <= 0:
@@ -320,93 +332,66 @@ func entryKey(table string, i int) string { return table + "[" + strconv.Itoa(i)
 // positionMap locates the keys of a document: "duration", "attack[2]" (the
 // [[attack]] header) and "attack[2].at".
 type positionMap struct {
-	lines map[string]keyPos
-}
-
-type keyPos struct {
-	line int
-	kind unstable.Kind
+	lines map[string]tomlkeys.Key
 }
 
 // line returns the line of key within entry, or the entry's own line.
 func (p *positionMap) line(entry, key string) int {
 	if l, ok := p.lines[entry+"."+key]; ok {
-		return l.line
+		return l.Line
 	}
-	return p.lines[entry].line
+	return p.lines[entry].Line
 }
 
-func positions(data []byte) (*positionMap, error) {
-	p := &positionMap{lines: make(map[string]keyPos)}
-	var parser unstable.Parser
-	parser.Reset(data)
-	counts := make(map[string]int)
-	prefix := ""
-	for parser.NextExpression() {
-		e := parser.Expression()
-		switch e.Kind {
-		case unstable.ArrayTable:
-			name := joinKey(e.Key())
-			prefix = entryKey(name, counts[name])
-			counts[name]++
-			p.lines[prefix] = keyPos{line: lineOf(&parser, e), kind: unstable.ArrayTable}
-		case unstable.Table:
-			prefix = joinKey(e.Key())
-			p.lines[prefix] = keyPos{line: lineOf(&parser, e), kind: unstable.Table}
-		case unstable.KeyValue:
-			key := joinKey(e.Key())
-			if prefix != "" {
-				key = prefix + "." + key
-			}
-			p.lines[key] = keyPos{line: lineOf(&parser, e), kind: e.Value().Kind}
+// withoutIndexes writes an entry's key as the decoder does:
+// "attack[2].at" is "attack.at".
+func withoutIndexes(key string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(key, '[')
+		j := strings.IndexByte(key, ']')
+		if i < 0 || j < i {
+			b.WriteString(key)
+			return b.String()
 		}
+		b.WriteString(key[:i])
+		key = key[j+1:]
 	}
-	if err := parser.Error(); err != nil {
-		var perr *unstable.ParserError
-		if errors.As(err, &perr) && len(perr.Highlight) > 0 {
-			line := parser.Shape(parser.Range(perr.Highlight)).Start.Line
-			return nil, &Error{Line: line, Err: errors.New(perr.Message)}
-		}
-		return nil, &Error{Err: err}
-	}
-	return p, nil
 }
 
-func joinKey(it unstable.Iterator) string {
-	var parts []string
-	for it.Next() {
-		parts = append(parts, string(it.Node().Data))
+var errUnknownKey = errors.New("unknown key (known: description, duration, period, grace_periods, [[background]] file/filter/from/to, [[attack]] file/filter/from/to/at/end/label/volumetric)")
+
+// isDurationKey reports whether a key (the last part of a dotted one)
+// holds a duration, which must be a string with a unit: a bare number
+// would be read as nanoseconds, which no one means.
+func isDurationKey(key string) bool {
+	switch key {
+	case "duration", "period", "at", "end", "from", "to":
+		return true
 	}
-	return strings.Join(parts, ".")
+	return false
 }
 
-func lineOf(p *unstable.Parser, e *unstable.Node) int {
-	it := e.Key()
-	if it.Next() {
-		return p.Shape(it.Node().Raw).Start.Line
-	}
-	return 0
-}
-
-// durationKeys are the keys holding durations, which must be strings with
-// a unit: a bare number would be read as nanoseconds, which no one means.
-var durationKeys = map[string]bool{"duration": true, "period": true, "at": true, "end": true, "from": true, "to": true}
-
+// checkDurations reports the first duration (in the file's order) written
+// as something else than a string.
 func (p *positionMap) checkDurations() error {
+	var bad *Error
 	for key, kp := range p.lines {
-		last := key
+		entry, k := "", key
 		if i := strings.LastIndexByte(key, '.'); i >= 0 {
-			last = key[i+1:]
+			entry, k = key[:i], key[i+1:]
 		}
-		if durationKeys[last] && kp.kind != unstable.String && kp.kind != unstable.Table && kp.kind != unstable.ArrayTable {
-			entry, k := "", key
-			if i := strings.LastIndexByte(key, '.'); i >= 0 {
-				entry, k = key[:i], key[i+1:]
-			}
-			return &Error{Line: kp.line, Entry: entry, Key: k, Err: errors.New(`expected a duration string with a unit, such as "90s" or "2h10m"`)}
+		if !isDurationKey(k) || kp.Kind == unstable.String || kp.Kind == unstable.Table || kp.Kind == unstable.ArrayTable {
+			continue
+		}
+		if bad == nil || kp.Line < bad.Line {
+			bad = &Error{Line: kp.Line, Entry: entry, Key: k, Err: errors.New(`expected a duration string with a unit, such as "90s" or "2h10m"`)}
 		}
 	}
-	return nil
+	if bad == nil {
+		return nil
+	}
+	return bad
 }
 
 // decodeError locates a go-toml decoding error.
@@ -419,7 +404,7 @@ func (p *positionMap) decodeError(err error) error {
 	case errors.As(err, &strict) && len(strict.Errors) > 0:
 		e := &strict.Errors[0]
 		row, _ := e.Position()
-		return &Error{Line: row, Key: strings.Join(e.Key(), "."), Err: errors.New("unknown key (known: description, duration, period, grace_periods, [[background]] file/filter/from/to, [[attack]] file/filter/from/to/at/end/label/volumetric)")}
+		return &Error{Line: row, Key: strings.Join(e.Key(), "."), Err: errUnknownKey}
 	case errors.As(err, &dec):
 		row, _ := dec.Position()
 		msg := strings.TrimPrefix(dec.Error(), "toml: ")

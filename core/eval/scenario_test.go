@@ -2,6 +2,7 @@ package eval
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -71,9 +72,12 @@ func TestParseErrors(t *testing.T) {
 		{"zero duration", "duration = \"0s\"\n" + bg, 1, "duration: must be positive"},
 		{"huge duration", "duration = \"9000h\"\n" + bg, 1, "longer than the maximum"},
 		{"number duration", "duration = 3600\n" + bg, 1, "duration: expected a duration string"},
+		{"number durations", "duration = 3600\nperiod = 60\n" + bg + "to = 5\n", 1, "duration: expected a duration string"},
 		{"bad duration", "duration = \"3 hours\"\n" + bg, 1, "invalid duration"},
 		{"unknown key", "duration = \"1h\"\nspeed = 2\n" + bg, 2, "speed: unknown key"},
 		{"unknown entry key", "duration = \"1h\"\n" + bg + "loop = false\n", 4, "background.loop: unknown key"},
+		{"unknown key of an inline entry", "duration = \"1h\"\nbackground = [{ file = \"a.pcap\" },\n  { file = \"b.pcap\", loop = 1 }]\n", 3, "background.loop: unknown key"},
+		{"number duration of an inline entry", "duration = \"1h\"\nbackground = [{ file = \"a.pcap\", from = 5 }]\n", 2, "from: expected a duration string"},
 		{"no background", "duration = \"1h\"\n", 0, "no [[background]]"},
 		{"empty file", "duration = \"1h\"\n[[background]]\nfile = \"\"\n", 3, "background[0]: file: missing"},
 		{"bad filter", "duration = \"1h\"\n" + bg + "filter = \"port banana\"\n", 4, "background[0]: filter:"},
@@ -146,4 +150,22 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseUnknownKeys: a scenario of 10 000 unknown keys is refused
+// in one pass over the document.
+func BenchmarkParseUnknownKeys(b *testing.B) {
+	var doc strings.Builder
+	doc.WriteString("duration = \"1h\"\n[[background]]\nfile = \"a.pcap\"\n")
+	for i := range 10000 {
+		fmt.Fprintf(&doc, "key%d = 1\n", i)
+	}
+	data := []byte(doc.String())
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(data, ""); err == nil {
+			b.Fatal("accepted")
+		}
+	}
 }

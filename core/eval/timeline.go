@@ -19,15 +19,6 @@ type Window struct {
 	Packets    uint64 // packets injected
 }
 
-// EntryInfo says what the timeline made of one scenario entry.
-type EntryInfo struct {
-	Name    string // background[0], attack "syn-scan"
-	File    string
-	Packets uint64        // packets of the capture used (after filter and clip)
-	Span    time.Duration // from its first to its last used packet
-	Links   []capture.Link
-}
-
 // Timeline merges a scenario's captures into one packet stream, in time
 // order, without writing anything: each background is looped with shifted
 // timestamps until the end of the timeline, each attack shifted to its
@@ -39,7 +30,6 @@ type Timeline struct {
 	last       int // stream whose packet Next returned last; -1 before the first
 	started    bool
 	attacks    []Window
-	entries    []EntryInfo
 	links      []capture.Link
 	err        error
 }
@@ -59,7 +49,6 @@ type stream struct {
 	has   bool
 	done  bool
 	loops int
-	sent  uint64
 }
 
 // scan is what a first pass over a capture found.
@@ -80,7 +69,6 @@ func Build(s *Scenario, minerFilter string) (*Timeline, error) {
 	type planned struct {
 		src  *Source
 		name string
-		line int
 		sc   scan
 	}
 	var bgs []planned
@@ -103,7 +91,7 @@ func Build(s *Scenario, minerFilter string) (*Timeline, error) {
 		if sc.packets < 2 || sc.hi == sc.lo {
 			return nil, &Error{File: s.Path, Line: b.line, Entry: name, Err: fmt.Errorf("%s: %d packets over %s: a background needs packets spread over time to loop", b.File, sc.packets, time.Duration(sc.hi-sc.lo))}
 		}
-		bgs = append(bgs, planned{src: &b.Source, name: name, line: b.line, sc: sc})
+		bgs = append(bgs, planned{src: &b.Source, name: name, sc: sc})
 	}
 	// The timeline starts at the whole second of the first background's
 	// first packet, which keeps its own timestamps (and time of day).
@@ -120,7 +108,6 @@ func Build(s *Scenario, minerFilter string) (*Timeline, error) {
 			shift: t.start - (b.sc.lo - mod(b.sc.lo, int64(time.Second))), end: t.end,
 		}
 		t.streams = append(t.streams, st)
-		t.entries = append(t.entries, EntryInfo{Name: b.name, File: b.src.File, Packets: b.sc.packets, Span: time.Duration(b.sc.hi - b.sc.lo), Links: b.sc.links})
 		addLinks(b.sc.links)
 	}
 	for i := range s.Attack {
@@ -151,7 +138,6 @@ func Build(s *Scenario, minerFilter string) (*Timeline, error) {
 			name: name, path: s.path(a.File), filter: joinFilters(minerFilter, a.Filter),
 			from: int64(a.From), to: int64(a.To), ref: sc.first, shift: shift, end: t.end,
 		})
-		t.entries = append(t.entries, EntryInfo{Name: name, File: a.File, Packets: sc.packets, Span: time.Duration(sc.hi - sc.lo), Links: sc.links})
 		addLinks(sc.links)
 	}
 	// Overlapping windows would make it impossible to say which attack an
@@ -184,9 +170,6 @@ func (t *Timeline) End() time.Time   { return time.Unix(0, t.end).UTC() }
 
 // Attacks returns the attack windows in scenario order.
 func (t *Timeline) Attacks() []Window { return slices.Clone(t.attacks) }
-
-// Entries describes each background and attack, in scenario order.
-func (t *Timeline) Entries() []EntryInfo { return slices.Clone(t.entries) }
 
 // Links lists the link types of the captures, in order of appearance.
 func (t *Timeline) Links() []capture.Link { return slices.Clone(t.links) }
@@ -291,7 +274,6 @@ func (s *stream) advance() error {
 			return nil
 		}
 		s.has = true
-		s.sent++
 		return nil
 	}
 	return nil

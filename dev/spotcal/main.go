@@ -79,17 +79,23 @@ func run(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	qv, err := floats(*qs)
+	qv, err := list(*qs, parseFloat)
 	if err != nil {
 		return fmt.Errorf("-q: %w", err)
 	}
-	lv, err := floats(*levels)
+	lv, err := list(*levels, parseFloat)
 	if err != nil {
 		return fmt.Errorf("-level: %w", err)
 	}
-	me, err := floats(*maxExcess)
+	me, err := list(*maxExcess, strconv.Atoi)
 	if err != nil {
 		return fmt.Errorf("-max-excess: %w", err)
+	}
+	ms := strings.Split(*modes, ",")
+	for _, mode := range ms {
+		if mode != "default" && mode != "reference" {
+			return fmt.Errorf("-mode: unknown mode %q (reference, default)", mode)
+		}
 	}
 	var chosen []distribution
 	for _, name := range strings.Split(*dists, ",") {
@@ -103,16 +109,12 @@ func run(args []string) error {
 	fmt.Printf("|---|---|---|---|---|---|---|---|\n")
 	for _, q := range qv {
 		for _, dist := range chosen {
-			for _, mode := range strings.Split(*modes, ",") {
+			for _, mode := range ms {
 				for _, level := range lv {
 					for _, m := range me {
-						c := spot.Config{Q: q, Level: level, NInit: *nInit, MaxExcess: int(m), Up: true, Reference: mode == "reference", KeepAnomalies: *keep}
-						switch mode {
-						case "default":
+						c := spot.Config{Q: q, Level: level, NInit: *nInit, MaxExcess: m, Up: true, Reference: mode == "reference", KeepAnomalies: *keep}
+						if mode == "default" {
 							c.MinShape, c.Resolution = *minShape, dist.resolution
-						case "reference":
-						default:
-							return fmt.Errorf("unknown mode %q", mode)
 						}
 						alarms, steps := 0, 0
 						start := time.Now()
@@ -125,7 +127,7 @@ func run(args []string) error {
 							steps += s
 						}
 						ratio := float64(alarms) / (q * float64(steps))
-						fmt.Printf("| %s | %g | %s | %g | %d | %.2f | %d | %.1f |\n", dist.name, q, mode, level, int(m), ratio, steps, time.Since(start).Seconds())
+						fmt.Printf("| %s | %g | %s | %g | %d | %.2f | %d | %.1f |\n", dist.name, q, mode, level, m, ratio, steps, time.Since(start).Seconds())
 					}
 				}
 			}
@@ -153,10 +155,11 @@ func measure(c spot.Config, dist distribution, n int, seed uint64) (alarms, step
 	return alarms, steps, nil
 }
 
-func floats(s string) ([]float64, error) {
-	var out []float64
+// list parses comma-separated values.
+func list[T any](s string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
 	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		v, err := parse(strings.TrimSpace(f))
 		if err != nil {
 			return nil, err
 		}
@@ -164,6 +167,8 @@ func floats(s string) ([]float64, error) {
 	}
 	return out, nil
 }
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
 
 // rng is SplitMix64: fast, seedable, good enough for this.
 type rng struct{ s uint64 }

@@ -173,16 +173,35 @@ func Run(ctx context.Context, path string, st Settings) (*eval.Report, error) {
 	opt := eval.Options{Miner: st.Miner, Analyzer: st.Analyzer, Spot: st.Spot}
 	opt.Analyzer.Period = config.Duration(s.PeriodOr(st.Analyzer.Period.D()))
 	r, err := eval.Run(ctx, s, opt)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, capture.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %v", ErrMissingCapture, err)
+	return r, missing(err)
+}
+
+// Build loads a scenario and builds its timeline, for the studies that
+// replay it with other settings or another detector.
+func Build(path string) (*eval.Scenario, *eval.Timeline, error) {
+	s, err := eval.Load(path)
+	if err != nil {
+		return nil, nil, err
 	}
-	return r, err
+	tl, err := eval.Build(s, "")
+	if err != nil {
+		return nil, nil, missing(err)
+	}
+	return s, tl, nil
+}
+
+// missing wraps ErrMissingCapture around an error about a capture that
+// is not on this machine.
+func missing(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, capture.ErrNotFound) {
+		return fmt.Errorf("%w: %v", ErrMissingCapture, err)
+	}
+	return err
 }
 
 // Totals sums the reports of a suite: attacks, detections, delays, false
 // alarms and benign time.
 type Totals struct {
-	Scenarios        int
 	Attacks          int
 	Detected         int
 	Volumetric       int
@@ -190,12 +209,10 @@ type Totals struct {
 	FalseAlarms      int
 	BenignHours      float64
 	Delays           []float64 // in periods
-	DelaysS          []float64 // in seconds
 }
 
 // Add counts one report.
 func (t *Totals) Add(r *eval.Report) {
-	t.Scenarios++
 	t.Attacks += r.AttackCount
 	t.Detected += r.Detected
 	t.Volumetric += r.Volumetric
@@ -204,18 +221,9 @@ func (t *Totals) Add(r *eval.Report) {
 	t.BenignHours += r.BenignHours
 	for _, a := range r.Attacks {
 		if a.DelayS != nil {
-			t.DelaysS = append(t.DelaysS, *a.DelayS)
 			t.Delays = append(t.Delays, *a.DelayS/r.PeriodS)
 		}
 	}
-}
-
-// Recall is the fraction of attacks detected (0 without attacks).
-func (t *Totals) Recall() float64 {
-	if t.Attacks == 0 {
-		return 0
-	}
-	return float64(t.Detected) / float64(t.Attacks)
 }
 
 // FalsePerHour is the false alarms per hour of benign time.

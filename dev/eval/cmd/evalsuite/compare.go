@@ -78,18 +78,11 @@ func cmdCompare(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func compareOne(ctx context.Context, path, bin, tmp string, clearAfter int) (byWindow, byExcursion *eval.Report, err error) {
-	s, err := eval.Load(path)
+	s, tl, err := suite.Build(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	period := s.PeriodOr(time.Second)
-	tl, err := eval.Build(s, "")
-	if err != nil {
-		if strings.Contains(err.Error(), "not found") {
-			return nil, nil, fmt.Errorf("%w: %v", suite.ErrMissingCapture, err)
-		}
-		return nil, nil, err
-	}
 	start, attacks := tl.Start(), tl.Attacks()
 	pcap := filepath.Join(tmp, "timeline.pcap")
 	f, err := os.Create(pcap)

@@ -2,7 +2,7 @@
 // its defaults (docs/evaluation.md):
 //
 //	evalsuite gen [-o DIR]                     write the generated suite's captures
-//	evalsuite run [-c netspot.toml] SUITE...   evaluate every scenario, print the tables
+//	evalsuite run [-v] SUITE...                evaluate every scenario with the defaults, print the tables
 //	evalsuite tune SUITE...                    compare detector settings on the tuning scenarios
 //	evalsuite compare -original BIN SUITE...   run the original netspot on the same timelines
 //	evalsuite series [-o out.csv] SCENARIO     every statistic of every window, as CSV

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -57,6 +58,41 @@ func cmdTune(ctx context.Context, args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// The settings and sets are checked before the replays, which take
+	// minutes.
+	var all []string
+	for _, s := range stats.All() {
+		if !s.Informational && s.Name != "DROPPED" {
+			all = append(all, s.Name)
+		}
+	}
+	sets := [][]string{stats.Default(), all}
+	if *statSets != "" {
+		for _, s := range strings.Split(*statSets, ";") {
+			set := strings.Split(s, ",")
+			for _, name := range set {
+				if !slices.Contains(all, name) {
+					return fmt.Errorf("tune: -sets: %q is not a statistic judged by a detector", name)
+				}
+			}
+			sets = append(sets, set)
+		}
+	}
+	def, defAnalyzer := analyzer.DefaultSpotConfig(), analyzer.DefaultConfig()
+	q, err1 := list("q", *qs, def.Q, parseFloat)
+	level, err2 := list("level", *levels, def.Level, parseFloat)
+	depth, err3 := list("depth", *depths, def.Depth, strconv.Atoi)
+	nInit, err4 := list("n_init", *ninits, def.NInit, strconv.Atoi)
+	clearAfter, err5 := list("clear_after", *clears, defAnalyzer.ClearAfter, strconv.Atoi)
+	maxExcess, err6 := list("max_excess", *maxExcesses, def.MaxExcess, strconv.Atoi)
+	minShape, err7 := list("min_shape", *minShapes, def.MinShape, parseFloat)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7); err != nil {
+		return fmt.Errorf("tune: %w", err)
+	}
+	tries, err := settings(q, level, depth, nInit, clearAfter, maxExcess, minShape)
+	if err != nil {
+		return fmt.Errorf("tune: %w", err)
+	}
 	var scs []*cached
 	for _, dir := range fs.Args() {
 		tuning, _, err := suite.Scenarios(dir)
@@ -75,18 +111,6 @@ func cmdTune(ctx context.Context, args []string, out io.Writer) error {
 	if len(scs) == 0 {
 		return fmt.Errorf("no tuning scenario could be replayed")
 	}
-	var all []string
-	for _, s := range stats.All() {
-		if !s.Informational && s.Name != "DROPPED" {
-			all = append(all, s.Name)
-		}
-	}
-	sets := [][]string{stats.Default(), all}
-	if *statSets != "" {
-		for _, s := range strings.Split(*statSets, ";") {
-			sets = append(sets, strings.Split(s, ","))
-		}
-	}
 	fmt.Fprintf(out, "tuning scenarios:")
 	for _, c := range scs {
 		fmt.Fprintf(out, " %s (%d windows of %s)", c.name, len(c.snaps), c.period)
@@ -94,7 +118,7 @@ func cmdTune(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintln(out)
 	ac := analyzer.DefaultConfig()
 	ac.Stats = all
-	for _, st := range settings(floats(*qs), floats(*levels), ints(*depths), ints(*ninits), ints(*clears), ints(*maxExcesses), floats(*minShapes)) {
+	for _, st := range tries {
 		ac.ClearAfter = st.clearAfter
 		var outs []outcome
 		for _, c := range scs {
@@ -118,32 +142,27 @@ type setting struct {
 	clearAfter int
 }
 
-// settings lists every combination of the values given; an empty list
-// keeps the default.
-func settings(qs, levels []float64, depths, ninits, clears, maxExcesses []int, minShapes []float64) []setting {
-	def := analyzer.DefaultSpotConfig()
-	orF := func(v []float64, d float64) []float64 {
-		if len(v) == 0 {
-			return []float64{d}
-		}
-		return v
-	}
-	orI := func(v []int, d int) []int {
-		if len(v) == 0 {
-			return []int{d}
-		}
-		return v
-	}
+// settings lists every combination of the values given, each checked as
+// the config file's [spot] section and clear_after would be.
+func settings(qs, levels []float64, depths, ninits, clears, maxExcesses []int, minShapes []float64) ([]setting, error) {
 	var out []setting
-	for _, q := range orF(qs, def.Q) {
-		for _, lv := range orF(levels, def.Level) {
-			for _, d := range orI(depths, def.Depth) {
-				for _, ni := range orI(ninits, def.NInit) {
-					for _, ca := range orI(clears, analyzer.DefaultConfig().ClearAfter) {
-						for _, me := range orI(maxExcesses, def.MaxExcess) {
-							for _, ms := range orF(minShapes, def.MinShape) {
-								sp := def
+	for _, q := range qs {
+		for _, lv := range levels {
+			for _, d := range depths {
+				for _, ni := range ninits {
+					for _, ca := range clears {
+						for _, me := range maxExcesses {
+							for _, ms := range minShapes {
+								sp := analyzer.DefaultSpotConfig()
 								sp.Q, sp.Level, sp.Depth, sp.NInit, sp.MaxExcess, sp.MinShape = q, lv, d, ni, me, ms
+								ac := analyzer.DefaultConfig()
+								ac.ClearAfter = ca
+								if err := sp.Validate(); err != nil {
+									return nil, err
+								}
+								if err := ac.Validate(); err != nil {
+									return nil, err
+								}
 								out = append(out, setting{spot: sp, clearAfter: ca})
 							}
 						}
@@ -152,17 +171,32 @@ func settings(qs, levels []float64, depths, ninits, clears, maxExcesses []int, m
 			}
 		}
 	}
-	return out
+	return out, nil
 }
+
+// list parses the comma-separated values of a flag; empty text gives def
+// alone.
+func list[T any](flag, text string, def T, parse func(string) (T, error)) ([]T, error) {
+	if strings.TrimSpace(text) == "" {
+		return []T{def}, nil
+	}
+	var out []T
+	for _, f := range strings.Split(text, ",") {
+		v, err := parse(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("-%s: %q is not a valid value", flag, f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
 
 // replay builds a scenario's timeline and keeps its windows at the
 // scenario's period (1 s when it sets none).
 func replay(ctx context.Context, path string) (*cached, error) {
-	s, err := eval.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	tl, err := eval.Build(s, "")
+	s, tl, err := suite.Build(path)
 	if err != nil {
 		return nil, err
 	}
@@ -258,26 +292,4 @@ func printStats(out io.Writer, outs []outcome, all []string, sets [][]string) {
 		row("  "+s, []string{s}, outs)
 	}
 	tw.Flush()
-}
-
-func floats(s string) []float64 {
-	var out []float64
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err == nil {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-func ints(s string) []int {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err == nil {
-			out = append(out, v)
-		}
-	}
-	return out
 }
