@@ -1,0 +1,149 @@
+package config
+
+import (
+	"maps"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+const linesDoc = `# a comment
+top = 1
+text = """
+several "" ""\"
+lines"""
+
+[section]
+name = "x # not a comment"
+dotted.inner = true
+inline = { a = 1, b = { c = "d" } }
+'quoted key' = 'lit "x"'
+
+[[entry]]
+at = "1s"
+
+[[entry]]
+at = "2s"
+[[entry.sub]]
+z = 1
+[other.sub]
+list = [1, # a comment in an array
+  2]
+last = 3
+tables = [{ x = 1 }, { w = 2 },
+  { y = { z = 3 } }]
+date = 1979-05-27 07:32:00Z
+after = '''
+[not.a.table]
+'''
+end = "yes"
+`
+
+func TestKeyLines(t *testing.T) {
+	if _, err := Parse("doc", []byte(linesDoc)); err != nil {
+		t.Fatal(err)
+	}
+	got := keyLines(linesDoc)
+	want := map[string]int{
+		"top":                     2,
+		"text":                    3,
+		"section":                 7,
+		"section.name":            8,
+		"section.dotted":          9,
+		"section.dotted.inner":    9,
+		"section.inline":          10,
+		"section.inline.a":        10,
+		"section.inline.b":        10,
+		"section.inline.b.c":      10,
+		"section.quoted key":      11,
+		"entry[0]":                13,
+		"entry[0].at":             14,
+		"entry[1]":                16,
+		"entry[1].at":             17,
+		"entry[1].sub[0]":         18,
+		"entry[1].sub[0].z":       19,
+		"other.sub":               20,
+		"other.sub.list":          21,
+		"other.sub.last":          23,
+		"other.sub.tables":        24,
+		"other.sub.tables[0]":     24,
+		"other.sub.tables[0].x":   24,
+		"other.sub.tables[1]":     24,
+		"other.sub.tables[1].w":   24,
+		"other.sub.tables[2]":     25,
+		"other.sub.tables[2].y":   25,
+		"other.sub.tables[2].y.z": 25,
+		"other.sub.date":          26,
+		"other.sub.after":         27,
+		"other.sub.end":           30,
+	}
+	if !reflect.DeepEqual(got, want) {
+		for _, k := range slices.Sorted(maps.Keys(got)) {
+			if want[k] != got[k] {
+				t.Errorf("%s: line %d, want %d", k, got[k], want[k])
+			}
+		}
+		for k := range want {
+			if _, ok := got[k]; !ok {
+				t.Errorf("%s missing", k)
+			}
+		}
+	}
+}
+
+var index = regexp.MustCompile(`\[\d+\]`)
+
+// checkKeyLines compares the keys found by keyLines with those of the
+// decoder: every key the decoder lists is found, and every key found is a
+// key of the decoder or a table above one.
+func checkKeyLines(t *testing.T, doc string) {
+	var m map[string]any
+	md, err := toml.Decode(doc, &m)
+	if err != nil {
+		return
+	}
+	found := make(map[string]bool)
+	for k := range keyLines(doc) {
+		found[index.ReplaceAllString(k, "")] = true
+	}
+	for _, k := range md.Keys() {
+		for _, part := range k {
+			if part == "" || strings.ContainsAny(part, ".[]") {
+				return // not told apart in dotted form; no configuration key looks so
+			}
+		}
+	}
+	decoded := make(map[string]bool)
+	for _, k := range md.Keys() {
+		key := strings.Join(k, ".")
+		decoded[key] = true
+		for i := range k {
+			decoded[strings.Join(k[:i+1], ".")] = true
+		}
+		if !found[key] {
+			t.Fatalf("key %q of the decoder not found in %q", key, doc)
+		}
+	}
+	for k := range found {
+		if !decoded[k] {
+			t.Fatalf("key %q found but not a key of the decoder in %q", k, doc)
+		}
+	}
+}
+
+func TestKeyLinesMatchDecoder(t *testing.T) {
+	checkKeyLines(t, linesDoc)
+}
+
+func FuzzKeyLines(f *testing.F) {
+	f.Add(linesDoc)
+	f.Add("a = [[1, 2], [{b = 3}]]\n[x.'y.z']\n\"k\\u0041\" = 1\n")
+	f.Add("[a]\n[[a.b]]\nc = 1\n[[a.b]]\n[a.b.d]\ne = 2\n")
+	f.Fuzz(func(t *testing.T, doc string) {
+		checkKeyLines(t, doc)
+	})
+}
