@@ -5,64 +5,98 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
+	"time"
 
 	"netspot/core/event"
 )
 
-// DefaultQueueLen is the number of Records a sink may fall behind by before
-// the fan-out starts dropping its oldest data-only Records. At a 1 s period
-// it is about 17 minutes of records.
-const DefaultQueueLen = 1024
+// Defaults of a sink's queue (see QueueOptions). At a 1 s period the
+// queue holds about 17 minutes of records.
+const (
+	DefaultQueueLen = 1024
+	DefaultRetryMin = time.Second
+	DefaultRetryMax = time.Minute
+)
+
+// Mode says whether the fan-out may wait for its sinks.
+type Mode uint8
+
+const (
+	// Live capture has a clock to keep up with: Publish never waits for a
+	// sink, and a sink that falls behind loses its oldest data records.
+	Live Mode = iota
+	// Replay of a capture file has none: Publish waits while a sink's
+	// queue is full, so that every sink gets every record.
+	Replay
+)
 
 // QueueStats describes what happened to the Records given to one sink.
 type QueueStats struct {
 	Name      string
 	Queued    int    // waiting now
-	Delivered uint64 // written without error
-	Failed    uint64 // Write returned an error (the Record is not retried)
-	// DroppedRecords counts Records discarded because the queue was full;
-	// data-only Records go first.
+	Delivered uint64 // written
+	Failed    uint64 // refused by the sink for good (not retried)
+	Retries   uint64 // attempts that found the peer unreachable
+	// Unreachable is set while the peer cannot be reached: Records are
+	// kept and delivery is tried again.
+	Unreachable bool
+	// DroppedRecords counts Records discarded because the queue was full
+	// (data-only Records go first) or left at exit.
 	DroppedRecords uint64
 	// DroppedAlarms counts alarms lost with them: only when the whole queue
-	// was made of Records with alarms. Every such loss is logged as an error.
+	// was made of Records with alarms, or at exit. Every such loss is
+	// logged as an error.
 	DroppedAlarms uint64
 }
 
-// FanOut delivers every published Record to each of its sinks. Publish never
-// blocks: each sink has a bounded queue served by its own goroutine.
+// FanOut delivers every published Record to each of its sinks, each through
+// a bounded queue served by a goroutine of its own.
 type FanOut struct {
 	log    *slog.Logger
+	mode   Mode
 	queues []*queue
 	wg     sync.WaitGroup
 }
 
 // NewFanOut returns an empty fan-out; a nil logger discards messages.
-func NewFanOut(log *slog.Logger) *FanOut {
+func NewFanOut(log *slog.Logger, mode Mode) *FanOut {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &FanOut{log: log}
+	return &FanOut{log: log, mode: mode}
 }
 
-// Add registers a sink under name with a queue of queueLen Records
-// (DefaultQueueLen if queueLen <= 0) and starts its goroutine. Add must not
+// Add registers a sink under name and starts its goroutine. Add must not
 // be called after Publish or Close.
-func (f *FanOut) Add(name string, s Sink, queueLen int) {
-	if queueLen <= 0 {
-		queueLen = DefaultQueueLen
+func (f *FanOut) Add(name string, s Sink, opts QueueOptions) {
+	if opts.Len <= 0 {
+		opts.Len = DefaultQueueLen
 	}
+	if opts.RetryMin <= 0 {
+		opts.RetryMin = DefaultRetryMin
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = DefaultRetryMax
+	}
+	opts.RetryMax = max(opts.RetryMax, opts.RetryMin)
 	q := &queue{
-		name:   name,
-		sink:   s,
-		log:    f.log.With("sink", name),
-		buf:    make([]*event.Record, 0, queueLen),
-		max:    queueLen,
-		wake:   make(chan struct{}, 1),
-		closed: make(chan struct{}),
-		done:   make(chan struct{}),
+		name:    name,
+		sink:    s,
+		log:     f.log.With("sink", name),
+		opts:    opts,
+		mode:    f.mode,
+		buf:     make([]*event.Record, 0, min(opts.Len, 64)),
+		wake:    make(chan struct{}, 1),
+		room:    make(chan struct{}, 1),
+		closed:  make(chan struct{}),
+		abandon: make(chan struct{}),
+		done:    make(chan struct{}),
 	}
+	q.batch, _ = s.(BatchWriter)
+	q.persist, _ = s.(Persister)
 	f.queues = append(f.queues, q)
 	f.wg.Add(1)
 	go func() {
@@ -71,10 +105,23 @@ func (f *FanOut) Add(name string, s Sink, queueLen int) {
 	}()
 }
 
-// Publish queues r for every sink. It never blocks.
-func (f *FanOut) Publish(r *event.Record) {
+// Publish hands r to every sink. It first has every Persister store r's
+// alarms durably; then it queues r for each sink. In Live mode it never
+// waits for a sink; in Replay mode it waits while a sink's queue is full,
+// until ctx ends (then it drops as Live does).
+func (f *FanOut) Publish(ctx context.Context, r *event.Record) {
+	if len(r.Alarms) > 0 {
+		for _, q := range f.queues {
+			if q.persist == nil {
+				continue
+			}
+			if err := q.persist.Persist(r); err != nil {
+				q.log.Error("alarm not stored durably: it is delivered only if netspot keeps running", "alarms", len(r.Alarms), "err", err)
+			}
+		}
+	}
 	for _, q := range f.queues {
-		q.push(r)
+		q.push(ctx, r)
 	}
 }
 
@@ -86,18 +133,21 @@ func (f *FanOut) Stats() []QueueStats {
 		out[i] = q.stats
 		out[i].Name = q.name
 		out[i].Queued = len(q.buf)
+		out[i].Unreachable = q.outage != nil
 		q.mu.Unlock()
 	}
 	return out
 }
 
-// Close lets every sink drain its queue, then closes it. If ctx ends first,
-// the remaining Records are abandoned (and counted as dropped) and the sinks
-// are closed anyway. It returns the sinks' Close errors and reports alarms
-// that could not be delivered.
+// Close lets every sink deliver what is queued (retrying unreachable peers)
+// until ctx ends; then the rest is abandoned and counted as dropped. The
+// sinks are then closed, at the same time: shutdown lasts as long as the
+// longest flush, not their sum. It returns the sinks' Close errors and
+// reports alarms that could not be delivered.
 func (f *FanOut) Close(ctx context.Context) error {
 	for _, q := range f.queues {
 		close(q.closed)
+		q.signal()
 	}
 	finished := make(chan struct{})
 	go func() {
@@ -108,11 +158,9 @@ func (f *FanOut) Close(ctx context.Context) error {
 	case <-finished:
 	case <-ctx.Done():
 		for _, q := range f.queues {
-			q.abandon()
+			q.giveUp()
 		}
 	}
-	// The sinks close at the same time: each may take its own timeout to
-	// flush, and shutdown should last the longest of them, not their sum.
 	errs := make([][]error, len(f.queues))
 	var closing sync.WaitGroup
 	for i, q := range f.queues {
@@ -139,61 +187,114 @@ func (f *FanOut) Close(ctx context.Context) error {
 
 // queue is one sink's bounded buffer and the state of its goroutine.
 type queue struct {
-	name string
-	sink Sink
-	log  *slog.Logger
+	name    string
+	sink    Sink
+	batch   BatchWriter // nil when the sink takes one Record at a time
+	persist Persister   // nil when the sink keeps no alarms itself
+	log     *slog.Logger
+	opts    QueueOptions
+	mode    Mode
 
 	mu        sync.Mutex
 	buf       []*event.Record // oldest first
-	max       int
+	inflight  int             // buf[:inflight] are being written
 	stats     QueueStats
-	failing   bool // last Write failed; logged once per change
+	failing   bool    // the last Write failed for good; logged once per change
+	outage    *outage // non-nil while the peer is unreachable
+	dropping  bool    // a drop of data was logged; reset once the queue has room again
 	abandoned bool
 
-	wake   chan struct{} // capacity 1: a Record is waiting
-	closed chan struct{} // no more Records will come
-	done   chan struct{} // serve has returned
+	wake    chan struct{} // capacity 1: a Record is waiting
+	room    chan struct{} // capacity 1: a Record left the queue
+	closed  chan struct{} // no more Records will come
+	abandon chan struct{} // closed when what is queued is given up
+	done    chan struct{} // serve has returned
 }
 
-func (q *queue) push(r *event.Record) {
-	q.mu.Lock()
-	if len(q.buf) == q.max {
-		q.evictLocked()
-	}
-	q.buf = append(q.buf, r)
-	q.mu.Unlock()
+// outage is a time the peer could not be reached, for the line that
+// reports its end.
+type outage struct {
+	since          time.Time
+	dropped, alarm uint64
+	attempts       int
+}
+
+func (q *queue) signal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
 	}
 }
 
+func (q *queue) push(ctx context.Context, r *event.Record) {
+	q.mu.Lock()
+	for len(q.buf) >= q.opts.Len && q.mode == Replay && !q.abandoned && ctx.Err() == nil {
+		q.mu.Unlock()
+		select {
+		case <-q.room:
+		case <-ctx.Done():
+		case <-q.abandon:
+		}
+		q.mu.Lock()
+	}
+	if len(q.buf) >= q.opts.Len && !q.evictLocked() {
+		q.dropLocked(r, "queue full and busy")
+		q.mu.Unlock()
+		return
+	}
+	q.buf = append(q.buf, r)
+	q.mu.Unlock()
+	q.signal()
+}
+
 // evictLocked makes room for one Record: the oldest one without alarms if
 // there is one, else the oldest one, whose alarms are then lost loudly.
-func (q *queue) evictLocked() {
-	victim := 0
-	for i, r := range q.buf {
-		if len(r.Alarms) == 0 {
+// Records being written are left alone; false when every Record is.
+func (q *queue) evictLocked() bool {
+	if q.inflight >= len(q.buf) {
+		return false
+	}
+	victim := q.inflight
+	for i := q.inflight; i < len(q.buf); i++ {
+		if len(q.buf[i].Alarms) == 0 {
 			victim = i
 			break
 		}
 	}
-	if n := len(q.buf[victim].Alarms); n > 0 {
-		q.stats.DroppedAlarms += uint64(n)
-		q.log.Error("sink queue full of alarms: oldest alarms dropped", "alarms", n, "dropped_total", q.stats.DroppedAlarms)
-	}
-	q.stats.DroppedRecords++
-	if q.stats.DroppedRecords == 1 || q.stats.DroppedRecords%1000 == 0 {
-		q.log.Warn("sink is too slow: records dropped", "dropped_total", q.stats.DroppedRecords)
-	}
+	r := q.buf[victim]
 	copy(q.buf[victim:], q.buf[victim+1:])
 	q.buf[len(q.buf)-1] = nil
 	q.buf = q.buf[:len(q.buf)-1]
+	q.dropLocked(r, "queue full")
+	return true
 }
 
-// pop returns the oldest Record, or nil once the queue is closed and empty
-// (or abandoned).
-func (q *queue) pop() *event.Record {
+// dropLocked counts a lost Record. Every lost alarm is logged; lost data
+// once until the queue has room again or the peer is back.
+func (q *queue) dropLocked(r *event.Record, why string) {
+	q.stats.DroppedRecords++
+	if q.outage != nil {
+		q.outage.dropped++
+	}
+	if n := len(r.Alarms); n > 0 && q.persist == nil {
+		q.stats.DroppedAlarms += uint64(n)
+		if q.outage != nil {
+			q.outage.alarm += uint64(n)
+		}
+		q.log.Error("alarms dropped", "reason", why, "alarms", n, "dropped_alarms_total", q.stats.DroppedAlarms)
+		return
+	}
+	if !q.dropping {
+		q.dropping = true
+		q.log.Warn("sink falls behind: oldest data records dropped", "reason", why, "queue", q.opts.Len,
+			"unreachable", q.outage != nil, "dropped_total", q.stats.DroppedRecords)
+	}
+}
+
+// next waits for Records and marks the oldest ones as being written: one,
+// or as many as a BatchWriter takes. It returns nil once the queue is
+// closed and empty, or abandoned.
+func (q *queue) next() []*event.Record {
 	for {
 		q.mu.Lock()
 		if q.abandoned {
@@ -201,16 +302,19 @@ func (q *queue) pop() *event.Record {
 			return nil
 		}
 		if len(q.buf) > 0 {
-			r := q.buf[0]
-			copy(q.buf, q.buf[1:])
-			q.buf[len(q.buf)-1] = nil
-			q.buf = q.buf[:len(q.buf)-1]
+			n := 1
+			if q.batch != nil {
+				n = min(len(q.buf), max(1, q.batch.MaxBatch()))
+			}
+			q.inflight = n
+			out := slices.Clone(q.buf[:n])
 			q.mu.Unlock()
-			return r
+			return out
 		}
 		q.mu.Unlock()
 		select {
 		case <-q.wake:
+		case <-q.abandon:
 		case <-q.closed:
 			q.mu.Lock()
 			empty := len(q.buf) == 0
@@ -224,38 +328,115 @@ func (q *queue) pop() *event.Record {
 
 func (q *queue) serve() {
 	defer close(q.done)
+	var wait time.Duration
 	for {
-		r := q.pop()
-		if r == nil {
+		recs := q.next()
+		if recs == nil {
 			return
 		}
-		err := q.sink.Write(r)
-		q.mu.Lock()
-		if err != nil {
-			q.stats.Failed++
-			if !q.failing {
-				q.log.Error("sink write failed", "err", err)
-			}
-			q.failing = true
+		var err error
+		if q.batch != nil {
+			err = q.batch.WriteBatch(recs)
 		} else {
-			q.stats.Delivered++
-			if q.failing {
-				q.log.Info("sink recovered", "failed_total", q.stats.Failed)
-			}
-			q.failing = false
+			err = q.sink.Write(recs[0])
 		}
-		q.mu.Unlock()
+		if IsUnreachable(err) {
+			wait = q.down(err, wait)
+			timer := time.NewTimer(wait)
+			select {
+			case <-timer.C:
+			case <-q.abandon:
+			}
+			timer.Stop()
+			continue
+		}
+		wait = 0
+		q.written(len(recs), err)
 	}
 }
 
-// abandon drops whatever is still queued, counting it.
-func (q *queue) abandon() {
+// written removes the n Records just written and counts them.
+func (q *queue) written(n int, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	n = min(n, q.inflight)
+	copy(q.buf, q.buf[n:])
+	clear(q.buf[len(q.buf)-n:])
+	q.buf = q.buf[:len(q.buf)-n]
+	q.inflight = 0
+	if len(q.buf) < q.opts.Len/2 {
+		q.dropping = false
+	}
+	select {
+	case q.room <- struct{}{}:
+	default:
+	}
+	if o := q.outage; o != nil {
+		q.outage = nil
+		q.dropping = false
+		q.log.Info("sink reachable again", "unreachable_for", time.Since(o.since).Round(time.Millisecond),
+			"attempts", o.attempts, "dropped_records", o.dropped, "dropped_alarms", o.alarm)
+	}
+	if err != nil {
+		q.stats.Failed += uint64(n)
+		if !q.failing {
+			q.log.Error("sink write failed", "err", err)
+		}
+		q.failing = true
+		return
+	}
+	q.stats.Delivered += uint64(n)
+	if q.failing {
+		q.log.Info("sink recovered", "failed_total", q.stats.Failed)
+	}
+	q.failing = false
+}
+
+// down notes a failed delivery attempt and returns the wait before the
+// next one: the previous wait doubled, from RetryMin up to RetryMax, with
+// ±20% jitter. The Records stay queued; while the wait lasts they may be
+// evicted like any other.
+func (q *queue) down(err error, prev time.Duration) time.Duration {
+	wait := q.opts.RetryMin
+	if prev > 0 {
+		wait = min(q.opts.RetryMax, 2*prev)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight = 0
+	q.stats.Retries++
+	if q.outage == nil {
+		q.outage = &outage{since: time.Now()}
+		msg := "sink unreachable: records are kept and retried"
+		if q.mode == Replay {
+			msg = "sink unreachable: the replay waits for it"
+		}
+		q.log.Warn(msg, "err", err, "queued", len(q.buf))
+	} else {
+		q.log.Debug("sink still unreachable", "err", err, "retry_in", wait)
+	}
+	q.outage.attempts++
+	return time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
+}
+
+// giveUp abandons what is still queued, counting it.
+func (q *queue) giveUp() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.abandoned {
+		return
+	}
 	q.abandoned = true
+	close(q.abandon)
 	for _, r := range q.buf {
 		q.stats.DroppedRecords++
-		q.stats.DroppedAlarms += uint64(len(r.Alarms))
+		if q.persist == nil {
+			q.stats.DroppedAlarms += uint64(len(r.Alarms))
+		}
+	}
+	if len(q.buf) > 0 {
+		q.log.Warn("records not delivered before shutdown", "records", len(q.buf))
 	}
 	q.buf = q.buf[:0]
+	q.inflight = 0
 }

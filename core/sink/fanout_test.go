@@ -1,183 +1,360 @@
-package sink
+package sink_test
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"netspot/core/event"
+	"netspot/core/event/eventtest"
+	"netspot/core/sink"
+	"netspot/core/sink/sinktest"
 )
 
-// recorder is a sink that records what it receives; gate, when set, blocks
-// each Write until a value is sent on it.
-type recorder struct {
-	mu     sync.Mutex
-	got    []*event.Record
-	gate   chan struct{}
-	fail   bool
-	closed bool
-}
-
-func (r *recorder) Write(rec *event.Record) error {
-	if r.gate != nil {
-		<-r.gate
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.got = append(r.got, rec)
-	if r.fail {
-		return errors.New("disk full")
-	}
-	return nil
-}
-
-func (r *recorder) Close() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.closed = true
-	return nil
-}
-
-func (r *recorder) records() []*event.Record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]*event.Record(nil), r.got...)
-}
-
-func data(i int) *event.Record { return &event.Record{Packets: uint64(i)} }
+func data(i int) *event.Record { return eventtest.Record(i) }
 
 func alarm(i int) *event.Record {
-	return &event.Record{Packets: uint64(i), Alarms: []event.Alarm{{ID: "a", Stat: "R_SYN"}}}
+	return eventtest.Raise(eventtest.Record(i, eventtest.Stat("R_SYN", 1, 0.5)), "a"+string(rune('0'+i%10)), "R_SYN", 1, 0.5)
+}
+
+// fast retries, for tests.
+var fast = sink.QueueOptions{RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}
+
+func withLen(n int) sink.QueueOptions {
+	o := fast
+	o.Len = n
+	return o
+}
+
+func closeFanOut(t *testing.T, f *sink.FanOut) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
+
+func packets(rs []*event.Record) []uint64 {
+	var out []uint64
+	for _, r := range rs {
+		out = append(out, uint64(r.Start.Sub(eventtest.T0)/time.Second))
+	}
+	return out
 }
 
 func TestDeliversInOrderToEverySink(t *testing.T) {
-	f := NewFanOut(nil)
-	a, b := &recorder{}, &recorder{}
-	f.Add("a", a, 0)
-	f.Add("b", b, 0)
+	f := sink.NewFanOut(nil, sink.Live)
+	a, b := &sinktest.Recorder{}, &sinktest.Recorder{}
+	f.Add("a", a, fast)
+	f.Add("b", b, fast)
 	for i := range 100 {
-		f.Publish(data(i))
+		f.Publish(context.Background(), data(i))
 	}
-	if err := f.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range []*recorder{a, b} {
-		got := r.records()
+	closeFanOut(t, f)
+	for _, r := range []*sinktest.Recorder{a, b} {
+		got := packets(r.Records())
 		if len(got) != 100 {
-			t.Fatalf("got %d records, want 100", len(got))
+			t.Fatalf("%d records", len(got))
 		}
-		for i, rec := range got {
-			if rec.Packets != uint64(i) {
-				t.Fatalf("record %d out of order: %d", i, rec.Packets)
+		for i, p := range got {
+			if p != uint64(i) {
+				t.Fatalf("record %d is window %d", i, p)
 			}
 		}
-		if !r.closed {
+		if !r.Closed() {
 			t.Error("sink not closed")
 		}
 	}
 }
 
-// A stuck sink fills its queue: data-only records are dropped first and
-// alarms survive; Publish never blocks; the other sink gets everything.
-func TestSlowSinkDropsDataBeforeAlarms(t *testing.T) {
-	f := NewFanOut(nil)
-	slow := &recorder{gate: make(chan struct{})}
-	fast := &recorder{}
-	f.Add("slow", slow, 4)
-	f.Add("fast", fast, 0)
-
-	f.Publish(data(0)) // taken by the slow sink's goroutine, which then blocks
-	waitFor(t, func() bool { return f.Stats()[0].Queued == 0 })
-	f.Publish(alarm(1))
-	for i := 2; i < 10; i++ {
-		f.Publish(data(i))
+func TestLiveSlowSinkDropsDataBeforeAlarms(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Live)
+	gate, entered := make(chan struct{}), make(chan *event.Record, 10)
+	slow := &sinktest.Recorder{Gate: gate, Entered: entered}
+	f.Add("slow", slow, withLen(4))
+	f.Publish(context.Background(), data(0))
+	<-entered // window 0 is being written, blocked on the gate
+	f.Publish(context.Background(), alarm(1))
+	f.Publish(context.Background(), data(2))
+	f.Publish(context.Background(), alarm(3))
+	f.Publish(context.Background(), data(4)) // full: window 2 goes
+	f.Publish(context.Background(), data(5)) // full: window 4 goes
+	close(gate)
+	closeFanOut(t, f)
+	if got := packets(slow.Records()); !equal(got, []uint64{0, 1, 3, 5}) {
+		t.Errorf("delivered windows %v, want [0 1 3 5]", got)
 	}
-	f.Publish(alarm(10))
 	st := f.Stats()[0]
-	if st.Queued != 4 || st.DroppedRecords != 6 || st.DroppedAlarms != 0 {
-		t.Fatalf("stats %+v, want 4 queued, 6 dropped, no alarm lost", st)
+	if st.DroppedRecords != 2 || st.DroppedAlarms != 0 || st.Delivered != 4 {
+		t.Errorf("stats %+v", st)
 	}
-	close(slow.gate)
-	if err := f.Close(context.Background()); err != nil {
-		t.Fatal(err)
+}
+
+func TestLiveQueueFullOfAlarmsReportsLoss(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Live)
+	gate, entered := make(chan struct{}), make(chan *event.Record, 10)
+	f.Add("slow", &sinktest.Recorder{Gate: gate, Entered: entered}, withLen(2))
+	f.Publish(context.Background(), alarm(0))
+	<-entered
+	f.Publish(context.Background(), alarm(1))
+	f.Publish(context.Background(), alarm(2)) // window 1's alarm is lost
+	close(gate)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := f.Close(ctx)
+	if err == nil || !strings.Contains(err.Error(), "1 alarms were not delivered") {
+		t.Errorf("Close: %v", err)
 	}
-	var got []uint64
-	for _, r := range slow.records() {
-		got = append(got, r.Packets)
+}
+
+func TestReplayWaitsForSlowSinkAndLosesNothing(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Replay)
+	slow := &sinktest.Recorder{Fail: func(int) error { time.Sleep(200 * time.Microsecond); return nil }}
+	fastSink := &sinktest.Recorder{}
+	f.Add("slow", slow, withLen(3))
+	f.Add("fast", fastSink, withLen(3))
+	for i := range 300 {
+		f.Publish(context.Background(), data(i))
 	}
-	want := []uint64{0, 1, 8, 9, 10}
-	if len(got) != len(want) {
-		t.Fatalf("slow sink got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("slow sink got %v, want %v", got, want)
+	closeFanOut(t, f)
+	for _, r := range []*sinktest.Recorder{slow, fastSink} {
+		if got := packets(r.Records()); len(got) != 300 || got[299] != 299 {
+			t.Fatalf("%d records delivered", len(got))
 		}
 	}
-	if n := len(fast.records()); n != 11 {
-		t.Errorf("fast sink got %d records, want 11", n)
+	if st := f.Stats()[0]; st.DroppedRecords != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
-// When a queue holds nothing but alarms, the oldest alarm is dropped and
-// the loss is reported by Close, never silent.
-func TestQueueFullOfAlarmsReportsLoss(t *testing.T) {
-	f := NewFanOut(nil)
-	slow := &recorder{gate: make(chan struct{})}
-	f.Add("slow", slow, 2)
-	f.Publish(alarm(0))
-	waitFor(t, func() bool { return f.Stats()[0].Queued == 0 })
-	for i := 1; i <= 3; i++ {
-		f.Publish(alarm(i))
+func TestUnreachablePeerIsRetriedInOrderAndLoggedOncePerOutage(t *testing.T) {
+	var log sinktest.Buffer
+	f := sink.NewFanOut(slog.New(slog.NewTextHandler(&log, nil)), sink.Live)
+	var down atomic.Bool
+	down.Store(true)
+	peer := &sinktest.Recorder{Fail: func(int) error {
+		if down.Load() {
+			return sink.Unreachable(errors.New("connection refused"))
+		}
+		return nil
+	}}
+	f.Add("peer", peer, withLen(100))
+	for i := range 10 {
+		f.Publish(context.Background(), data(i))
 	}
-	if st := f.Stats()[0]; st.DroppedAlarms != 1 {
-		t.Fatalf("stats %+v, want one alarm dropped", st)
+	waitFor(t, func() bool { return peer.Calls() >= 5 })
+	if st := f.Stats()[0]; !st.Unreachable || st.Retries < 5 || st.Delivered != 0 {
+		t.Errorf("while down: %+v", st)
 	}
-	close(slow.gate)
-	err := f.Close(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "1 alarms were not delivered") {
-		t.Fatalf("Close = %v, want the alarm loss reported", err)
+	down.Store(false)
+	closeFanOut(t, f)
+	if got := packets(peer.Records()); len(got) != 10 || got[0] != 0 || got[9] != 9 {
+		t.Errorf("delivered %v", got)
+	}
+	text := log.String()
+	if n := strings.Count(text, "sink unreachable"); n != 1 {
+		t.Errorf("outage logged %d times:\n%s", n, text)
+	}
+	if !strings.Contains(text, "sink reachable again") || !strings.Contains(text, "dropped_records=0") {
+		t.Errorf("no recovery line:\n%s", text)
+	}
+	if st := f.Stats()[0]; st.Unreachable || st.Delivered != 10 {
+		t.Errorf("after: %+v", st)
 	}
 }
 
-// Close gives up on a sink that never returns when its context ends, and
-// still closes it.
+func TestLiveOutageDropsDataKeepsAlarms(t *testing.T) {
+	var log sinktest.Buffer
+	f := sink.NewFanOut(slog.New(slog.NewTextHandler(&log, nil)), sink.Live)
+	var down atomic.Bool
+	down.Store(true)
+	peer := &sinktest.Recorder{Fail: func(int) error {
+		if down.Load() {
+			return sink.Unreachable(errors.New("no route"))
+		}
+		return nil
+	}}
+	f.Add("peer", peer, withLen(3))
+	f.Publish(context.Background(), alarm(0))
+	for i := 1; i < 20; i++ {
+		f.Publish(context.Background(), data(i))
+	}
+	waitFor(t, func() bool { return f.Stats()[0].Unreachable })
+	down.Store(false)
+	closeFanOut(t, f)
+	got := packets(peer.Records())
+	if len(got) != 3 || got[0] != 0 || got[2] != 19 {
+		t.Errorf("delivered windows %v: want the alarm of window 0 and the latest data", got)
+	}
+	if n := strings.Count(log.String(), "oldest data records dropped"); n != 1 {
+		t.Errorf("drops logged %d times", n)
+	}
+}
+
+func TestReplayWaitsForUnreachablePeer(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Replay)
+	var down atomic.Bool
+	down.Store(true)
+	peer := &sinktest.Recorder{Fail: func(int) error {
+		if down.Load() {
+			return sink.Unreachable(errors.New("refused"))
+		}
+		return nil
+	}}
+	f.Add("peer", peer, withLen(2))
+	published := make(chan int, 10)
+	go func() {
+		for i := range 10 {
+			f.Publish(context.Background(), data(i))
+			published <- i
+		}
+		close(published)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if n := len(published); n > 3 {
+		t.Fatalf("%d records published while the peer was down: the replay did not wait", n)
+	}
+	down.Store(false)
+	for range published {
+	}
+	closeFanOut(t, f)
+	if got := packets(peer.Records()); len(got) != 10 {
+		t.Errorf("delivered %v", got)
+	}
+}
+
+// persister records the order of Persist and Write calls.
+type persister struct {
+	sinktest.Recorder
+	mu     sync.Mutex
+	events []string
+}
+
+func (p *persister) Persist(r *event.Record) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.events = append(p.events, "persist "+r.Alarms[0].ID)
+	return nil
+}
+
+func TestAlarmIsPersistedBeforePublishReturns(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Live)
+	gate := make(chan struct{})
+	p := &persister{Recorder: sinktest.Recorder{Gate: gate}}
+	other := &sinktest.Recorder{Gate: gate}
+	f.Add("mqtt", p, fast)
+	f.Add("console", other, fast)
+	r := alarm(1)
+	f.Publish(context.Background(), r)
+	// Nothing was written yet (the gate is shut), but the alarm is stored.
+	p.mu.Lock()
+	events := append([]string(nil), p.events...)
+	p.mu.Unlock()
+	if len(events) != 1 || events[0] != "persist "+r.Alarms[0].ID {
+		t.Errorf("events %v", events)
+	}
+	f.Publish(context.Background(), data(2))
+	if p.Calls() != 0 && len(p.Records()) != 0 {
+		t.Error("written before the gate opened")
+	}
+	close(gate)
+	closeFanOut(t, f)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.events) != 1 {
+		t.Errorf("data records persisted: %v", p.events)
+	}
+}
+
+// batcher writes up to max Records per call.
+type batcher struct {
+	sinktest.Recorder
+	max     int
+	mu      sync.Mutex
+	batches []int
+	fails   int
+}
+
+func (b *batcher) MaxBatch() int { return b.max }
+
+func (b *batcher) WriteBatch(rs []*event.Record) error {
+	b.mu.Lock()
+	if b.fails > 0 {
+		b.fails--
+		b.mu.Unlock()
+		return sink.Unreachable(errors.New("503"))
+	}
+	b.batches = append(b.batches, len(rs))
+	b.mu.Unlock()
+	for _, r := range rs {
+		_ = b.Write(r)
+	}
+	return nil
+}
+
+func TestBatchWriterGetsWhatWaits(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Replay)
+	b := &batcher{max: 4, fails: 2}
+	f.Add("influxdb", b, withLen(10))
+	for i := range 10 {
+		f.Publish(context.Background(), data(i))
+	}
+	closeFanOut(t, f)
+	if got := packets(b.Records()); len(got) != 10 || got[9] != 9 {
+		t.Errorf("delivered %v", got)
+	}
+	for _, n := range b.batches {
+		if n < 1 || n > 4 {
+			t.Errorf("batch of %d", n)
+		}
+	}
+	if st := f.Stats()[0]; st.Delivered != 10 || st.Retries != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 func TestCloseIsBounded(t *testing.T) {
-	f := NewFanOut(nil)
-	stuck := &recorder{gate: make(chan struct{})}
-	f.Add("stuck", stuck, 0)
-	f.Publish(data(0))
-	f.Publish(alarm(1))
-	waitFor(t, func() bool { return f.Stats()[0].Queued == 1 })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	f := sink.NewFanOut(nil, sink.Live)
+	peer := &sinktest.Recorder{Fail: func(int) error { return sink.Unreachable(errors.New("down")) }}
+	f.Add("dead", peer, fast)
+	f.Publish(context.Background(), data(0))
+	f.Publish(context.Background(), alarm(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- f.Close(ctx) }()
-	// The stuck Write returns only once Close has given up and closed the
-	// sink; release it then, as a real sink's Close would.
-	waitFor(t, func() bool { stuck.mu.Lock(); defer stuck.mu.Unlock(); return stuck.closed })
-	close(stuck.gate)
-	err := <-done
-	if err == nil || !strings.Contains(err.Error(), "alarms were not delivered") {
-		t.Fatalf("Close = %v, want the abandoned alarm reported", err)
+	start := time.Now()
+	err := f.Close(ctx)
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("Close took %v", time.Since(start))
+	}
+	if err == nil || !strings.Contains(err.Error(), "1 alarms were not delivered") {
+		t.Errorf("Close: %v", err)
+	}
+	if st := f.Stats()[0]; st.DroppedRecords != 2 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
-func TestFailuresAreCounted(t *testing.T) {
-	f := NewFanOut(nil)
-	bad := &recorder{fail: true}
-	f.Add("bad", bad, 0)
-	for i := range 3 {
-		f.Publish(data(i))
+func TestFailuresAreCountedAndSkipped(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Live)
+	r := &sinktest.Recorder{Fail: func(n int) error {
+		if n%2 == 0 {
+			return errors.New("disk full")
+		}
+		return nil
+	}}
+	f.Add("file", r, fast)
+	for i := range 10 {
+		f.Publish(context.Background(), data(i))
 	}
-	if err := f.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if st := f.Stats()[0]; st.Failed != 3 || st.Delivered != 0 {
-		t.Errorf("stats %+v, want 3 failed", st)
+	closeFanOut(t, f)
+	if st := f.Stats()[0]; st.Failed != 5 || st.Delivered != 5 || st.Retries != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
@@ -186,8 +363,20 @@ func waitFor(t *testing.T, cond func() bool) {
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not reached")
+			t.Fatal("condition not met in 5 s")
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+func equal(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
