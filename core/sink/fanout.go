@@ -416,7 +416,7 @@ func (q *queue) down(err error, prev time.Duration) time.Duration {
 		q.log.Debug("sink still unreachable", "err", err, "retry_in", wait)
 	}
 	q.outage.attempts++
-	return time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64()))
+	return max(retryAfter(err), time.Duration(float64(wait)*(0.8+0.4*rand.Float64())))
 }
 
 // giveUp abandons what is still queued, counting it.

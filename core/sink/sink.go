@@ -73,8 +73,12 @@ type UplinkWatcher interface {
 	WatchUplink(Uplink)
 }
 
-// unreachable marks an error after which delivery is tried again.
-type unreachable struct{ err error }
+// unreachable marks an error after which delivery is tried again, not
+// before wait when the peer said when (HTTP's Retry-After).
+type unreachable struct {
+	err  error
+	wait time.Duration
+}
 
 func (u *unreachable) Error() string { return u.err.Error() }
 func (u *unreachable) Unwrap() error { return u.err }
@@ -89,10 +93,28 @@ func Unreachable(err error) error {
 	return &unreachable{err: err}
 }
 
+// UnreachableFor is Unreachable for a peer that asked to be left alone
+// for wait: the next attempt comes no sooner.
+func UnreachableFor(err error, wait time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &unreachable{err: err, wait: wait}
+}
+
 // IsUnreachable reports whether err was wrapped with Unreachable.
 func IsUnreachable(err error) bool {
 	var u *unreachable
 	return errors.As(err, &u)
+}
+
+// retryAfter returns the wait a peer asked for, or 0.
+func retryAfter(err error) time.Duration {
+	var u *unreachable
+	if errors.As(err, &u) {
+		return u.wait
+	}
+	return 0
 }
 
 // Factory makes one kind of sink from its section of the configuration
