@@ -737,9 +737,9 @@ func TestBoardWithFanOut(t *testing.T) {
 	// The board as a real sink of the fan-out: records reach it in order
 	// and closing the fan-out closes the board.
 	h := newHarness(t, func(c *Config) { c.Button = "" })
-	f := sink.NewFanOut(nil)
-	f.Add("board", h.b, 4)
-	f.Publish(rec(0, 100, []string{"R_SYN"}, "R_SYN"))
+	f := sink.NewFanOut(nil, sink.Live)
+	f.Add("board", h.b, sink.QueueOptions{Len: 4})
+	f.Publish(t.Context(), rec(0, 100, []string{"R_SYN"}, "R_SYN"))
 	h.clk.waitArmed(t)
 	h.advanceTo(time.Second)
 	if !h.lit(h.alarm, time.Second) {

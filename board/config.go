@@ -12,7 +12,7 @@ import (
 // Config is the [board] section of the configuration file. Pin fields hold
 // GPIO line names ("GPIO17"); an empty name means the part is not fitted.
 type Config struct {
-	Enabled bool `toml:"enabled" comment:"drive the status LED, alarm LED, buzzer and button wired to the GPIO header (Raspberry Pi 1 to 5); see the README's \"Board wiring\""`
+	Enable bool `toml:"enabled" comment:"drive the status LED, alarm LED, buzzer and button wired to the GPIO header (Raspberry Pi 1 to 5); see the README's \"Board wiring\""`
 
 	StatusLED          string          `toml:"status_led" comment:"GPIO line of the status LED: slow heartbeat while learning, steady while watching, fast blink when capture fails or the MQTT broker is unreachable (\"\" = not fitted)"`
 	StatusLEDActiveLow bool            `toml:"status_led_active_low" comment:"true when the status LED lights with its pin low (LED wired from 3.3 V to the pin)"`
@@ -98,7 +98,7 @@ func (c *Config) Validate() error {
 			fitted++
 		}
 	}
-	if c.Enabled && fitted == 0 {
+	if c.Enable && fitted == 0 {
 		return config.Errorf("enabled", "the board is enabled but no output is set: set status_led, alarm_led or buzzer, or set enabled = false")
 	}
 	if err := within("debounce", c.Debounce.D(), minDebounce, maxDebounce); err != nil {

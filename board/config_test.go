@@ -16,13 +16,13 @@ import (
 
 func TestDefaultConfig(t *testing.T) {
 	c := DefaultConfig()
-	if c.Enabled {
+	if c.Enable {
 		t.Error("the board is enabled by default")
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatalf("default config invalid: %v", err)
 	}
-	c.Enabled = true
+	c.Enable = true
 	if err := c.Validate(); err != nil {
 		t.Fatalf("default config, enabled, invalid: %v", err)
 	}
@@ -41,7 +41,7 @@ func TestValidateErrors(t *testing.T) {
 		{"same pin twice", func(c *Config) { c.AlarmLED = "GPIO17" }, "alarm_led", "already used by status_led"},
 		{"same pin spelt otherwise", func(c *Config) { c.Button = "gpio017" }, "button", "already used by status_led"},
 		{"same pin by number", func(c *Config) { c.Buzzer = "27" }, "buzzer", "already used by alarm_led"},
-		{"enabled without outputs", func(c *Config) { c.Enabled, c.StatusLED, c.AlarmLED, c.Buzzer = true, "", "", "" }, "enabled", "no output is set"},
+		{"enabled without outputs", func(c *Config) { c.Enable, c.StatusLED, c.AlarmLED, c.Buzzer = true, "", "", "" }, "enabled", "no output is set"},
 		{"debounce zero", func(c *Config) { c.Debounce = 0 }, "debounce", "between 5ms and 1s"},
 		{"debounce too long", func(c *Config) { c.Debounce = configDuration(2 * time.Second) }, "debounce", "out of range"},
 		{"empty pattern", func(c *Config) { c.BuzzerPattern = nil }, "buzzer_pattern", "is empty"},
@@ -77,7 +77,7 @@ func TestValidateErrors(t *testing.T) {
 
 func TestValidateAccepts(t *testing.T) {
 	c := DefaultConfig()
-	c.Enabled = true
+	c.Enable = true
 	c.StatusLED, c.AlarmLED, c.Buzzer, c.Button = "", "GPIO_GCLK", "", "" // one output is enough
 	c.AlarmHold, c.BuzzerRest, c.NoPacketsFor, c.BrokerDownFor = 0, 0, 0, 0
 	if err := c.Validate(); err != nil {

@@ -162,7 +162,7 @@ type harness struct {
 // testConfig is the default configuration, enabled.
 func testConfig() Config {
 	c := DefaultConfig()
-	c.Enabled = true
+	c.Enable = true
 	return c
 }
 

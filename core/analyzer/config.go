@@ -103,7 +103,7 @@ type SpotOverride struct {
 // overrides ([spot.R_SYN] …).
 type SpotConfig struct {
 	SpotParams
-	PerStat map[string]SpotOverride `toml:"-"`
+	PerStat map[string]SpotOverride `toml:"-" config:"rest"`
 }
 
 // The detector settings of netspot's statistics, chosen on the tuning

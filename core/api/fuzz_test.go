@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
+	"netspot/core/config"
 	"netspot/core/event"
+	"netspot/core/pipeline"
 )
 
 // Any request gets an answer, never a panic: API errors are JSON objects
@@ -85,28 +85,25 @@ func validMethod(m string) bool {
 	return true
 }
 
-// A JSON configuration converts to a TOML document, or to an error naming
-// what is wrong, never to a document that does not parse.
-func FuzzJSONToTOML(f *testing.F) {
+// A JSON configuration changes the configuration, or is refused with
+// problems naming what is wrong; it never panics.
+func FuzzConfigJSON(f *testing.F) {
 	for _, seed := range []string{
 		`{"spot.q": 1e-4, "spot": {"R_SYN": {"up": false}}}`,
 		`{"a": {"b.c": [1, [2, 3], {"d": "e"}]}, "a.b.e": 9007199254740993}`,
 		`{"x": 1e400}`, `{"x": null}`, `{"": 1}`, `{"a..b": 1}`, `{"a": 1, "a.b": 2}`, `[]`, `{} x`,
-		`{"k": "\u0000\ud800"}`,
+		`{"k": "\u0000\ud800"}`, `{"miner": {"device": "/etc/shadow"}}`, `{"analyzer.stats": "SYN_RATE,TRAFFIC"}`,
 	} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		doc, err := jsonToTOML([]byte(in))
-		if err != nil {
-			if configProblems(err) == nil {
-				t.Fatalf("%q: error %v is not a configuration problem", in, err)
-			}
-			return
+		doc, err := config.ParseJSON("", []byte(in))
+		if err == nil {
+			doc.Restricted = true
+			err = doc.Decode(pipeline.New().Sections()...)
 		}
-		var m map[string]any
-		if err := toml.Unmarshal(doc, &m); err != nil {
-			t.Fatalf("%q gave a TOML document that does not parse: %v\n%s", in, err, doc)
+		if err != nil && configProblems(err) == nil {
+			t.Fatalf("%q: error %v is not a configuration problem", in, err)
 		}
 	})
 }

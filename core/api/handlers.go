@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"netspot/core/config"
 	"netspot/core/stats"
 )
 
@@ -137,72 +138,69 @@ func (s *Server) handleGetConfig(w http.ResponseWriter, r *http.Request) {
 	conf := s.Config()
 	switch format {
 	case "toml":
-		w.Header().Set("Content-Type", "application/toml; charset=utf-8")
-		w.Header().Set("Content-Length", strconv.Itoa(len(conf.TOML)))
-		_, _ = w.Write(conf.TOML)
-	case "json":
-		m, err := tomlToMap(conf.TOML)
-		if err != nil {
+		var b bytes.Buffer
+		if err := config.RenderRedacted(&b, conf.Sections()...); err != nil {
 			writeError(w, http.StatusInternalServerError, "configuration: %v", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, m)
+		w.Header().Set("Content-Type", "application/toml; charset=utf-8")
+		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+		_, _ = w.Write(b.Bytes())
+	case "json":
+		writeJSON(w, http.StatusOK, config.ToMap(conf.Sections()...))
 	default:
 		writeError(w, http.StatusBadRequest, "format: %q is not toml or json", sanitize(format))
 	}
 }
 
-// readConfigBody reads a TOML or JSON configuration and returns it as TOML;
-// on failure it has answered the request.
-func readConfigBody(w http.ResponseWriter, r *http.Request) (doc []byte, fromJSON, ok bool) {
+// readConfigBody reads a TOML or JSON configuration; on failure it has
+// answered the request.
+func readConfigBody(w http.ResponseWriter, r *http.Request) (*config.Document, bool) {
 	mt, err := mediaType(r)
 	if err != nil {
 		writeError(w, http.StatusUnsupportedMediaType, "%v", err)
-		return nil, false, false
+		return nil, false
 	}
+	fromJSON := false
 	switch mt {
 	case "application/toml", "application/x-toml", "text/toml":
 	case "application/json":
 		fromJSON = true
 	case "":
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type missing: send application/toml or application/json")
-		return nil, false, false
+		return nil, false
 	default:
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type %s: send application/toml or application/json", sanitize(mt))
-		return nil, false, false
+		return nil, false
 	}
 	body, ok := readBody(w, r, maxConfigBody)
 	if !ok {
-		return nil, false, false
+		return nil, false
 	}
 	if !utf8.Valid(body) {
 		writeError(w, http.StatusBadRequest, "the body is not UTF-8 text")
-		return nil, false, false
+		return nil, false
 	}
-	if !fromJSON {
-		return body, false, true
+	var doc *config.Document
+	if fromJSON {
+		doc, err = config.ParseJSON("", body)
+	} else {
+		doc, err = config.Parse("", body)
 	}
-	doc, err = jsonToTOML(body)
 	if err != nil {
-		writeConfigError(w, err, true)
-		return nil, true, false
+		writeConfigError(w, err)
+		return nil, false
 	}
-	return doc, true, true
+	return doc, true
 }
 
-// writeConfigError answers a configuration problem. Lines are dropped for
-// a JSON body: they would point into its TOML translation.
-func writeConfigError(w http.ResponseWriter, err error, fromJSON bool) {
+// writeConfigError answers a configuration problem: 403 when the request
+// changes what the API may not change, 400 otherwise.
+func writeConfigError(w http.ResponseWriter, err error) {
 	p := configProblems(err)
 	if p == nil {
 		writeError(w, http.StatusInternalServerError, "checking the configuration: %v", err)
 		return
-	}
-	if fromJSON {
-		p = slices.Clone(p)
-		for i := range p {
-			p[i].Line = 0
-		}
 	}
 	writeProblems(w, p)
 }
@@ -218,21 +216,16 @@ func (s *Server) changeConfig(w http.ResponseWriter, r *http.Request, merge bool
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	doc, fromJSON, ok := readConfigBody(w, r)
+	doc, ok := readConfigBody(w, r)
 	if !ok {
 		return
 	}
 	c, restart, err := s.SetConfig(doc, merge, dry)
 	if err != nil {
-		writeConfigError(w, err, fromJSON)
+		writeConfigError(w, err)
 		return
 	}
-	m, err := tomlToMap(c.TOML)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "configuration: %v", err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ConfigResult{DryRun: dry, RestartRequired: restart, Config: m})
+	writeJSON(w, http.StatusOK, ConfigResult{DryRun: dry, RestartRequired: restart, Config: config.ToMap(c.Sections()...)})
 }
 
 // noBody answers 400 and returns false unless the body is empty or an
@@ -308,7 +301,7 @@ func (s *Server) stop(ctx context.Context) (int, any) {
 
 func (s *Server) statistics() []Statistic {
 	def := stats.Default()
-	watched := s.Config().Stats
+	watched := s.Config().Analyzer.Watched()
 	var out []Statistic
 	for _, st := range stats.All() {
 		out = append(out, Statistic{Name: st.Name, Unit: st.Unit, Help: st.Help, Informational: st.Informational,
@@ -417,12 +410,12 @@ func (s *Server) handleLegacyPostConfig(w http.ResponseWriter, r *http.Request) 
 		writeError(w, http.StatusUnsupportedMediaType, "send the changed keys as application/json")
 		return
 	}
-	doc, fromJSON, ok := readConfigBody(w, r)
+	doc, ok := readConfigBody(w, r)
 	if !ok {
 		return
 	}
 	if _, _, err := s.SetConfig(doc, true, false); err != nil {
-		writeConfigError(w, err, fromJSON)
+		writeConfigError(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -50,7 +50,7 @@ func TestRequestErrors(t *testing.T) {
 		{"PUT", "/api/v1/config", "x = 1", []string{"Content-Type", "appli;cation/;;"}, 415, "unreadable Content-Type"},
 		{"PUT", "/api/v1/config", big, []string{"Content-Type", "application/toml"}, 413, "larger than"},
 		{"PUT", "/api/v1/config", "a = \"\xff\"", []string{"Content-Type", "application/toml"}, 400, "not UTF-8"},
-		{"PUT", "/api/v1/config", "[1]", []string{"Content-Type", "application/json"}, 400, "must be a JSON object"},
+		{"PUT", "/api/v1/config", "[1]", []string{"Content-Type", "application/json"}, 400, "expected a JSON object"},
 		{"PUT", "/api/v1/config", "{", []string{"Content-Type", "application/json"}, 400, "not valid JSON"},
 		{"PUT", "/api/v1/config", "{} {}", []string{"Content-Type", "application/json"}, 400, "more than one"},
 		{"PUT", "/api/v1/config?dry_run=maybe", "", []string{"Content-Type", "application/toml"}, 400, "dry_run"},
@@ -150,7 +150,7 @@ func TestConfigGetPutPatch(t *testing.T) {
 		t.Fatalf("config JSON %s", w.Body)
 	}
 	w = do(t, s, "GET", "/api/v1/config", "", "Accept", "application/toml")
-	if !strings.HasPrefix(w.Header().Get("Content-Type"), toml) || !strings.Contains(w.Body.String(), "device = 'eth0'") {
+	if !strings.HasPrefix(w.Header().Get("Content-Type"), toml) || !strings.Contains(w.Body.String(), `device = "eth0"`) {
 		t.Fatalf("config TOML %q: %s", w.Header().Get("Content-Type"), w.Body)
 	}
 
@@ -161,24 +161,24 @@ func TestConfigGetPutPatch(t *testing.T) {
 		!strings.Contains(e.Error, "line 5: analyzer.perid: unknown key") {
 		t.Errorf("invalid PUT: %d %s", w.Code, w.Body)
 	}
-	if s.Config().Device != "eth0" {
+	if s.Config().Miner.Device != "eth0" {
 		t.Error("invalid document applied")
 	}
 
 	// A dry run checks without applying.
 	w = do(t, s, "PUT", "/api/v1/config?dry_run=true", "[miner]\ndevice = 'eth1'\n", "Content-Type", toml)
 	res := decode[ConfigResult](t, w.Body.String())
-	if w.Code != 200 || !res.DryRun || res.Config["miner"].(map[string]any)["device"] != "eth1" || s.Config().Device != "eth0" {
-		t.Errorf("dry run: %d %s, device now %s", w.Code, w.Body, s.Config().Device)
+	if w.Code != 200 || !res.DryRun || res.Config["miner"].(map[string]any)["device"] != "eth1" || s.Config().Miner.Device != "eth0" {
+		t.Errorf("dry run: %d %s, device now %s", w.Code, w.Body, s.Config().Miner.Device)
 	}
 
 	// PUT replaces: keys absent take defaults. PATCH merges.
 	do(t, s, "PUT", "/api/v1/config", "[analyzer]\nperiod = '5s'\n", "Content-Type", toml)
-	if c := s.Config(); c.Period != 5*time.Second || c.Device != "eth0" {
+	if c := s.Config(); c.Analyzer.Period.D() != 5*time.Second || c.Miner.Device != "eth0" {
 		t.Fatalf("after PUT: %+v", c)
 	}
 	w = do(t, s, "PATCH", "/api/v1/config", `{"miner.device": "eth2", "analyzer": {"stats": ["R_SYN"]}}`, "Content-Type", "application/json")
-	if c := s.Config(); w.Code != 200 || c.Period != 5*time.Second || c.Device != "eth2" || len(c.Stats) != 1 {
+	if c := s.Config(); w.Code != 200 || c.Analyzer.Period.D() != 5*time.Second || c.Miner.Device != "eth2" || len(c.Analyzer.Stats) != 1 {
 		t.Fatalf("after PATCH: %d %s %+v", w.Code, w.Body, c)
 	}
 	// Errors from a JSON body name the key, without TOML lines.
@@ -194,7 +194,7 @@ func TestConfigGetPutPatch(t *testing.T) {
 
 	// The original netspot's route: dotted keys, 201.
 	w = do(t, s, "POST", "/api/config", `{"miner.device": "eth3"}`, "Content-Type", "application/json")
-	if w.Code != 201 || s.Config().Device != "eth3" {
+	if w.Code != 201 || s.Config().Miner.Device != "eth3" {
 		t.Errorf("legacy config: %d %s", w.Code, w.Body)
 	}
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"io"
 	"math"
 	"net/http"
@@ -12,26 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
 	"netspot/core/event"
+	"netspot/core/pipeline"
 	"netspot/core/sink"
 )
 
-// fakeConf is the configuration the fake runner understands: enough of
-// netspot's to check the API's handling of documents, keys and lines.
-type fakeConf struct {
-	Miner struct {
-		Device string `toml:"device"`
-	} `toml:"miner"`
-	Analyzer struct {
-		Period string   `toml:"period"`
-		Stats  []string `toml:"stats"`
-	} `toml:"analyzer"`
-}
-
-// fakeRunner stands for the command: it checks fakeConf documents and
-// "runs" by writing prepared records to the feed.
+// fakeRunner stands for the pipeline: it "runs" by writing prepared
+// records to the feed.
 type fakeRunner struct {
 	mu        sync.Mutex
 	failStart error           // returned before ready
@@ -41,53 +27,11 @@ type fakeRunner struct {
 	failAfter error           // returned after the records
 	stuck     chan struct{}   // when set, Run ignores cancellation until it is closed
 	runs      int
-	lastCfg   []byte
+	lastCfg   *pipeline.Config
 	sinks     []sink.QueueStats
 }
 
-func (f *fakeRunner) CheckConfig(base, doc []byte) (Checked, error) {
-	var c fakeConf
-	c.Miner.Device = "eth0"
-	c.Analyzer.Period = "1s"
-	for _, d := range [][]byte{base, doc} {
-		if d == nil {
-			continue
-		}
-		dec := toml.NewDecoder(strings.NewReader(string(d)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			var strict *toml.StrictMissingError
-			var de *toml.DecodeError
-			switch {
-			case errors.As(err, &strict):
-				var list ConfigErrors
-				for _, e := range strict.Errors {
-					line, _ := e.Position()
-					list = append(list, ConfigError{Key: strings.Join(e.Key(), "."), Line: line, Message: "unknown key"})
-				}
-				return Checked{}, list
-			case errors.As(err, &de):
-				line, _ := de.Position()
-				return Checked{}, &ConfigError{Key: strings.Join(de.Key(), "."), Line: line, Message: de.Error()}
-			}
-			return Checked{}, &ConfigError{Message: err.Error()}
-		}
-	}
-	p, err := time.ParseDuration(c.Analyzer.Period)
-	if err != nil || p <= 0 {
-		return Checked{}, &ConfigError{Key: "analyzer.period", Message: "want a positive duration"}
-	}
-	if c.Miner.Device == "" {
-		return Checked{}, &ConfigError{Key: "miner.device", Message: "empty"}
-	}
-	out, err := toml.Marshal(c)
-	if err != nil {
-		return Checked{}, err
-	}
-	return Checked{TOML: out, Device: c.Miner.Device, Period: p, Stats: c.Analyzer.Stats}, nil
-}
-
-func (f *fakeRunner) Run(ctx context.Context, cfg []byte, feed sink.Sink, ready func()) error {
+func (f *fakeRunner) Run(ctx context.Context, cfg *pipeline.Config, feed sink.Sink, ready func()) error {
 	f.mu.Lock()
 	f.runs++
 	f.lastCfg = cfg
@@ -188,7 +132,8 @@ func scenario() []*event.Record {
 func testServer(t *testing.T, cfg Config, r Runner) (*Server, *fakeClock) {
 	t.Helper()
 	clock := newClock()
-	s, err := New(cfg, r, Options{Version: "test", Epoch: "e1", Now: clock.Now, Devices: fakeDevices})
+	s, err := New(cfg, r, Options{Version: "test", Epoch: "e1", Now: clock.Now, Devices: fakeDevices,
+		Config: testDefaults(), Defaults: testDefaults})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +145,13 @@ func testServer(t *testing.T, cfg Config, r Runner) (*Server, *fakeClock) {
 		}
 	})
 	return s, clock
+}
+
+// testDefaults is the default configuration with eth0 as the device.
+func testDefaults() *pipeline.Config {
+	c := pipeline.New()
+	c.Miner.Device = "eth0"
+	return c
 }
 
 func fakeDevices() ([]Device, error) {

@@ -100,6 +100,12 @@ func writeError(w http.ResponseWriter, code int, format string, args ...any) {
 
 // writeProblems answers 400 with configuration problems.
 func writeProblems(w http.ResponseWriter, problems ConfigErrors) {
+	for _, p := range problems {
+		if p.Forbidden {
+			writeJSON(w, http.StatusForbidden, ErrorBody{Error: "not allowed through the API: " + problems.Error(), Problems: problems})
+			return
+		}
+	}
 	writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "invalid configuration: " + problems.Error(), Problems: problems})
 }
 

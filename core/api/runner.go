@@ -5,29 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
+	"netspot/core/config"
+	"netspot/core/pipeline"
 	"netspot/core/sink"
 )
 
-// Runner is the capture pipeline as the server drives it. cmd/netspot
-// implements it with the code of `netspot run`, since only the command knows
-// the configuration file as a whole; tests use fakes.
+// Runner is the capture pipeline as the server drives it: pipeline.Runner,
+// or a fake in tests.
 type Runner interface {
-	// CheckConfig decodes the TOML document doc over base (a
-	// configuration CheckConfig returned before, or nil for the defaults)
-	// and validates the result. Keys absent from doc keep base's values.
-	// Problems are returned as ConfigErrors naming the key and its line in
-	// doc; nothing is changed by a failed check.
-	CheckConfig(base, doc []byte) (Checked, error)
-
-	// Run runs the pipeline with cfg (the TOML of a Checked) until ctx is
-	// cancelled or the capture ends (the end of a capture file, nil) or
-	// fails (the error). Every Record also goes to feed, which the
-	// pipeline's fan-out closes when it ends. Run calls ready once
-	// capture has started; an error returned before that means the
-	// pipeline could not start.
-	Run(ctx context.Context, cfg []byte, feed sink.Sink, ready func()) error
+	// Run runs the pipeline with cfg until ctx is cancelled or the
+	// capture ends (the end of a capture file, nil) or fails (the error).
+	// Every Record also goes to feed, which the pipeline closes when it
+	// ends. Run calls ready once capture has started; an error returned
+	// before that means the pipeline could not start.
+	Run(ctx context.Context, cfg *pipeline.Config, feed sink.Sink, ready func()) error
 }
 
 // SinkReporter is implemented by a Runner that can tell how its sinks keep
@@ -36,21 +28,14 @@ type SinkReporter interface {
 	SinkStats() []sink.QueueStats
 }
 
-// Checked is a configuration the Runner accepted.
-type Checked struct {
-	// TOML is the complete configuration, every key with its comment,
-	// as `netspot defaults` prints it but with the current values.
-	TOML   []byte
-	Device string
-	Period time.Duration
-	Stats  []string // the statistics watched
-}
-
 // ConfigError is one problem of a submitted configuration.
 type ConfigError struct {
 	Key     string `json:"key,omitempty"`  // full dotted key ("spot.q"), "" when unknown
 	Line    int    `json:"line,omitempty"` // line in the submitted TOML, 0 when unknown
 	Message string `json:"message"`
+	// Forbidden is set on a key that the API may not change (a file path,
+	// a credential): the answer is then 403.
+	Forbidden bool `json:"forbidden,omitempty"`
 }
 
 func (e *ConfigError) Error() string {
@@ -67,7 +52,7 @@ func (e *ConfigError) Error() string {
 }
 
 // ConfigErrors are the problems of a submitted configuration; the API
-// returns them with status 400.
+// returns them with status 400 (403 when one is Forbidden).
 type ConfigErrors []ConfigError
 
 func (e ConfigErrors) Error() string {
@@ -78,8 +63,8 @@ func (e ConfigErrors) Error() string {
 	return strings.Join(msgs, "; ")
 }
 
-// configProblems returns the problems carried by err, or nil when err is
-// not a configuration error.
+// configProblems turns the config loader's problems into the API's, or
+// returns nil when err is not a configuration problem.
 func configProblems(err error) ConfigErrors {
 	var list ConfigErrors
 	if errors.As(err, &list) {
@@ -89,5 +74,13 @@ func configProblems(err error) ConfigErrors {
 	if errors.As(err, &one) {
 		return ConfigErrors{*one}
 	}
-	return nil
+	ps := config.AsProblems(err)
+	if ps == nil {
+		return nil
+	}
+	out := make(ConfigErrors, len(ps))
+	for i, p := range ps {
+		out[i] = ConfigError{Key: p.Key, Line: p.Line, Message: p.Err.Error(), Forbidden: p.Forbidden}
+	}
+	return out
 }

@@ -53,6 +53,7 @@ import (
 	"time"
 
 	"netspot/core/config"
+	"netspot/core/pipeline"
 	"netspot/core/sink"
 )
 
@@ -60,9 +61,12 @@ import (
 type Options struct {
 	Log     *slog.Logger // nil discards
 	Version string       // shown by the status
-	// Config is the configuration document the server starts with (the
-	// config file's text); nil means the defaults.
-	Config []byte
+	// Config is the configuration the server starts with (the config
+	// file's); Defaults() when nil.
+	Config *pipeline.Config
+	// Defaults returns netspot's default configuration: what a PUT of a
+	// partial document starts from.
+	Defaults func() *pipeline.Config
 	// Now is the wall clock (uptimes, stalled capture); time.Now if nil.
 	Now func() time.Time
 	// Devices lists the capture devices; the machine's network interfaces
@@ -108,10 +112,12 @@ type Server struct {
 	base       context.Context
 	cancelBase context.CancelFunc
 
+	defaults func() *pipeline.Config
+
 	statusMu sync.Mutex // orders status events
 
 	mu   sync.Mutex
-	conf Checked
+	conf *pipeline.Config
 	runs int
 	run  *run // current or last run
 }
@@ -120,7 +126,7 @@ type Server struct {
 // Server.mu.
 type run struct {
 	id      int
-	conf    Checked
+	conf    *pipeline.Config
 	started time.Time
 	cancel  context.CancelFunc
 	ready   chan struct{} // closed when capture started
@@ -155,13 +161,20 @@ func New(cfg Config, r Runner, opt Options) (*Server, error) {
 	if r == nil {
 		return nil, errors.New("api: no runner")
 	}
-	conf, err := r.CheckConfig(nil, opt.Config)
-	if err != nil {
+	if opt.Defaults == nil {
+		opt.Defaults = func() *pipeline.Config { return pipeline.New() }
+	}
+	conf := opt.Config
+	if conf == nil {
+		conf = opt.Defaults()
+	}
+	if err := conf.Validate(); err != nil {
 		return nil, fmt.Errorf("api: initial configuration: %w", err)
 	}
 	s := &Server{
 		cfg: cfg, token: token, runner: r, log: opt.Log, version: opt.Version,
-		now: opt.Now, devices: opt.Devices, keepAlive: opt.KeepAlive, conf: conf,
+		now: opt.Now, devices: opt.Devices, keepAlive: opt.KeepAlive, conf: conf.Clone(),
+		defaults: opt.Defaults,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -249,32 +262,37 @@ func (s *Server) Close(ctx context.Context) error {
 	return err
 }
 
-// Config returns the configuration the next start uses.
-func (s *Server) Config() Checked {
+// Config returns a copy of the configuration the next start uses.
+func (s *Server) Config() *pipeline.Config {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.conf
+	return s.conf.Clone()
 }
 
-// SetConfig checks the TOML document doc over the current configuration
-// (merge) or over the defaults, and unless dryRun makes the result the
-// configuration of the next start. It reports whether the running pipeline
-// uses another configuration.
-func (s *Server) SetConfig(doc []byte, merge, dryRun bool) (Checked, bool, error) {
+// SetConfig decodes doc over the current configuration (merge) or over the
+// defaults, and unless dryRun makes the result the configuration of the
+// next start. doc is Restricted: it may not change file paths, credentials
+// or endpoints. It reports whether the running pipeline uses another
+// configuration. Problems are config.Problems.
+func (s *Server) SetConfig(doc *config.Document, merge, dryRun bool) (*pipeline.Config, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var base []byte
+	var c *pipeline.Config
 	if merge {
-		base = s.conf.TOML
+		c = s.conf.Clone()
+	} else {
+		c = s.defaults()
+		// What the API may not change keeps its value from the file.
+		keepRestricted(c, s.conf)
 	}
-	c, err := s.runner.CheckConfig(base, doc)
-	if err != nil {
-		return Checked{}, false, err
+	doc.Restricted = true
+	if err := doc.Decode(c.Sections()...); err != nil {
+		return nil, false, err
 	}
 	if !dryRun {
 		s.conf = c
 	}
-	restart := s.run != nil && !s.run.over() && !bytes.Equal(s.run.conf.TOML, c.TOML)
+	restart := s.run != nil && !s.run.over() && !sameConfig(s.run.conf, c)
 	if !dryRun {
 		s.log.Info("configuration changed", "restart_required", restart)
 		go s.statusChanged()
@@ -297,12 +315,12 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.runs++
 	runCtx, cancel := context.WithCancel(s.base)
-	r := &run{id: s.runs, conf: s.conf, started: s.now(), cancel: cancel,
+	r := &run{id: s.runs, conf: s.conf.Clone(), started: s.now(), cancel: cancel,
 		ready: make(chan struct{}), done: make(chan struct{})}
 	s.run = r
 	feedSink := s.feed.beginRun(r.id)
 	s.mu.Unlock()
-	s.log.Info("pipeline starting", "run", r.id, "device", r.conf.Device, "period", r.conf.Period)
+	s.log.Info("pipeline starting", "run", r.id, "device", r.conf.Miner.Device, "period", r.conf.Analyzer.Period)
 	s.statusChanged()
 
 	var once sync.Once
@@ -336,7 +354,7 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 func (s *Server) runPipeline(ctx context.Context, r *run, feedSink sink.Sink, ready func()) {
-	err := s.runner.Run(ctx, r.conf.TOML, feedSink, ready)
+	err := s.runner.Run(ctx, r.conf.Clone(), feedSink, ready)
 	r.cancel()
 	s.mu.Lock()
 	r.ended = s.now()
@@ -409,7 +427,7 @@ func (s *Server) Status() Status {
 			}
 		}
 		rs.Uptime = end.Sub(r.started).Seconds()
-		st.RestartRequired = !over && !bytes.Equal(r.conf.TOML, s.conf.TOML)
+		st.RestartRequired = !over && !sameConfig(r.conf, s.conf)
 	}
 	s.mu.Unlock()
 
@@ -456,12 +474,24 @@ func (s *Server) Status() Status {
 	return st
 }
 
-func summary(c Checked) ConfigSummary {
-	stats := c.Stats
-	if stats == nil {
-		stats = []string{}
+func summary(c *pipeline.Config) ConfigSummary {
+	return ConfigSummary{Device: c.Miner.Device, Period: c.Analyzer.Period, Stats: c.Analyzer.Watched()}
+}
+
+// sameConfig reports whether two configurations hold the same values.
+func sameConfig(a, b *pipeline.Config) bool {
+	var ta, tb bytes.Buffer
+	if config.Render(&ta, a.Sections()...) != nil || config.Render(&tb, b.Sections()...) != nil {
+		return false
 	}
-	return ConfigSummary{Device: c.Device, Period: config.Duration(c.Period), Stats: stats}
+	return bytes.Equal(ta.Bytes(), tb.Bytes())
+}
+
+// keepRestricted copies into c the values of from's keys that the API may
+// not change, so that a PUT of a partial configuration keeps the file's
+// paths and credentials instead of resetting them to the defaults.
+func keepRestricted(c, from *pipeline.Config) {
+	config.CopyRestricted(c.Sections(), from.Sections())
 }
 
 // statusChanged sends the status to the live clients. Status events are

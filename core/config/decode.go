@@ -47,6 +47,12 @@ func (d *Document) Decode(sections ...Section) error {
 	return dec.problems.err()
 }
 
+// Validate checks the sections' values, as Decode does after decoding a
+// document: problems name the key, without a file or a line.
+func Validate(sections ...Section) error {
+	return (&Document{root: map[string]any{}}).Decode(sections...)
+}
+
 type decoder struct {
 	doc      *Document
 	used     map[string]bool // keys that a section took, tables included
@@ -480,4 +486,30 @@ func sameValue(rv reflect.Value, v any) bool {
 	dec := &decoder{doc: &Document{}, used: make(map[string]bool)}
 	dec.value(tmp, v, "")
 	return len(dec.problems) == 0 && reflect.DeepEqual(tmp.Interface(), rv.Interface())
+}
+
+// CopyRestricted copies the values of the fields tagged `api:"..."` from
+// the sections of src to those of dst with the same keys: what a
+// configuration replaced through the API keeps from the file.
+func CopyRestricted(dst, src []Section) {
+	for _, d := range dst {
+		for _, s := range src {
+			if s.Key == d.Key && reflect.TypeOf(s.Value) == reflect.TypeOf(d.Value) {
+				copyRestricted(reflect.ValueOf(d.Value).Elem(), reflect.ValueOf(s.Value).Elem())
+			}
+		}
+	}
+}
+
+func copyRestricted(dst, src reflect.Value) {
+	fs := fieldsOf(dst.Type())
+	for _, name := range fs.names {
+		f := fs.byName[name]
+		switch {
+		case f.Tag.Get("api") != "":
+			dst.FieldByIndex(f.Index).Set(src.FieldByIndex(f.Index))
+		case isTable(dst.FieldByIndex(f.Index)):
+			copyRestricted(dst.FieldByIndex(f.Index), src.FieldByIndex(f.Index))
+		}
+	}
 }

@@ -18,6 +18,17 @@ import (
 // preceded by its `comment` tag. The tables of a `config:"rest"` map follow
 // their section, with only the keys they set.
 func Render(w io.Writer, sections ...Section) error {
+	return render(w, false, sections)
+}
+
+// RenderRedacted is Render without the values of the keys tagged
+// `api:"secret"`: each is written as a comment saying whether it is set. The
+// result is for showing, not for reading back.
+func RenderRedacted(w io.Writer, sections ...Section) error {
+	return render(w, true, sections)
+}
+
+func render(w io.Writer, redact bool, sections []Section) error {
 	var b bytes.Buffer
 	for i, s := range sections {
 		if i > 0 {
@@ -30,7 +41,7 @@ func Render(w io.Writer, sections ...Section) error {
 		if s.Key != "" {
 			fmt.Fprintf(&b, "[%s]\n", s.Key)
 		}
-		if err := renderTable(&b, rv, s.Key); err != nil {
+		if err := renderTable(&b, rv, s.Key, redact); err != nil {
 			return err
 		}
 	}
@@ -47,7 +58,7 @@ func comment(b *bytes.Buffer, text string) {
 }
 
 // renderTable writes the scalar keys of struct rv, then its sub-tables.
-func renderTable(b *bytes.Buffer, rv reflect.Value, key string) error {
+func renderTable(b *bytes.Buffer, rv reflect.Value, key string, redact bool) error {
 	fs := fieldsOf(rv.Type())
 	var tables []string
 	for _, name := range fs.names {
@@ -59,6 +70,14 @@ func renderTable(b *bytes.Buffer, rv reflect.Value, key string) error {
 		}
 		if c := f.Tag.Get("comment"); c != "" {
 			comment(b, c)
+		}
+		if redact && f.Tag.Get("api") == "secret" {
+			state := "not set"
+			if !fv.IsZero() {
+				state = "set, not shown"
+			}
+			fmt.Fprintf(b, "# %s = (%s)\n", quoteKey(name), state)
+			continue
 		}
 		text, err := tomlValue(fv)
 		if err != nil {
@@ -73,7 +92,7 @@ func renderTable(b *bytes.Buffer, rv reflect.Value, key string) error {
 			comment(b, c)
 		}
 		fmt.Fprintf(b, "[%s]\n", join(key, quoteKey(name)))
-		if err := renderTable(b, rv.FieldByIndex(f.Index), join(key, name)); err != nil {
+		if err := renderTable(b, rv.FieldByIndex(f.Index), join(key, name), redact); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"netspot/core/event"
+	"netspot/core/sink"
 )
 
 // Config is the [exporter.console] section.
@@ -58,3 +59,19 @@ func (s *Sink) Write(r *event.Record) error {
 // Close does nothing: nothing is buffered, and the stream belongs to the
 // caller.
 func (s *Sink) Close() error { return nil }
+
+// Factory makes the console sink from [exporter.console].
+func Factory() sink.Factory {
+	return sink.Factory{
+		Name:    "console",
+		Section: "exporter.console",
+		Comment: "Standard output: JSON lines (-v prints data records too)",
+		Config:  func() sink.Config { c := DefaultConfig(); return &c },
+	}
+}
+
+// Validate accepts every value: both keys are switches.
+func (c Config) Validate() error { return nil }
+
+// New returns the sink, writing to the pipeline's standard output.
+func (c Config) New(env sink.Env) (sink.Sink, error) { return New(c, env.Stdout), nil }

@@ -14,6 +14,7 @@ import (
 
 	"netspot/core/config"
 	"netspot/core/event"
+	"netspot/core/sink"
 )
 
 // Config is the [exporter.file] section. In both paths, "%s" is replaced by
@@ -166,3 +167,16 @@ func (s *Sink) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Factory makes the file sink from [exporter.file].
+func Factory() sink.Factory {
+	return sink.Factory{
+		Name:    "file",
+		Section: "exporter.file",
+		Comment: "Files of JSON lines, appended to (netspot never truncates them: rotate them with logrotate's copytruncate, or move them away)",
+		Config:  func() sink.Config { c := DefaultConfig(); return &c },
+	}
+}
+
+// New opens the files for the pipeline's series.
+func (c Config) New(env sink.Env) (sink.Sink, error) { return New(c, env.Series) }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"netspot/core/config"
+	"netspot/core/sink"
 )
 
 // DefaultPort is the port of the /metrics endpoint. It is outside the
@@ -15,8 +16,8 @@ const DefaultPort = 9798
 
 // Config is the [exporter.prometheus] section.
 type Config struct {
-	Enabled bool   `toml:"enabled" comment:"Serve the latest statistics, their thresholds and the alarm counts on /metrics for Prometheus to scrape"`
-	Listen  string `toml:"listen" comment:"Address of the /metrics endpoint, host:port; \":9798\" listens on every interface, \"127.0.0.1:9798\" on this machine only"`
+	Serve  bool   `toml:"enabled" comment:"Serve the latest statistics, their thresholds and the alarm counts on /metrics for Prometheus to scrape"`
+	Listen string `toml:"listen" comment:"Address of the /metrics endpoint, host:port; \":9798\" listens on every interface, \"127.0.0.1:9798\" on this machine only"`
 }
 
 // DefaultConfig serves nothing; once enabled, on every interface.
@@ -44,4 +45,22 @@ func checkListen(s string) error {
 		return fmt.Errorf("%q: host %q is not an IP address or a name", s, host)
 	}
 	return nil
+}
+
+// Factory makes the Prometheus exporter from [exporter.prometheus].
+func Factory() sink.Factory {
+	return sink.Factory{
+		Name:    "prometheus",
+		Section: "exporter.prometheus",
+		Comment: "Prometheus /metrics endpoint",
+		Config:  func() sink.Config { c := DefaultConfig(); return &c },
+	}
+}
+
+// Enabled reports whether /metrics is served.
+func (c Config) Enabled() bool { return c.Serve }
+
+// New starts serving /metrics.
+func (c Config) New(env sink.Env) (sink.Sink, error) {
+	return New(c, Options{Log: env.Log, SinkStats: env.SinkStats, Version: env.Version})
 }

@@ -62,7 +62,7 @@ func TestRealPrometheusScrape(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cannot listen on the scrape target %s: %v", target, err)
 	}
-	s, err := New(Config{Enabled: true}, Options{Listener: ln})
+	s, err := New(Config{Serve: true}, Options{Listener: ln})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func serve(t *testing.T, opts Options) *Sink {
 		t.Fatal(err)
 	}
 	opts.Listener = ln
-	s, err := New(Config{Enabled: true}, opts)
+	s, err := New(Config{Serve: true}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestListenErrorNamesTheKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	_, err = New(Config{Enabled: true, Listen: busy.Addr().String()}, Options{})
+	_, err = New(Config{Serve: true, Listen: busy.Addr().String()}, Options{})
 	var fe *config.FieldError
 	if !errors.As(err, &fe) || fe.Key != "listen" || !strings.Contains(err.Error(), "in use") {
 		t.Errorf("New on a busy port = %v", err)
@@ -300,7 +300,7 @@ func TestListenErrorNamesTheKey(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	if err := DefaultConfig().Validate(); err != nil || DefaultConfig().Enabled {
+	if err := DefaultConfig().Validate(); err != nil || DefaultConfig().Serve {
 		t.Errorf("default: %v", err)
 	}
 	for _, ok := range []string{":9798", "127.0.0.1:9798", "[::1]:9798", "[fe80::1%eth0]:1", "box.lan:80"} {
