@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
 	"netspot/core/api"
 	"netspot/core/event"
+	"netspot/core/pipeline"
 	"netspot/core/sink"
 )
 
@@ -28,32 +27,7 @@ type runner struct {
 	feed sink.Sink
 }
 
-type conf struct {
-	Miner struct {
-		Device string `toml:"device"`
-	} `toml:"miner"`
-}
-
-func (r *runner) CheckConfig(base, doc []byte) (api.Checked, error) {
-	var c conf
-	c.Miner.Device = "eth0"
-	for _, d := range [][]byte{base, doc} {
-		dec := toml.NewDecoder(strings.NewReader(string(d)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&c); err != nil {
-			var strict *toml.StrictMissingError
-			if errors.As(err, &strict) {
-				line, _ := strict.Errors[0].Position()
-				return api.Checked{}, api.ConfigErrors{{Key: strings.Join(strict.Errors[0].Key(), "."), Line: line, Message: "unknown key"}}
-			}
-			return api.Checked{}, &api.ConfigError{Message: err.Error()}
-		}
-	}
-	out, _ := toml.Marshal(c)
-	return api.Checked{TOML: out, Device: c.Miner.Device, Period: time.Second, Stats: []string{"R_SYN"}}, nil
-}
-
-func (r *runner) Run(ctx context.Context, _ []byte, feed sink.Sink, ready func()) error {
+func (r *runner) Run(ctx context.Context, _ *pipeline.Config, feed sink.Sink, ready func()) error {
 	r.mu.Lock()
 	r.feed = feed
 	r.mu.Unlock()
@@ -89,7 +63,9 @@ func rec(i int, alarm bool) *event.Record {
 func server(t *testing.T, cfg api.Config) (*httptest.Server, *runner) {
 	t.Helper()
 	r := &runner{}
-	s, err := api.New(cfg, r, api.Options{Version: "test"})
+	conf := pipeline.New()
+	conf.Miner.Device = "eth0"
+	s, err := api.New(cfg, r, api.Options{Version: "test", Config: conf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +112,7 @@ func TestClientCallsEveryEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc, err := c.ConfigTOML(ctx)
-	if err != nil || !strings.Contains(string(doc), "device = 'eth1'") {
+	if err != nil || !strings.Contains(string(doc), `device = "eth1"`) {
 		t.Errorf("TOML %s %v", doc, err)
 	}
 	if res, err := c.CheckConfig(ctx, []byte("[miner]\ndevice = 'eth5'\n")); err != nil || !res.DryRun {
