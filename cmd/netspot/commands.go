@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,9 +8,9 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/pflag"
 
+	"netspot/core/config"
 	"netspot/core/stats"
 )
 
@@ -52,6 +51,28 @@ func (fs *flagSet) parse(e *env, args []string) error {
 		return usageErrorf("%s: %v (see 'netspot help %s')", fs.Name(), err, fs.Name())
 	}
 	return nil
+}
+
+// configValues returns the options given on the command line that name a
+// config key ("miner.device"), with their values, for the config loader.
+func (fs *flagSet) configValues() map[string]any {
+	out := make(map[string]any)
+	fs.Visit(func(f *pflag.Flag) {
+		if !strings.Contains(f.Name, ".") {
+			return
+		}
+		switch f.Value.Type() {
+		case "bool":
+			out[f.Name], _ = fs.GetBool(f.Name)
+		case "int":
+			out[f.Name], _ = fs.GetInt(f.Name)
+		case "stringSlice":
+			out[f.Name], _ = fs.GetStringSlice(f.Name)
+		default: // strings, and durations as "1m0s"
+			out[f.Name] = f.Value.String()
+		}
+	})
+	return out
 }
 
 // errHelpShown ends a command successfully after its help was printed.
@@ -101,37 +122,13 @@ func cmdDefaults(_ context.Context, e *env, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("defaults takes no arguments")
 	}
-	b, err := defaultsTOML()
-	if err != nil {
-		return err
-	}
-	_, err = e.stdout.Write(b)
-	return err
-}
-
-// defaultsTOML renders DefaultConfig with each key's description.
-func defaultsTOML() ([]byte, error) {
-	var body bytes.Buffer
-	enc := toml.NewEncoder(&body)
-	enc.SetIndentTables(false)
-	if err := enc.Encode(DefaultConfig()); err != nil {
-		return nil, fmt.Errorf("defaults: %w", err)
-	}
-	var out bytes.Buffer
-	out.WriteString("# netspot configuration: every key with its default value.\n")
-	out.WriteString("# Durations are strings with a unit (\"500ms\", \"1s\", \"2m\"). Unknown keys are errors.\n\n")
-	// Show the per-statistic override syntax right after the [spot] keys.
-	text := body.String()
-	const example = "# Any [spot] key can be set for one statistic only:\n# [spot.R_SYN]\n# q = 1e-5\n\n"
-	if i := strings.Index(text, "\n[exporter"); i >= 0 {
-		text = text[:i+1] + example + text[i+1:]
-	}
-	out.WriteString(text)
-	return out.Bytes(), nil
+	fmt.Fprint(e.stdout, "# netspot configuration: every key with its default value.\n"+
+		"# Durations are strings with a unit (\"500ms\", \"1s\", \"2m\"). Unknown keys are errors.\n\n")
+	return config.Render(e.stdout, defaults(e).sections()...)
 }
 
 func cmdCheck(_ context.Context, e *env, args []string) error {
-	fs := newFlags("check", "netspot check -c FILE", "Check a config file: exit 0 if netspot would run with it, 3 with the key and line of the first problem otherwise.")
+	fs := newFlags("check", "netspot check -c FILE", "Check a config file: exit 0 if netspot would run with it, 3 with the key and line of every problem otherwise.")
 	path := fs.StringP("config", "c", "", "config file to check")
 	if err := fs.parse(e, args); err != nil {
 		return helpOK(err)
@@ -144,8 +141,8 @@ func cmdCheck(_ context.Context, e *env, args []string) error {
 	if *path == "" {
 		return usageErrorf("check needs a config file (-c FILE)")
 	}
-	if _, err := loadConfigFile(*path); err != nil {
-		return withCode(exitConfig, err)
+	if _, err := loadConfig(e, *path, nil, nil); err != nil {
+		return err
 	}
 	fmt.Fprintf(e.stdout, "%s: ok\n", *path)
 	return nil

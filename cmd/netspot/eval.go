@@ -23,7 +23,8 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 			"docs/evaluation.md describes the scenario file and how the figures are counted.")
 	configPath := fs.StringP("config", "c", "", "config file whose detection settings are evaluated (default: the built-in defaults)")
 	period := fs.DurationP("analyzer.period", "p", 0, "length of a window (default: the scenario's period, else the config's)")
-	statNames := fs.StringSliceP("analyzer.stats", "s", nil, "statistic to watch (repeatable or comma-separated; default: the config's)")
+	fs.StringSliceP("analyzer.stats", "s", nil, "statistic to watch (repeatable or comma-separated; default: the config's)")
+	set := fs.StringArray("set", nil, "set any config key: --set spot.q=1e-4 (repeatable)")
 	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
 	plotPath := fs.String("plot", "", "draw the alarmed statistics, their thresholds, the attack windows and the alarms to this PNG file")
 	writeTimeline := fs.String("write-timeline", "", "write the merged timeline to this capture file (pcap, or pcapng when link types differ) and exit, to run another detector on the same traffic")
@@ -45,12 +46,11 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("eval: --analyzer.period must be positive, got %s", *period)
 	}
 
-	cfg := DefaultConfig()
-	if *configPath != "" {
-		if cfg, err = loadConfigFile(*configPath); err != nil {
-			return withCode(exitConfig, err)
-		}
+	file, err := loadConfig(e, *configPath, fs.configValues(), *set)
+	if err != nil {
+		return err
 	}
+	cfg := file.Pipeline
 	scn, err := eval.Load(fs.Arg(0))
 	if err != nil {
 		return scenarioError(err)
@@ -62,19 +62,13 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		p = *period
 	}
 	cfg.Analyzer.Period = config.Duration(p)
-	if fs.Changed("analyzer.stats") {
-		cfg.Analyzer.Stats = *statNames
-	}
-	if err := cfg.Validate(); err != nil {
-		return withCode(exitConfig, fmt.Errorf("eval: %w", err))
-	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 
 	if *writeTimeline != "" {
 		return writeTimelineFile(scn, cfg.Miner.Filter, *writeTimeline, e)
 	}
 
-	opt := eval.Options{Miner: cfg.Miner, Analyzer: cfg.Analyzer, Spot: cfg.Spot, Log: log}
+	opt := eval.Options{Config: cfg, Log: log}
 	var (
 		rec     plotter
 		plotTmp *os.File
@@ -123,20 +117,10 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 // (4).
 func scenarioError(err error) error {
 	var se *eval.Error
-	switch {
-	case errors.As(err, &se) && se.Err != nil && isCaptureError(se.Err):
-		return captureError(err)
-	case errors.As(err, &se):
-		return withCode(exitConfig, err)
+	if mapped := runError(err); mapped != err || !errors.As(err, &se) {
+		return mapped
 	}
-	return captureError(err)
-}
-
-// isCaptureError reports whether err is about a capture file (missing,
-// unreadable, not allowed), not about the scenario itself.
-func isCaptureError(err error) bool {
-	var ee *exitError
-	return errors.As(captureError(err), &ee)
+	return withCode(exitConfig, err)
 }
 
 // writePlot draws the plot into tmp and renames it to path.

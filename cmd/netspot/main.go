@@ -75,6 +75,7 @@ type env struct {
 	stdout, stderr io.Writer
 	// stderrIsTerminal enables interactive output such as progress bars.
 	stderrIsTerminal bool
+	gpio
 }
 
 type command struct {

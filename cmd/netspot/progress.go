@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"netspot/core/miner"
+	"netspot/core/pipeline"
 )
 
 // progressEvery is how often the progress bar is redrawn.
@@ -16,7 +16,7 @@ const progressEvery = 250 * time.Millisecond
 // startProgress draws a progress bar with the packet rate on stderr while a
 // capture file is replayed, when stderr is a terminal. The returned function
 // stops it and clears the line.
-func startProgress(e *env, m *miner.Miner) (stop func()) {
+func startProgress(e *env, m *pipeline.Running) (stop func()) {
 	if m.Live() || !e.stderrIsTerminal {
 		return func() {}
 	}

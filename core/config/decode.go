@@ -93,11 +93,23 @@ func (dec *decoder) section(s Section) {
 		if fe.Key == "" {
 			key = s.Key
 		}
-		if dec.bad[key] {
+		if dec.related(key) {
 			continue // its value was not decoded: the decoding problem says why
 		}
 		dec.problems = append(dec.problems, &Problem{File: dec.doc.Name, Line: dec.doc.Line(key), Key: key, Err: fe.Err})
 	}
+}
+
+// related reports whether a decoding problem concerns key: the key itself,
+// a key under it (an entry of a list that was not decoded), or a table
+// above it.
+func (dec *decoder) related(key string) bool {
+	for b := range dec.bad {
+		if b == key || strings.HasPrefix(b, key+".") || strings.HasPrefix(b, key+"[") || strings.HasPrefix(key, b+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // fieldErrors splits a validation error into its field errors; an error
@@ -186,12 +198,17 @@ func sortedKeys(m map[string]any) []string {
 var (
 	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
 	durationType    = reflect.TypeFor[Duration]()
+	timeType        = reflect.TypeFor[time.Time]()
 )
 
 // value decodes v into rv; key names rv in problems. On a problem rv keeps
 // its value.
 func (dec *decoder) value(rv reflect.Value, v any, key string) {
 	dec.used[key] = true
+	if t, ok := v.(time.Time); ok && rv.Type() == timeType {
+		rv.Set(reflect.ValueOf(t))
+		return
+	}
 	if rv.CanAddr() && rv.Addr().Type().Implements(textUnmarshaler) {
 		s, ok := v.(string)
 		if !ok {

@@ -213,6 +213,32 @@ func ParseAssignments(name string, assignments []string) (*Document, error) {
 	return &Document{Name: name, root: root}, nil
 }
 
+// Values is a document of values the program already holds, by dotted
+// key: the options of a command line. Values are strings, bools, int,
+// int64, float64, or slices of strings.
+func Values(name string, values map[string]any) (*Document, error) {
+	obj := make(map[string]any, len(values))
+	for k, v := range values {
+		switch x := v.(type) {
+		case int:
+			v = int64(x)
+		case []string:
+			a := make([]any, len(x))
+			for i := range x {
+				a[i] = x[i]
+			}
+			v = a
+		}
+		obj[k] = v
+	}
+	root := make(map[string]any)
+	if err := mergeJSON(root, obj, "", 0); err != nil {
+		err.File = name
+		return nil, err
+	}
+	return &Document{Name: name, root: root}, nil
+}
+
 // Has reports whether the document sets key (dotted, "spot.q").
 func (d *Document) Has(key string) bool {
 	_, ok := d.lookup(key)

@@ -60,12 +60,16 @@ func comment(b *bytes.Buffer, text string) {
 // renderTable writes the scalar keys of struct rv, then its sub-tables.
 func renderTable(b *bytes.Buffer, rv reflect.Value, key string, redact bool) error {
 	fs := fieldsOf(rv.Type())
-	var tables []string
+	var tables, arrays []string
 	for _, name := range fs.names {
 		f := fs.byName[name]
 		fv := rv.FieldByIndex(f.Index)
 		if isTable(fv) {
 			tables = append(tables, name)
+			continue
+		}
+		if isArrayOfTables(fv) {
+			arrays = append(arrays, name)
 			continue
 		}
 		if c := f.Tag.Get("comment"); c != "" {
@@ -94,6 +98,20 @@ func renderTable(b *bytes.Buffer, rv reflect.Value, key string, redact bool) err
 		fmt.Fprintf(b, "[%s]\n", join(key, quoteKey(name)))
 		if err := renderTable(b, rv.FieldByIndex(f.Index), join(key, name), redact); err != nil {
 			return err
+		}
+	}
+	for _, name := range arrays {
+		f := fs.byName[name]
+		fv := rv.FieldByIndex(f.Index)
+		for i := range fv.Len() {
+			b.WriteByte('\n')
+			if c := f.Tag.Get("comment"); c != "" && i == 0 {
+				comment(b, c)
+			}
+			fmt.Fprintf(b, "[[%s]]\n", join(key, quoteKey(name)))
+			if err := renderTable(b, fv.Index(i), fmt.Sprintf("%s[%d]", join(key, name), i), redact); err != nil {
+				return err
+			}
 		}
 	}
 	if fs.rest != nil {
@@ -133,10 +151,19 @@ func isTable(fv reflect.Value) bool {
 	return t.Kind() == reflect.Struct && !reflect.PointerTo(t).Implements(textUnmarshaler)
 }
 
+// isArrayOfTables reports whether a field renders as [[tables]].
+func isArrayOfTables(fv reflect.Value) bool {
+	t := fv.Type()
+	return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && !reflect.PointerTo(t.Elem()).Implements(textUnmarshaler)
+}
+
 // tomlValue writes one value as TOML.
 func tomlValue(fv reflect.Value) (string, error) {
 	for fv.Kind() == reflect.Pointer {
 		fv = fv.Elem()
+	}
+	if fv.Kind() == reflect.Slice && fv.Len() == 0 {
+		return "[]", nil
 	}
 	var buf bytes.Buffer
 	enc := toml.NewEncoder(&buf)

@@ -18,23 +18,21 @@ import (
 	"log/slog"
 	"time"
 
-	"netspot/core/analyzer"
 	"netspot/core/event"
 	"netspot/core/miner"
+	"netspot/core/pipeline"
 )
 
-// Options are the configuration an evaluation runs with: the sections of
-// netspot's config file that shape detection.
+// Options are the configuration an evaluation runs with.
 type Options struct {
-	// Miner gives the capture filter (applied to every capture); its
-	// device is ignored.
-	Miner miner.Config
-	// Analyzer gives the period, the statistics and the alarm hysteresis.
-	// The scenario's period, if any, is not applied here: callers choose
-	// between the two (see Scenario.PeriodOr).
-	Analyzer analyzer.Config
-	Spot     analyzer.SpotConfig
-	Log      *slog.Logger
+	// Config gives the capture filter (applied to every capture; the
+	// device is ignored), the period, the statistics, the alarm
+	// hysteresis and the detectors. The scenario's period, if any, is not
+	// applied here: callers choose between the two (see
+	// Scenario.PeriodOr). Its sinks are not opened: an evaluation
+	// publishes nothing.
+	Config *pipeline.Config
+	Log    *slog.Logger
 	// Observe, if set, sees every Record, in window order (for plots).
 	Observe func(*event.Record)
 }
@@ -43,36 +41,33 @@ type Options struct {
 var ErrLearning = errors.New("attack during calibration")
 
 // Run evaluates netspot on the scenario's timeline and returns the report.
+// The timeline is replayed through the pipeline of netspot run, with the
+// scorer as its only sink.
 func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
-	period := opt.Analyzer.Period.D()
-	if err := opt.Analyzer.Validate(); err != nil {
-		return nil, fmt.Errorf("eval: analyzer: %w", err)
+	cfg := opt.Config.Clone()
+	cfg.Sinks = nil
+	cfg.Analyzer.StateFile = ""
+	if cfg.Miner.Device == "" || cfg.Miner.Device == "any" {
+		cfg.Miner.Device = "timeline" // not opened: the timeline is the source
 	}
 	// Before checkLearning, which reads depth and n_init: a value out of
 	// range is reported as such, not as an attack during calibration.
-	if err := opt.Spot.Validate(); err != nil {
-		return nil, fmt.Errorf("eval: spot: %w", err)
-	}
-	if err := checkLearning(s, opt, period); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	tl, err := Build(s, opt.Miner.Filter)
-	if err != nil {
+	period := cfg.Analyzer.Period.D()
+	if err := checkLearning(s, cfg, period); err != nil {
 		return nil, err
 	}
-	// Alarms go to the report: the analyzer logs only its errors.
-	an, err := analyzer.New(opt.Analyzer, opt.Spot, analyzer.Options{Log: atLeast(opt.Log, slog.LevelError), RunID: "eval"})
+	tl, err := Build(s, cfg.Miner.Filter)
 	if err != nil {
-		tl.Close()
 		return nil, err
 	}
 	sc := NewScorer(tl.Attacks(), period, s.Grace(period))
-	err = Replay(ctx, tl, opt.Miner, period, opt.Log, func(snap *event.Snapshot) {
-		rec := an.Process(snap)
-		sc.Add(rec)
-		if opt.Observe != nil {
-			opt.Observe(rec)
-		}
+	// Alarms go to the report: the pipeline logs only its errors.
+	err = pipeline.Run(ctx, cfg, pipeline.Options{
+		Log: atLeast(opt.Log, slog.LevelError), Source: tl, RunID: "eval",
+		Extra: []pipeline.Extra{{Name: "scorer", Sink: &scorerSink{sc: sc, observe: opt.Observe}}},
 	})
 	if err != nil {
 		return nil, err
@@ -86,6 +81,22 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	r.DurationS = s.Duration.D().Seconds()
 	return r, nil
 }
+
+// scorerSink hands every Record to the scorer, and to observe.
+type scorerSink struct {
+	sc      *Scorer
+	observe func(*event.Record)
+}
+
+func (s *scorerSink) Write(r *event.Record) error {
+	s.sc.Add(r)
+	if s.observe != nil {
+		s.observe(r)
+	}
+	return nil
+}
+
+func (s *scorerSink) Close() error { return nil }
 
 // Replay runs the miner over a timeline and hands each window's Snapshot
 // to emit, in order. The miner closes the timeline.
@@ -105,10 +116,10 @@ func Replay(ctx context.Context, tl *Timeline, mc miner.Config, period time.Dura
 // checkLearning refuses attacks placed before the detectors can have
 // learnt: they would be learnt as normal traffic, and their verdict would
 // say nothing about detection.
-func checkLearning(s *Scenario, opt Options, period time.Duration) error {
+func checkLearning(s *Scenario, cfg *pipeline.Config, period time.Duration) error {
 	learn := 0
-	for _, name := range opt.Analyzer.Watched() {
-		p := opt.Spot.For(name)
+	for _, name := range cfg.Analyzer.Watched() {
+		p := cfg.Spot.For(name)
 		learn = max(learn, p.Depth+p.NInit)
 	}
 	calib := time.Duration(learn) * period

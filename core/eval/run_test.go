@@ -14,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"netspot/core/analyzer"
 	"netspot/core/capture"
 	"netspot/core/config"
 	"netspot/core/event"
-	"netspot/core/miner"
+	"netspot/core/pipeline"
 	"netspot/dev/trafficgen"
 )
 
@@ -126,11 +125,10 @@ func TestTimelineMatchesGeneratorMerge(t *testing.T) {
 
 // quick is an analyzer setup that learns within minutes.
 func quick() Options {
-	ac := analyzer.DefaultConfig()
-	ac.Stats = []string{"TRAFFIC", "R_SYN", "NB_DST_PORT", "R_ICMP", "NB_DST_ADDR"}
-	sp := analyzer.DefaultSpotConfig()
-	sp.NInit, sp.Depth, sp.Level = 300, 30, 0.95
-	return Options{Miner: miner.DefaultConfig(), Analyzer: ac, Spot: sp}
+	cfg := pipeline.New()
+	cfg.Analyzer.Stats = []string{"TRAFFIC", "R_SYN", "NB_DST_PORT", "R_ICMP", "NB_DST_ADDR"}
+	cfg.Spot.NInit, cfg.Spot.Depth, cfg.Spot.Level = 300, 30, 0.95
+	return Options{Config: cfg}
 }
 
 func TestRunDetectsAndReports(t *testing.T) {
@@ -247,7 +245,7 @@ func TestRunNamesBadSettings(t *testing.T) {
 	generate(t, filepath.Join(dir, "scan.pcapng"), office(3, "syn-scan@1m+20s"), true)
 	s := parse(t, dir, "duration = \"20m\"\n[[background]]\nfile = \"bg.pcapng\"\n[[attack]]\nfile = \"scan.pcapng\"\nat = \"15m\"\n")
 	opt := quick()
-	opt.Spot.NInit = 1 << 30
+	opt.Config.Spot.NInit = 1 << 30
 	_, err := Run(context.Background(), s, opt)
 	if err == nil || errors.Is(err, ErrLearning) || !strings.Contains(err.Error(), "n_init: must be between") {
 		t.Errorf("n_init 2^30: %v", err)

@@ -1,11 +1,12 @@
 package eval
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"netspot/core/config"
 )
 
 func TestParseScenario(t *testing.T) {
@@ -69,32 +70,31 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"syntax", "duration = \"1h\n", 1, "line 1"},
 		{"no duration", bg, 0, "duration: missing"},
-		{"zero duration", "duration = \"0s\"\n" + bg, 1, "duration: must be positive"},
+		{"zero duration", "duration = \"0s\"\n" + bg, 1, "duration: missing or zero"},
 		{"huge duration", "duration = \"9000h\"\n" + bg, 1, "longer than the maximum"},
 		{"number duration", "duration = 3600\n" + bg, 1, "duration: expected a duration string"},
 		{"number durations", "duration = 3600\nperiod = 60\n" + bg + "to = 5\n", 1, "duration: expected a duration string"},
 		{"bad duration", "duration = \"3 hours\"\n" + bg, 1, "invalid duration"},
 		{"unknown key", "duration = \"1h\"\nspeed = 2\n" + bg, 2, "speed: unknown key"},
-		{"unknown entry key", "duration = \"1h\"\n" + bg + "loop = false\n", 4, "background.loop: unknown key"},
-		{"unknown key of an inline entry", "duration = \"1h\"\nbackground = [{ file = \"a.pcap\" },\n  { file = \"b.pcap\", loop = 1 }]\n", 3, "background.loop: unknown key"},
+		{"unknown entry key", "duration = \"1h\"\n" + bg + "loop = false\n", 4, "background[0].loop: unknown key"},
+		{"unknown key of an inline entry", "duration = \"1h\"\nbackground = [{ file = \"a.pcap\" },\n  { file = \"b.pcap\", loop = 1 }]\n", 3, "background[1].loop: unknown key"},
 		{"number duration of an inline entry", "duration = \"1h\"\nbackground = [{ file = \"a.pcap\", from = 5 }]\n", 2, "from: expected a duration string"},
 		{"no background", "duration = \"1h\"\n", 0, "no [[background]]"},
-		{"empty file", "duration = \"1h\"\n[[background]]\nfile = \"\"\n", 3, "background[0]: file: missing"},
-		{"bad filter", "duration = \"1h\"\n" + bg + "filter = \"port banana\"\n", 4, "background[0]: filter:"},
+		{"empty file", "duration = \"1h\"\n[[background]]\nfile = \"\"\n", 3, "background[0].file: missing"},
+		{"bad filter", "duration = \"1h\"\n" + bg + "filter = \"port banana\"\n", 4, "background[0].filter:"},
 		{"negative from", "duration = \"1h\"\n" + bg + "from = \"-1s\"\n", 4, "from: must not be negative"},
 		{"to before from", "duration = \"1h\"\n" + bg + "from = \"1m\"\nto = \"30s\"\n", 5, "to: 30s must come after from = 1m0s"},
 		{"period", "duration = \"1h\"\nperiod = \"2h\"\n" + bg, 2, "period: 2h0m0s is longer than the whole timeline"},
 		{"tiny period", "duration = \"1h\"\nperiod = \"1us\"\n" + bg, 2, "period: must be at least 1ms"},
 		{"grace", "duration = \"1h\"\ngrace_periods = -1\n" + bg, 2, "grace_periods: must be between"},
 		{"grace type", "duration = \"1h\"\ngrace_periods = \"3\"\n" + bg, 2, "grace_periods"},
-		{"attack without at", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nlabel = \"x\"\n", 4, `attack "x": at: missing`},
-		{"attack outside", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nat = \"2h\"\n", 6, `attack "x": at: 2h0m0s is not inside the 1h0m0s timeline`},
+		{"attack without at", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nlabel = \"x\"\n", 4, "attack[0].at: missing"},
+		{"attack outside", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nat = \"2h\"\n", 6, "attack[0].at: 2h0m0s is not inside the 1h0m0s timeline"},
 		{"attack negative", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nat = \"-2m\"\n", 6, "at: must not be negative"},
 		{"end before at", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nat = \"20m\"\nend = \"10m\"\n", 7, "end: 10m0s must come after at = 20m0s"},
 		{"end outside", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nat = \"20m\"\nend = \"70m\"\n", 7, "end: 1h10m0s is past the end"},
-		{"duplicate label", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nat = \"20m\"\n[[attack]]\nfile = \"y/x.pcapng\"\nat = \"30m\"\n", 7, `attack "x": label: also the label of attack[0] (line 4)`},
-		{"empty label", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nat = \"20m\"\nlabel = \"\"\n", 4, "attack[0]: label: empty"},
-		{"attack file missing", "duration = \"1h\"\n" + bg + "[[attack]]\nat = \"20m\"\nlabel = \"x\"\n", 4, `attack "x": file: missing`},
+		{"duplicate label", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nat = \"20m\"\n[[attack]]\nfile = \"y/x.pcapng\"\nat = \"30m\"\n", 7, `attack[1].label: "x" is also the label of attack[0]`},
+		{"attack file missing", "duration = \"1h\"\n" + bg + "[[attack]]\nat = \"20m\"\nlabel = \"x\"\n", 4, "attack[0].file: missing"},
 		{"wrong type", "duration = \"1h\"\n" + bg + "[[attack]]\nfile = \"x.pcap\"\nat = \"20m\"\nvolumetric = \"yes\"\n", 7, "volumetric"},
 	}
 	for _, c := range cases {
@@ -106,12 +106,12 @@ func TestParseErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %q does not say %q", err, c.want)
 			}
-			var se *Error
-			if !errors.As(err, &se) {
-				t.Fatalf("error %T is not an *Error", err)
+			ps := config.AsProblems(err)
+			if len(ps) == 0 {
+				t.Fatalf("error %T is not a configuration problem", err)
 			}
-			if se.Line != c.line {
-				t.Errorf("error %q at line %d, want %d", err, se.Line, c.line)
+			if ps[0].Line != c.line {
+				t.Errorf("error %q at line %d, want %d", err, ps[0].Line, c.line)
 			}
 		})
 	}

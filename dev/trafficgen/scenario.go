@@ -1,50 +1,29 @@
 package trafficgen
 
-import (
-	"bytes"
-	"errors"
-	"fmt"
-	"os"
-	"strings"
-
-	"github.com/pelletier/go-toml/v2"
-)
+import "netspot/core/config"
 
 // LoadScenario reads a TOML scenario file over DefaultConfig and validates
-// it. An unknown key or a value of the wrong type is an error naming its
-// line; an invalid value, one naming its key.
+// it. Every problem is reported at its key and line.
 func LoadScenario(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	doc, err := config.ReadFile(path)
 	if err != nil {
 		return Config{}, err
 	}
-	c, err := ParseScenario(b)
-	if err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+	return decodeScenario(doc)
 }
 
 // ParseScenario reads a TOML scenario over DefaultConfig and validates it.
 func ParseScenario(b []byte) (Config, error) {
-	c := DefaultConfig()
-	dec := toml.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		var sm *toml.StrictMissingError
-		if errors.As(err, &sm) && len(sm.Errors) > 0 {
-			e := sm.Errors[0]
-			row, _ := e.Position()
-			return Config{}, fmt.Errorf("line %d: unknown key %q", row, strings.Join(e.Key(), "."))
-		}
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			row, col := de.Position()
-			return Config{}, fmt.Errorf("line %d column %d: %s", row, col, de.Error())
-		}
+	doc, err := config.Parse("", b)
+	if err != nil {
 		return Config{}, err
 	}
-	if err := c.Validate(); err != nil {
+	return decodeScenario(doc)
+}
+
+func decodeScenario(doc *config.Document) (Config, error) {
+	c := DefaultConfig()
+	if err := doc.Decode(config.Section{Value: &c}); err != nil {
 		return Config{}, err
 	}
 	return c, nil

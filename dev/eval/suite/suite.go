@@ -6,7 +6,6 @@
 package suite
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,13 +16,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
-
 	"netspot/core/analyzer"
 	"netspot/core/capture"
 	"netspot/core/config"
 	"netspot/core/eval"
 	"netspot/core/miner"
+	"netspot/core/pipeline"
 	"netspot/dev/trafficgen"
 )
 
@@ -38,22 +36,15 @@ type Capture struct {
 
 // LoadCaptures reads the manifest of generated captures.
 func LoadCaptures(path string) ([]Capture, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	var doc struct {
 		Capture []Capture `toml:"capture"`
 	}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		var sm *toml.StrictMissingError
-		if errors.As(err, &sm) && len(sm.Errors) > 0 {
-			row, _ := sm.Errors[0].Position()
-			return nil, fmt.Errorf("%s:%d: unknown key %s", path, row, strings.Join(sm.Errors[0].Key(), "."))
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
+	f, err := config.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Decode(config.Section{Value: &doc}); err != nil {
+		return nil, err
 	}
 	def := trafficgen.DefaultConfig()
 	for i := range doc.Capture {
@@ -170,9 +161,10 @@ func Run(ctx context.Context, path string, st Settings) (*eval.Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	opt := eval.Options{Miner: st.Miner, Analyzer: st.Analyzer, Spot: st.Spot}
-	opt.Analyzer.Period = config.Duration(s.PeriodOr(st.Analyzer.Period.D()))
-	r, err := eval.Run(ctx, s, opt)
+	cfg := pipeline.New()
+	cfg.Miner, cfg.Analyzer, cfg.Spot = st.Miner, st.Analyzer, st.Spot
+	cfg.Analyzer.Period = config.Duration(s.PeriodOr(st.Analyzer.Period.D()))
+	r, err := eval.Run(ctx, s, eval.Options{Config: cfg})
 	return r, missing(err)
 }
 

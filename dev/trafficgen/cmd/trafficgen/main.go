@@ -22,7 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
 
 	"netspot/core/config"
 	"netspot/dev/trafficgen"
@@ -157,12 +156,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return flagError(err)
 	}
 	if *dump {
-		b, err := toml.Marshal(cfg)
-		if err != nil {
-			return err
-		}
-		_, err = stdout.Write(b)
-		return err
+		return config.Render(stdout, config.Section{Value: &cfg})
 	}
 	if *out == "" {
 		return errors.New("no output file: give -o FILE (or -o - for stdout)")

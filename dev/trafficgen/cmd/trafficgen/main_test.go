@@ -53,7 +53,7 @@ func TestRunErrorsNameTheFlag(t *testing.T) {
 		{[]string{"-o", "x", "--start", "yesterday"}, "-start"},
 		{[]string{"-o", "x", "--vlan", "a"}, "VLAN ID"},
 		{[]string{"--rate", "10"}, "no output file"},
-		{[]string{"-c", scen, "-o", "x"}, `unknown key "hots"`},
+		{[]string{"-c", scen, "-o", "x"}, "hots: unknown key (did you mean hosts?)"},
 		{[]string{"-o", "x", "extra"}, "unexpected argument"},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -71,7 +71,7 @@ func TestListAndPrintScenario(t *testing.T) {
 	}
 	stdout.Reset()
 	if err := run([]string{"-print-scenario", "--attack", "arp-scan@1m+5s"}, &stdout, &stderr); err != nil ||
-		!strings.Contains(stdout.String(), "kind = 'arp-scan'") {
+		!strings.Contains(stdout.String(), "[[attack]]\n") || !strings.Contains(stdout.String(), "kind = \"arp-scan\"\n") {
 		t.Errorf("-print-scenario: %v %q", err, stdout.String())
 	}
 }
