@@ -280,4 +280,3 @@ func (src *Source) validate() error {
 }
 
 func entryKey(table string, i int) string { return table + "[" + strconv.Itoa(i) + "]" }
-

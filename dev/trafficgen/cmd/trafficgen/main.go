@@ -22,7 +22,6 @@ import (
 	"strings"
 	"time"
 
-
 	"netspot/core/config"
 	"netspot/dev/trafficgen"
 )
