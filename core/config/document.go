@@ -50,7 +50,14 @@ func Parse(name string, data []byte) (*Document, error) {
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &Problem{File: name, Line: pe.Position.Line, Err: errors.New(pe.Message)}
+			// The line of the byte at fault: the parser counts a newline
+			// it has read, so that a line cut short is reported one line
+			// too far.
+			line := pe.Position.Line
+			if start := pe.Position.Start; start >= 0 && start <= len(data) {
+				line = 1 + bytes.Count(data[:start], []byte{'\n'})
+			}
+			return nil, &Problem{File: name, Line: line, Err: errors.New(pe.Message)}
 		}
 		return nil, &Problem{File: name, Err: err}
 	}

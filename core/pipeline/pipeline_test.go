@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"netspot/core/capture"
+	"netspot/core/config"
+	"netspot/core/event"
+	"netspot/core/sink"
+	"netspot/core/sink/console"
+	"netspot/core/sink/file"
+	"netspot/core/sink/sinktest"
+	"netspot/dev/trafficgen"
+)
+
+// writeCapture generates minutes of office traffic with the given attacks
+// into a capture file.
+func writeCapture(t testing.TB, minutes int, attacks ...string) string {
+	t.Helper()
+	c := trafficgen.DefaultConfig()
+	c.Seed = 7
+	c.Duration = config.Duration(time.Duration(minutes) * time.Minute)
+	c.Rate = 40
+	c.Output.Snaplen = 96
+	for _, a := range attacks {
+		at, err := trafficgen.ParseAttack(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Attacks = append(c.Attacks, at)
+	}
+	g, err := trafficgen.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := trafficgen.NewWriter(&buf, c.Output, c.Start, c.Comment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p trafficgen.Packet
+	for g.Next(&p) {
+		if err := w.Write(&p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "office.pcapng")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// quickConfig watches a few statistics with a short calibration.
+func quickConfig(device string) *Config {
+	c := New(coreFactories()...)
+	c.Miner.Device = device
+	c.Analyzer.Stats = []string{"TRAFFIC", "SYN_RATE", "NB_DST_PORT"}
+	c.Spot.NInit, c.Spot.Depth, c.Spot.Level = 200, 20, 0.95
+	return c
+}
+
+func windows(rs []*event.Record) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Start.UTC().Format(time.TimeOnly))
+	}
+	return out
+}
+
+// A replay gives every record to every sink, however slow, in order: the
+// same file gives the same output whatever the readers' speed.
+func TestReplayLosesNothingToASlowSink(t *testing.T) {
+	path := writeCapture(t, 6, "syn-scan@5m+20s")
+	run := func(delay time.Duration) ([]*event.Record, string) {
+		rec := &sinktest.Recorder{Fail: func(int) error { time.Sleep(delay); return nil }}
+		var stdout sinktest.Buffer
+		cfg := quickConfig(path)
+		cfg.Sink("console").(*console.Config).Data = true
+		err := Run(context.Background(), cfg, Options{
+			Stdout: &stdout, RunID: "t",
+			Extra: []Extra{{Name: "slow", Sink: rec, Queue: sink.QueueOptions{Len: 2}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Records(), stdout.String()
+	}
+	fastRecs, fastOut := run(0)
+	slowRecs, slowOut := run(2 * time.Millisecond)
+	if len(fastRecs) < 350 || !fastRecs[len(fastRecs)-1].Partial {
+		t.Fatalf("%d windows, the last partial %v; want 6 minutes of 1 s windows and the partial end", len(fastRecs), fastRecs[len(fastRecs)-1].Partial)
+	}
+	if strings.Join(windows(fastRecs), " ") != strings.Join(windows(slowRecs), " ") {
+		t.Error("a slow sink got other windows than a fast one")
+	}
+	if fastOut != slowOut || strings.Count(fastOut, "\n") < len(fastRecs) {
+		t.Errorf("console output differs with a slow sink beside it (%d and %d lines)", strings.Count(fastOut, "\n"), strings.Count(slowOut, "\n"))
+	}
+	alarms := 0
+	for _, r := range fastRecs {
+		alarms += len(r.Alarms)
+	}
+	if alarms == 0 || strings.Count(fastOut, `{"type":"alarm"`) != alarms {
+		t.Errorf("%d alarms recorded, %d printed", alarms, strings.Count(fastOut, `{"type":"alarm"`))
+	}
+}
+
+// The detectors are saved at the end and restored at the next start,
+// which then watches from its first window.
+func TestStateIsSavedAndRestored(t *testing.T) {
+	path := writeCapture(t, 4)
+	state := filepath.Join(t.TempDir(), "state.json")
+	var log sinktest.Buffer
+	for i := range 2 {
+		cfg := quickConfig(path)
+		cfg.Analyzer.StateFile = state
+		rec := &sinktest.Recorder{}
+		err := Run(context.Background(), cfg, Options{Log: slog.New(slog.NewTextHandler(&log, nil)),
+			Extra: []Extra{{Name: "rec", Sink: rec}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := rec.Records()[0]
+		if i == 0 && first.LearningLeft == 0 {
+			t.Error("the first run watched at once")
+		}
+		if i == 1 && first.LearningLeft != 0 {
+			t.Errorf("the second run learns again (%d left): state not restored\n%s", first.LearningLeft, log.String())
+		}
+	}
+	if !strings.Contains(log.String(), "detector state restored") {
+		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+func TestStartedAndErrors(t *testing.T) {
+	path := writeCapture(t, 1)
+	var started *Running
+	err := Run(context.Background(), quickConfig(path), Options{Started: func(r *Running) { started = r }})
+	if err != nil || started == nil || started.Live() || started.Progress().Packets == 0 || len(started.Watched()) != 3 {
+		t.Fatalf("run: %v, started %+v", err, started)
+	}
+	// A missing file is a capture error; a bad value a configuration
+	// problem naming its key; extra sinks are closed either way.
+	rec := &sinktest.Recorder{}
+	err = Run(context.Background(), quickConfig(filepath.Join(t.TempDir(), "nope.pcap")), Options{Extra: []Extra{{Name: "r", Sink: rec}}})
+	if !errors.Is(err, capture.ErrNotFound) || !rec.Closed() {
+		t.Errorf("missing file: %v, extra sink closed %v", err, rec.Closed())
+	}
+	cfg := quickConfig(path)
+	cfg.Spot.Q = 2
+	err = Run(context.Background(), cfg, Options{})
+	if ps := config.AsProblems(err); len(ps) != 1 || ps[0].Key != "spot.q" {
+		t.Errorf("bad q: %v", err)
+	}
+	cfg = quickConfig(path)
+	cfg.Sink("file").(*file.Config).Data = filepath.Join(t.TempDir(), "no", "dir", "%s.json")
+	err = Run(context.Background(), cfg, Options{})
+	if ps := config.AsProblems(err); len(ps) != 1 || ps[0].Key != "exporter.file.data" {
+		t.Errorf("file in a missing directory: %v", err)
+	}
+}
