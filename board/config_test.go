@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
 	"periph.io/x/conn/v3/gpio"
 
 	"netspot/core/config"
@@ -97,33 +96,43 @@ func TestPinID(t *testing.T) {
 	}
 }
 
-// section is how the netspot command nests the board's Config.
-type section struct {
-	Board Config `toml:"board"`
+// section is how the config file holds the board's Config.
+func section(c *Config) config.Section { return config.Section{Key: "board", Value: c} }
+
+func render(t testing.TB, c Config) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := config.Render(&b, section(&c)); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func decodeBoard(text string) (Config, error) {
+	c := DefaultConfig()
+	doc, err := config.Parse("t.toml", []byte(text))
+	if err != nil {
+		return c, err
+	}
+	return c, doc.Decode(section(&c))
 }
 
 func TestTOMLRoundTrip(t *testing.T) {
-	out, err := toml.Marshal(section{DefaultConfig()})
+	text := render(t, DefaultConfig())
+	for _, want := range []string{
+		"[board]", "enabled = false", `status_led = "GPIO17"`, `buzzer_pattern = ["200ms", "200ms", "200ms", "1.4s"]`,
+		"# the status LED blinks fast when no packet was captured", `alarm_hold = "1h0m0s"`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rendered defaults lack %q:\n%s", want, text)
+		}
+	}
+	back, err := decodeBoard(text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := string(out)
-	for _, want := range []string{
-		"[board]", "enabled = false", "status_led = 'GPIO17'", "buzzer_pattern = ['200ms', '200ms', '200ms', '1.4s']",
-		"# the status LED blinks fast when no packet was captured", "alarm_hold = '1h0m0s'",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("marshalled defaults lack %q:\n%s", want, text)
-		}
-	}
-	var back section
-	dec := toml.NewDecoder(bytes.NewReader(out))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&back); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(back.Board, DefaultConfig()) {
-		t.Errorf("round trip changed the config:\n got %+v\nwant %+v", back.Board, DefaultConfig())
+	if !reflect.DeepEqual(back, DefaultConfig()) {
+		t.Errorf("round trip changed the config:\n got %+v\nwant %+v", back, DefaultConfig())
 	}
 }
 
@@ -138,30 +147,21 @@ button = "GPIO26"
 buzzer_pattern = ["100ms", "900ms"]
 alarm_hold = "0s"
 `
-	s := section{DefaultConfig()}
-	dec := toml.NewDecoder(strings.NewReader(file))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
+	c, err := decodeBoard(file)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Board.Validate(); err != nil {
-		t.Fatal(err)
+	if c.StatusLED != "GPIO5" || c.Buzzer != "" || c.AlarmHold != 0 ||
+		len(c.BuzzerPattern) != 2 || c.BuzzerMax != DefaultConfig().BuzzerMax {
+		t.Errorf("decoded %+v", c)
 	}
-	if s.Board.StatusLED != "GPIO5" || s.Board.Buzzer != "" || s.Board.AlarmHold != 0 ||
-		len(s.Board.BuzzerPattern) != 2 || s.Board.BuzzerMax != DefaultConfig().BuzzerMax {
-		t.Errorf("decoded %+v", s.Board)
-	}
-
-	for _, bad := range []string{
-		"[board]\nstatus_lde = \"GPIO5\"\n",     // unknown key
-		"[board]\ndebounce = \"5 seconds\"\n",   // bad duration
-		"[board]\nbuzzer_pattern = \"200ms\"\n", // not a list
+	for bad, want := range map[string]string{
+		"[board]\nstatus_lde = \"GPIO5\"\n":     "t.toml:2: board.status_lde: unknown key (did you mean status_led?)",
+		"[board]\ndebounce = \"5 seconds\"\n":   "t.toml:2: board.debounce: invalid duration",
+		"[board]\nbuzzer_pattern = \"200ms\"\n": "t.toml:2: board.buzzer_pattern: expected an array",
 	} {
-		s := section{DefaultConfig()}
-		dec := toml.NewDecoder(strings.NewReader(bad))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err == nil {
-			t.Errorf("%q decoded without error", bad)
+		if _, err := decodeBoard(bad); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: %v, want %s…", bad, err, want)
 		}
 	}
 }
@@ -170,23 +170,22 @@ alarm_hold = "0s"
 // must not panic; a config that validates must run a Board on fake pins
 // and leave every output off when closed.
 func FuzzConfig(f *testing.F) {
-	def, err := toml.Marshal(section{DefaultConfig()})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(string(def))
+	f.Add(render(f, DefaultConfig()))
 	f.Add("[board]\nenabled = true\nstatus_led = \"17\"\nalarm_led = \"gpio17\"\n")
 	f.Add("[board]\nenabled = true\nbuzzer_pattern = [\"10ms\", \"10ms\"]\nbuzzer_max = \"10ms\"\nbuzzer_rest = \"0s\"\n")
 	f.Add("[board]\nenabled = true\nstatus_led = \"\"\nalarm_led = \"\"\nbuzzer = \"X\"\nstatus_led_active_low = true\nbutton_active_low = false\n")
 	f.Add("[board]\nalarm_hold = \"-1s\"\nno_packets_for = \"1ns\"\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		s := section{DefaultConfig()}
-		dec := toml.NewDecoder(strings.NewReader(text))
-		dec.DisallowUnknownFields()
-		if dec.Decode(&s) != nil {
+		cfg := DefaultConfig()
+		doc, err := config.Parse("f.toml", []byte(text))
+		if err != nil {
 			return
 		}
-		cfg := s.Board
+		// Decode validates; the values are set whatever it says, and
+		// Validate is checked on them below.
+		if err := doc.Decode(config.Section{Key: "board", Value: &cfg}); config.AsProblems(err) == nil && err != nil {
+			t.Fatalf("decode error %v is not a configuration problem", err)
+		}
 		if err := cfg.Validate(); err != nil {
 			var fe *config.FieldError
 			if !errors.As(err, &fe) || fe.Key == "" {

@@ -1,35 +1,37 @@
 package main
 
 import (
-	"errors"
-	"fmt"
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"netspot/core/config"
 )
 
-// The output of `netspot defaults` is a valid config file that loads to
-// exactly DefaultConfig().
+// The output of `netspot defaults` is a valid config file, every key
+// documented, that loads back to exactly the defaults.
 func TestDefaultsRoundTrip(t *testing.T) {
-	b, err := defaultsTOML()
+	out, _, err := runCmd(t, context.Background(), "defaults")
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), "netspot.toml")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
+	if err := os.WriteFile(p, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := loadConfigFile(p)
+	e := &env{}
+	got, err := loadConfig(e, p, nil, nil)
 	if err != nil {
-		t.Fatalf("defaults do not load: %v\n%s", err, b)
+		t.Fatalf("defaults do not load: %v\n%s", err, out)
 	}
-	if want := DefaultConfig(); !reflect.DeepEqual(got, want) {
-		t.Errorf("defaults loaded as\n%+v\nwant\n%+v", got, want)
+	if want := defaults(e); !reflect.DeepEqual(config.ToMap(got.sections()...), config.ToMap(want.sections()...)) {
+		t.Errorf("defaults loaded as\n%v\nwant\n%v", config.ToMap(got.sections()...), config.ToMap(want.sections()...))
 	}
-	// Every key is documented.
-	lines := strings.Split(string(b), "\n")
+	lines := strings.Split(out, "\n")
 	for i, l := range lines {
 		if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "[") {
 			continue
@@ -38,133 +40,64 @@ func TestDefaultsRoundTrip(t *testing.T) {
 			t.Errorf("key without a comment: %q", l)
 		}
 	}
-}
-
-func TestConfigErrorsNameKeyAndLine(t *testing.T) {
-	for _, c := range []struct {
-		doc, want string
-	}{
-		{"[spot]\nq = \"x\"\n", `t.toml:2: spot.q: cannot decode TOML string: expected a number`},
-		{"[spot]\n\nfoo = 1\n", `t.toml:3: spot.foo: unknown key`},
-		{"[spot.R_SYN]\nfoo = 1\n", `t.toml:2: spot.R_SYN.foo: unknown key`},
-		{"[spot.NOPE]\nq = 0.1\n", `t.toml:1: spot.NOPE: unknown statistic`},
-		{"[spot]\nq = 2.0\n", `t.toml:2: spot.q:`},
-		{"[spot.R_SYN]\nlevel = 1.5\n", `t.toml:2: spot.R_SYN.level:`},
-		{"[analyzer]\nperiod = 5\n", `t.toml:2: analyzer.period: expected a duration string`},
-		{"[analyzer]\nperiod = \"5x\"\n", `t.toml:2: analyzer.period: invalid duration "5x"`},
-		{"[analyzer]\nstats = [\"R_SYN\", \"NOPE\"]\n", `t.toml:2: analyzer.stats: unknown statistic "NOPE"`},
-		{"[analyzer]\nstats = [\"R_SYN\", \"R_SYN\"]\n", `t.toml:2: analyzer.stats: statistic R_SYN is listed twice`},
-		{"\n[analyzer\n", `t.toml:2: expected ']'`},
-		{"[nope]\nx = 1\n", `t.toml:1: nope: unknown key`},
-		{"[exporter.file]\ndata = \"%s-%s\"\n", `t.toml:2: exporter.file.data:`},
-		{"[spot]\nn_init = 1.5\n", `t.toml:2: spot.n_init:`},
-	} {
-		cfg := DefaultConfig()
-		err := decodeConfig("t.toml", []byte(c.doc), &cfg)
-		var ce *ConfigError
-		if !errors.As(err, &ce) {
-			t.Errorf("%q: got %v, want a ConfigError", c.doc, err)
-			continue
-		}
-		if !strings.HasPrefix(err.Error(), c.want) {
-			t.Errorf("%q:\n got %s\nwant %s…", c.doc, err, c.want)
+	for _, section := range []string{"[miner]", "[analyzer]", "[spot]", "[exporter.console]", "[exporter.file]",
+		"[exporter.mqtt]", "[exporter.socket]", "[exporter.influxdb]", "[exporter.prometheus]", "[board]", "[api]"} {
+		if !strings.Contains(out, "\n"+section+"\n") {
+			t.Errorf("no %s section", section)
 		}
 	}
 }
 
-func TestSpotOverrides(t *testing.T) {
-	doc := "[spot]\nq = 1e-3\n[spot.R_SYN]\nq = 1e-5\nup = false\ndown = true\n[spot.TRAFFIC]\n"
-	cfg := DefaultConfig()
-	if err := decodeConfig("t.toml", []byte(doc), &cfg); err != nil {
+// Values come from the defaults, then the file, then the options given,
+// then --set; a mistake in the file is exit code 3, on the command line 2,
+// with every problem listed.
+func TestConfigLayersAndExitCodes(t *testing.T) {
+	e := &env{}
+	p := filepath.Join(t.TempDir(), "netspot.toml")
+	if err := os.WriteFile(p, []byte("[analyzer]\nperiod = \"10s\"\nclear_after = 5\n[spot]\nq = 1e-3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	syn := cfg.Spot.For("R_SYN")
-	if syn.Q != 1e-5 || syn.Up || !syn.Down || syn.Level != cfg.Spot.Level {
-		t.Errorf("R_SYN params %+v", syn)
-	}
-	if other := cfg.Spot.For("R_ACK"); other.Q != 1e-3 || !other.Up {
-		t.Errorf("R_ACK params %+v", other)
-	}
-	if _, ok := cfg.Spot.PerStat["TRAFFIC"]; !ok {
-		t.Error("empty [spot.TRAFFIC] table lost")
-	}
-	// Dotted keys work as well as tables.
-	cfg = DefaultConfig()
-	if err := decodeConfig("t.toml", []byte("spot.R_SYN.q = 1e-3\n"), &cfg); err != nil {
+	c, err := loadConfig(e, p, map[string]any{"analyzer.period": "2s"}, []string{"spot.q=1e-6", "analyzer.stats=R_SYN,TRAFFIC"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Spot.For("R_SYN").Q != 1e-3 {
-		t.Errorf("dotted override ignored: %+v", cfg.Spot.PerStat)
+	a := c.Pipeline.Analyzer
+	if a.Period.String() != "2s" || a.ClearAfter != 5 || c.Pipeline.Spot.Q != 1e-6 || !reflect.DeepEqual(a.Stats, []string{"R_SYN", "TRAFFIC"}) {
+		t.Errorf("analyzer %+v, q %v", a, c.Pipeline.Spot.Q)
 	}
-}
 
-// Keys absent from the file keep their defaults.
-func TestPartialFileKeepsDefaults(t *testing.T) {
-	cfg := DefaultConfig()
-	if err := decodeConfig("t.toml", []byte("[analyzer]\nperiod = \"500ms\"\n"), &cfg); err != nil {
+	if err := os.WriteFile(p, []byte("[analyzer]\nperiod = 5\n[spot]\nq = 2\nnint = 3\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := DefaultConfig()
-	want.Analyzer.Period = cfg.Analyzer.Period
-	if !reflect.DeepEqual(cfg, want) || cfg.Analyzer.Period.String() != "500ms" {
-		t.Errorf("got %+v", cfg)
+	_, err = loadConfig(e, p, nil, nil)
+	if exitCode(err) != exitConfig || len(config.AsProblems(err)) != 3 {
+		t.Errorf("bad file: exit %d, %v", exitCode(err), err)
 	}
-}
-
-func TestConfigFileProblems(t *testing.T) {
-	if _, err := loadConfigFile(filepath.Join(t.TempDir(), "missing.toml")); err == nil {
-		t.Error("missing file accepted")
+	_, err = loadConfig(e, "", nil, []string{"spot.q=3"})
+	if exitCode(err) != exitUsage || !strings.Contains(err.Error(), "--set: spot.q:") {
+		t.Errorf("bad --set: exit %d, %v", exitCode(err), err)
+	}
+	_, err = loadConfig(e, filepath.Join(t.TempDir(), "missing.toml"), nil, nil)
+	if exitCode(err) != exitConfig || !strings.Contains(err.Error(), "missing.toml") {
+		t.Errorf("missing file: exit %d, %v", exitCode(err), err)
 	}
 	big := filepath.Join(t.TempDir(), "big.toml")
-	if err := os.WriteFile(big, make([]byte, maxConfigSize+1), 0o644); err != nil {
+	if err := os.WriteFile(big, bytes.Repeat([]byte("#"), config.MaxFileSize+1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadConfigFile(big); err == nil || !strings.Contains(err.Error(), "not a config file") {
+	if _, err := loadConfig(e, big, nil, nil); exitCode(err) != exitConfig || !strings.Contains(err.Error(), "not a configuration") {
 		t.Errorf("huge file: %v", err)
 	}
 }
 
-func FuzzConfig(f *testing.F) {
-	b, _ := defaultsTOML()
-	f.Add(b)
-	f.Add([]byte("[spot.R_SYN]\nq = 1e-5\n"))
-	f.Add([]byte("spot.R_SYN.q = 1e-3\n[analyzer]\nperiod = \"1s\"\n"))
-	f.Fuzz(func(t *testing.T, doc []byte) {
-		cfg := DefaultConfig()
-		if err := decodeConfig("f.toml", doc, &cfg); err == nil {
-			if verr := cfg.Validate(); verr != nil {
-				t.Fatalf("accepted a config that does not validate: %v", verr)
-			}
-		}
-	})
-}
-
-// BenchmarkDecodeConfig: the complete default file, and a file of 10 000
-// unknown keys, whose errors are found in one pass over the document.
-func BenchmarkDecodeConfig(b *testing.B) {
-	defaults, err := defaultsTOML()
-	if err != nil {
-		b.Fatal(err)
+func TestCheckListsEveryProblem(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "netspot.toml")
+	if err := os.WriteFile(p, []byte("[miner]\ndevise = \"eth0\"\n\n[spot]\nq = 2\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	var unknown strings.Builder
-	unknown.WriteString("[spot]\n")
-	for i := range 10000 {
-		fmt.Fprintf(&unknown, "key%d = 1\n", i)
-	}
-	for _, c := range []struct {
-		name string
-		doc  []byte
-		ok   bool
-	}{{"defaults", defaults, true}, {"10000-unknown-keys", []byte(unknown.String()), false}} {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(c.doc)))
-			b.ReportAllocs()
-			for b.Loop() {
-				cfg := DefaultConfig()
-				if err := decodeConfig("b.toml", c.doc, &cfg); (err == nil) != c.ok {
-					b.Fatal(err)
-				}
-			}
-		})
+	_, _, err := runCmd(t, context.Background(), "check", "-c", p)
+	want := p + ":2: miner.devise: unknown key (did you mean device?)\n" + p + ":5: spot.q: "
+	if exitCode(err) != exitConfig || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("check: exit %d\n%v\nwant %s…", exitCode(err), err, want)
 	}
 }

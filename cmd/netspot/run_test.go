@@ -296,7 +296,7 @@ func TestHelpShowsAppliedDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	def := DefaultConfig()
+	def := defaults(&env{}).Pipeline
 	for _, want := range []string{`(default "` + def.Miner.Device + `")`, "(default 1s)", "(default " + "65535)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help does not show %s:\n%s", want, out)

@@ -15,30 +15,12 @@ import (
 
 	"netspot/core/api"
 	"netspot/core/api/client"
+	"netspot/core/sink/sinktest"
 )
-
-// lockedBuffer is a stream the serve command writes to while the test
-// reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // served is a `netspot serve` running in-process.
 type served struct {
-	stdout, stderr *lockedBuffer
+	stdout, stderr *sinktest.Buffer
 	cancel         context.CancelFunc
 	done           chan error
 }
@@ -47,7 +29,7 @@ type served struct {
 func startServe(t *testing.T, args ...string) *served {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &served{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	s := &served{stdout: &sinktest.Buffer{}, stderr: &sinktest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	e := &env{stdin: strings.NewReader(""), stdout: s.stdout, stderr: s.stderr}
 	go func() { s.done <- run(ctx, e, append([]string{"serve"}, args...)) }()
 	t.Cleanup(func() {
@@ -255,74 +237,6 @@ func TestServeHelp(t *testing.T) {
 	for _, want := range []string{"Usage: netspot serve", "--api.endpoint", "--config", "--log-level", "--api.autostart"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
-		}
-	}
-}
-
-// The document the API shows is complete, commented, and decodes to the
-// same configuration, per-statistic tables included.
-func TestRenderedConfigRoundTrips(t *testing.T) {
-	r := &serveRunner{fileAPI: api.DefaultConfig()}
-	for _, doc := range []string{
-		"",
-		"[miner]\ndevice = \"eth1\"\n[spot]\nq = 1e-3\n[spot.R_SYN]\nq = 1e-5\nup = false\ndown = true\n[spot.TRAFFIC]\nlevel = 0.9\n",
-	} {
-		want := DefaultConfig()
-		if err := decodeConfig("t", []byte(doc), &want); err != nil {
-			t.Fatal(err)
-		}
-		c, err := r.CheckConfig(nil, []byte(doc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := DefaultConfig()
-		if err := decodeConfig("rendered", c.TOML, &got); err != nil {
-			t.Fatalf("rendered config does not decode: %v\n%s", err, c.TOML)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("round trip of %q:\n got %+v\nwant %+v", doc, got, want)
-		}
-		if !strings.Contains(string(c.TOML), "# Risk: probability") || strings.Contains(string(c.TOML), "[api]") {
-			t.Errorf("rendered config:\n%s", c.TOML)
-		}
-		if c.Device != want.Miner.Device || c.Period != want.Analyzer.Period.D() || len(c.Stats) == 0 {
-			t.Errorf("summary %+v", c)
-		}
-	}
-}
-
-func TestCheckConfigErrorsAndAPISection(t *testing.T) {
-	fileAPI := api.DefaultConfig()
-	fileAPI.Token = "0123456789abcdef0123"
-	r := &serveRunner{fileAPI: fileAPI}
-	// The file itself, [api] included, is accepted: its values are the
-	// served ones.
-	if _, err := r.CheckConfig(nil, []byte("[api]\ntoken = \"0123456789abcdef0123\"\n")); err != nil {
-		t.Errorf("the served [api] section: %v", err)
-	}
-	for _, c := range []struct {
-		doc  string
-		want api.ConfigError
-	}{
-		{"[miner]\ndevice = \"x\"\n\n[api]\nendpoint = \"tcp://0.0.0.0:1\"\n", api.ConfigError{Key: "api.endpoint", Line: 5}},
-		{"[api]\ntoken = \"x\"\n", api.ConfigError{Key: "api.token", Line: 2}},
-		{"[spot]\nq = 2.0\n", api.ConfigError{Key: "spot.q", Line: 2}},
-		{"[spot]\n\nnope = 1\n", api.ConfigError{Key: "spot.nope", Line: 3}},
-		{"[analyzer\n", api.ConfigError{Line: 1}},
-	} {
-		_, err := r.CheckConfig(nil, []byte(c.doc))
-		var list api.ConfigErrors
-		var one *api.ConfigError
-		switch {
-		case errors.As(err, &list):
-			one = &list[0]
-		case errors.As(err, &one):
-		default:
-			t.Errorf("%q: %v, want a configuration error", c.doc, err)
-			continue
-		}
-		if one.Key != c.want.Key || one.Line != c.want.Line || one.Message == "" {
-			t.Errorf("%q: %+v, want key %q line %d", c.doc, one, c.want.Key, c.want.Line)
 		}
 	}
 }

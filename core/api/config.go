@@ -12,21 +12,22 @@ import (
 )
 
 // Config is the [api] section: where `netspot serve` listens and who may
-// use it.
+// use it. It applies when netspot serve starts: no key of it can change
+// through the API itself.
 type Config struct {
-	Endpoint  string `toml:"endpoint" comment:"Where the API and dashboard listen: tcp://HOST:PORT or unix:///PATH. The default answers this machine only; tcp://0.0.0.0:11000 opens it to the network (set a token then)"`
-	Token     string `toml:"token" comment:"Bearer token every API request must carry (Authorization: Bearer TOKEN), at least 16 characters; empty: no authentication"`
-	TokenFile string `toml:"token_file" comment:"File holding the token (first line), instead of token, so that the config file can be readable by others"`
-	Autostart bool   `toml:"autostart" comment:"Start capturing when netspot serve starts, as after a reboot of the box, instead of waiting for a start request"`
+	Endpoint  string `toml:"endpoint" api:"serve" comment:"Where the API and dashboard listen: tcp://HOST:PORT or unix:///PATH. The default answers this machine only; tcp://0.0.0.0:11000 opens it to the network (set a token then)"`
+	Token     string `toml:"token" api:"secret" comment:"Bearer token every API request must carry (Authorization: Bearer TOKEN), at least 16 characters; empty: no authentication"`
+	TokenFile string `toml:"token_file" api:"path" comment:"File holding the token (first line), instead of token, so that the config file can be readable by others"`
+	Autostart bool   `toml:"autostart" api:"serve" comment:"Start capturing when netspot serve starts, as after a reboot of the box, instead of waiting for a start request"`
 	// History bounds the memory kept for the dashboard: one Record per
 	// period.
-	History      int `toml:"history" comment:"Recent records kept for the dashboard's charts and GET /api/v1/records (one per period)"`
-	AlarmHistory int `toml:"alarm_history" comment:"Alarms kept in the alarm history (GET /api/v1/alarms)"`
-	MaxClients   int `toml:"max_clients" comment:"Live stream clients (dashboards, scripts) served at once; more are refused with 503"`
+	History      int `toml:"history" api:"serve" comment:"Recent records kept for the dashboard's charts and GET /api/v1/records (one per period)"`
+	AlarmHistory int `toml:"alarm_history" api:"serve" comment:"Alarms kept in the alarm history (GET /api/v1/alarms)"`
+	MaxClients   int `toml:"max_clients" api:"serve" comment:"Live stream clients (dashboards, scripts) served at once; more are refused with 503"`
 	// StreamBuffer is how far a stream client may fall behind before it
 	// is disconnected (it reconnects and resumes from the recent records):
 	// a slow client never blocks the pipeline.
-	StreamBuffer int `toml:"stream_buffer" comment:"Events a live stream client may fall behind by before it is disconnected (it then reconnects and resumes)"`
+	StreamBuffer int `toml:"stream_buffer" api:"serve" comment:"Events a live stream client may fall behind by before it is disconnected (it then reconnects and resumes)"`
 }
 
 // DefaultEndpoint is the original netspot's address, loopback only.

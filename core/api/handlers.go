@@ -136,10 +136,12 @@ func (s *Server) handleGetConfig(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	conf := s.Config()
+	served := s.cfg
+	sections := append(conf.Sections(), apiSection(&served))
 	switch format {
 	case "toml":
 		var b bytes.Buffer
-		if err := config.RenderRedacted(&b, conf.Sections()...); err != nil {
+		if err := config.RenderRedacted(&b, sections...); err != nil {
 			writeError(w, http.StatusInternalServerError, "configuration: %v", err)
 			return
 		}
@@ -147,7 +149,7 @@ func (s *Server) handleGetConfig(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 		_, _ = w.Write(b.Bytes())
 	case "json":
-		writeJSON(w, http.StatusOK, config.ToMap(conf.Sections()...))
+		writeJSON(w, http.StatusOK, config.ToMap(sections...))
 	default:
 		writeError(w, http.StatusBadRequest, "format: %q is not toml or json", sanitize(format))
 	}

@@ -286,7 +286,8 @@ func (s *Server) SetConfig(doc *config.Document, merge, dryRun bool) (*pipeline.
 		keepRestricted(c, s.conf)
 	}
 	doc.Restricted = true
-	if err := doc.Decode(c.Sections()...); err != nil {
+	served := s.cfg
+	if err := doc.Decode(append(c.Sections(), apiSection(&served))...); err != nil {
 		return nil, false, err
 	}
 	if !dryRun {
@@ -472,6 +473,11 @@ func (s *Server) Status() Status {
 		}
 	}
 	return st
+}
+
+// apiSection is the [api] section as the API shows it: read-only.
+func apiSection(c *Config) config.Section {
+	return config.Section{Key: "api", Value: c, Comment: "HTTP API and dashboard of netspot serve (read-only here: it applies when netspot serve starts)"}
 }
 
 func summary(c *pipeline.Config) ConfigSummary {

@@ -311,6 +311,10 @@ func (dec *decoder) structure(rv reflect.Value, m map[string]any, key string) {
 		fkey := join(key, k)
 		f, ok := fields.byName[k]
 		if !ok {
+			if secret, ok := fields.byName[strings.TrimSuffix(k, "_set")]; ok && secret.Tag.Get("api") == "secret" {
+				dec.used[fkey] = true // ToMap's "<secret>_set", sent back: says nothing
+				continue
+			}
 			if fields.rest != nil {
 				if _, isTable := m[k].(map[string]any); isTable {
 					dec.restEntry(rv.FieldByIndex(fields.rest.Index), k, m[k], fkey)
@@ -490,6 +494,8 @@ func ForbiddenReason(f reflect.StructField) string {
 		return "a credential: edit the config file over SSH"
 	case "endpoint":
 		return "where netspot connects or listens: edit the config file over SSH"
+	case "serve":
+		return "applies when netspot serve starts: edit the config file over SSH and restart it"
 	default:
 		return "read-only through the API: edit the config file over SSH"
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -365,4 +366,27 @@ func FuzzDecode(f *testing.F) {
 			_ = d.Decode(c.sections()...)
 		}
 	})
+}
+
+// What ToMap shows, sent back as JSON, decodes to the same values.
+func TestToMapRoundTripsThroughJSON(t *testing.T) {
+	c := defaults()
+	c.MQTT.Password = "secret"
+	b, err := json.Marshal(ToMap(c.sections()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ParseJSON("request", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Restricted = true
+	back := defaults()
+	back.MQTT.Password = "secret"
+	if err := d.Decode(back.sections()...); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if !reflect.DeepEqual(back, c) {
+		t.Errorf("got %+v, want %+v", back, c)
+	}
 }

@@ -21,12 +21,96 @@ type rule struct {
 	optional bool // the directory may not exist yet
 }
 
+// sinkPackages are the sinks: none may depend on another.
+var sinkPackages = []string{
+	"netspot/core/sink/console", "netspot/core/sink/file", "netspot/core/sink/influxdb",
+	"netspot/core/sink/prometheus", "netspot/core/sink/socket", "netspot/mqtt", "netspot/board",
+}
+
+// pipelineStages are what sinks never see: they get Records, not packets.
+var pipelineStages = []string{"netspot/core/capture", "netspot/core/miner", "netspot/core/analyzer", "netspot/core/pipeline"}
+
+func except(list []string, self string) []string {
+	var out []string
+	for _, p := range list {
+		if p != self {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func sinkRule(pkg string, extra ...string) rule {
+	return rule{pattern: "./" + strings.TrimPrefix(pkg, "netspot/") + "/...",
+		forbid: append(append(except(sinkPackages, pkg), pipelineStages...), extra...)}
+}
+
 var rules = []rule{
-	{pattern: "./spot/...", stdOnly: true, optional: true},
+	{pattern: "./spot/...", stdOnly: true},
 	{pattern: "./core/event/...", stdOnly: true},
-	{pattern: "./core/...", forbid: []string{"netspot/mqtt", "netspot/board", "periph.io/"}},
-	{pattern: "./mqtt/...", forbid: []string{"netspot/core/capture", "netspot/core/miner", "netspot/core/analyzer", "periph.io/"}, optional: true},
-	{pattern: "./board/...", forbid: []string{"netspot/core/capture", "netspot/core/miner", "netspot/core/analyzer", "netspot/mqtt"}, optional: true},
+	{pattern: "./core/...", forbid: []string{"netspot/mqtt", "netspot/board", "periph.io/", "netspot/cmd"}},
+	sinkRule("netspot/core/sink/console"),
+	sinkRule("netspot/core/sink/file"),
+	sinkRule("netspot/core/sink/influxdb"),
+	sinkRule("netspot/core/sink/prometheus"),
+	sinkRule("netspot/core/sink/socket"),
+	sinkRule("netspot/mqtt", "periph.io/"),
+	sinkRule("netspot/board"),
+	// One TOML library: the config loader's.
+	{pattern: "./...", forbid: []string{"github.com/pelletier/go-toml"}},
+}
+
+// directRules bound what a package imports itself: cmd/netspot holds
+// flags, verbs and signals, not config decoding nor pipeline logic.
+var directRules = []rule{
+	{pattern: "./cmd/netspot", forbid: []string{"reflect", "github.com/BurntSushi/toml", "netspot/core/miner", "netspot/core/analyzer", "netspot/core/capture/filter"}},
+}
+
+// TestDirectImports checks what packages import themselves.
+func TestDirectImports(t *testing.T) {
+	root := moduleRoot(t)
+	for _, r := range directRules {
+		cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, r.pattern)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", r.pattern, err, out)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			pkg, list, _ := strings.Cut(line, ":")
+			for _, d := range strings.Fields(list) {
+				for _, f := range r.forbid {
+					if d == f || strings.HasPrefix(d, f+"/") {
+						t.Errorf("%s must not import %s", pkg, d)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestCommandIsThin keeps cmd/netspot small: flags, verbs, signals and the
+// list of sink factories.
+func TestCommandIsThin(t *testing.T) {
+	root := moduleRoot(t)
+	files, err := filepath.Glob(filepath.Join(root, "cmd", "netspot", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines += strings.Count(string(b), "\n")
+	}
+	if lines > 1000 {
+		t.Errorf("cmd/netspot holds %d lines of code (tests aside); at most 1000: move logic into the packages", lines)
+	}
 }
 
 func moduleRoot(t *testing.T) string {

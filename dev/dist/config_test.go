@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pelletier/go-toml/v2"
+	"github.com/BurntSushi/toml"
 )
 
 // The service's paths: systemd makes /var/lib/netspot (StateDirectory) and
@@ -35,7 +35,7 @@ func packagedConfig(t *testing.T) map[string]any {
 		t.Fatal(err)
 	}
 	var doc map[string]any
-	if err := toml.Unmarshal(b, &doc); err != nil {
+	if _, err := toml.Decode(string(b), &doc); err != nil {
 		t.Fatalf("netspot.toml: %v", err)
 	}
 	return doc
@@ -88,7 +88,7 @@ func TestPackagedConfigPaths(t *testing.T) {
 		t.Fatalf("netspot defaults: %v", err)
 	}
 	var def map[string]any
-	if err := toml.Unmarshal(defaults, &def); err != nil {
+	if _, err := toml.Decode(string(defaults), &def); err != nil {
 		t.Fatalf("netspot defaults: %v", err)
 	}
 	doc := packagedConfig(t)
