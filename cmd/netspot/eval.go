@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"netspot/core/atomicfile"
 	"netspot/core/config"
 	"netspot/core/eval"
 )
@@ -69,26 +71,15 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	}
 
 	opt := eval.Options{Config: cfg, Log: log}
-	var (
-		rec     plotter
-		plotTmp *os.File
-	)
+	var rec plotter
 	if *plotPath != "" {
 		if rec, err = newPlotter(scn.Duration.D(), p); err != nil {
 			return usageErrorf("eval: --plot: %v", err)
 		}
-		// The plot is drawn into a temporary file beside it, created now
-		// so that an unwritable path fails before the replay, and renamed
-		// at the end, so that a failed evaluation leaves an earlier plot
-		// as it was.
-		dir, base := filepath.Split(*plotPath)
-		if plotTmp, err = os.CreateTemp(dir, "."+base+".*"); err != nil {
+		// A directory that is not there fails before the replay.
+		if _, err := os.Stat(filepath.Dir(*plotPath)); err != nil {
 			return withCode(exitFailure, fmt.Errorf("eval: --plot: %w", err))
 		}
-		defer func() {
-			plotTmp.Close()
-			os.Remove(plotTmp.Name()) // gone once renamed
-		}()
 		opt.Observe = rec.Add
 	}
 	started := time.Now()
@@ -105,7 +96,13 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if rec != nil {
-		if err := writePlot(plotTmp, *plotPath, rec, rep); err != nil {
+		// Written whole at the end: a failed evaluation leaves an earlier
+		// plot as it was.
+		var png bytes.Buffer
+		if err := rec.WritePNG(&png, rep); err != nil {
+			return fmt.Errorf("eval: --plot: %w", err)
+		}
+		if err := atomicfile.Write(*plotPath, png.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("eval: --plot: %w", err)
 		}
 	}
@@ -121,21 +118,6 @@ func scenarioError(err error) error {
 		return mapped
 	}
 	return withCode(exitConfig, err)
-}
-
-// writePlot draws the plot into tmp and renames it to path.
-func writePlot(tmp *os.File, path string, rec plotter, rep *eval.Report) error {
-	if err := rec.WritePNG(tmp, rep); err != nil {
-		return err
-	}
-	// CreateTemp makes the file private; a plot is for anyone to open.
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func writeTimelineFile(scn *eval.Scenario, filter, path string, e *env) error {
