@@ -19,7 +19,7 @@ type Config struct {
 	// ClearAfter is the alarm hysteresis: an excursion that dips back to
 	// normal for a window and then goes on is one alarm, not several.
 	ClearAfter int             `toml:"clear_after" comment:"Consecutive normal periods after which an active alarm is cleared"`
-	StateFile  string          `toml:"state_file" comment:"File where the detectors are saved (at exit and every save_every) and restored from at start, so that a restart resumes watching instead of learning again; empty: never saved"`
+	StateFile  string          `toml:"state_file" api:"path" comment:"File where the detectors are saved (at exit and every save_every) and restored from at start, so that a restart resumes watching instead of learning again; empty: never saved"`
 	SaveEvery  config.Duration `toml:"save_every" comment:"How often the detectors are saved to state_file while running"`
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,15 @@ type Config struct {
 	Endpoint  string `toml:"endpoint" api:"serve" comment:"Where the API and dashboard listen: tcp://HOST:PORT or unix:///PATH. The default answers this machine only; tcp://0.0.0.0:11000 opens it to the network (set a token then)"`
 	Token     string `toml:"token" api:"secret" comment:"Bearer token every API request must carry (Authorization: Bearer TOKEN), at least 16 characters; empty: no authentication"`
 	TokenFile string `toml:"token_file" api:"path" comment:"File holding the token (first line), instead of token, so that the config file can be readable by others"`
-	Autostart bool   `toml:"autostart" api:"serve" comment:"Start capturing when netspot serve starts, as after a reboot of the box, instead of waiting for a start request"`
+	// SocketMode and SocketGroup set who may use a Unix socket endpoint:
+	// its permissions are then the API's access control, as for
+	// docker.sock or mosquitto's socket.
+	SocketMode  string `toml:"socket_mode" api:"serve" comment:"Permissions of a unix:// endpoint's socket, in octal: 0600 lets only netspot's own user in, 0660 its group too. Whoever may connect may change the configuration (no token needed on a socket)"`
+	SocketGroup string `toml:"socket_group" api:"serve" comment:"Group of a unix:// endpoint's socket (with socket_mode 0660); empty: netspot's own group"`
+	// CaptureDir is where the API may point the capture at files: without
+	// it, the capture device chosen through the API is an interface.
+	CaptureDir string `toml:"capture_dir" api:"path" comment:"Directory whose capture files the API may replay (miner.device); empty: through the API the device is a network interface only"`
+	Autostart  bool   `toml:"autostart" api:"serve" comment:"Start capturing when netspot serve starts, as after a reboot of the box, instead of waiting for a start request"`
 	// History bounds the memory kept for the dashboard: one Record per
 	// period.
 	History      int `toml:"history" api:"serve" comment:"Recent records kept for the dashboard's charts and GET /api/v1/records (one per period)"`
@@ -38,6 +47,7 @@ const DefaultEndpoint = "tcp://localhost:11000"
 func DefaultConfig() Config {
 	return Config{
 		Endpoint:     DefaultEndpoint,
+		SocketMode:   "0600",
 		History:      600,
 		AlarmHistory: 500,
 		MaxClients:   16,
@@ -59,6 +69,15 @@ const (
 func (c Config) Validate() error {
 	if _, _, err := ParseEndpoint(c.Endpoint); err != nil {
 		return config.Errorf("endpoint", "%v", err)
+	}
+	if _, err := c.socketMode(); err != nil {
+		return config.Errorf("socket_mode", "%v", err)
+	}
+	if c.SocketGroup != "" && strings.ContainsAny(c.SocketGroup, " :/\x00") {
+		return config.Errorf("socket_group", "%q is not a group name", c.SocketGroup)
+	}
+	if c.CaptureDir != "" && !filepath.IsAbs(c.CaptureDir) {
+		return config.Errorf("capture_dir", "%q is not an absolute path", c.CaptureDir)
 	}
 	if c.Token != "" && c.TokenFile != "" {
 		return config.Errorf("token_file", "set token or token_file, not both")
@@ -82,6 +101,18 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// socketMode parses socket_mode.
+func (c Config) socketMode() (os.FileMode, error) {
+	m, err := strconv.ParseUint(c.SocketMode, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, fmt.Errorf("%q: want octal permissions such as 0600 or 0660", c.SocketMode)
+	}
+	if m&0o002 != 0 {
+		return 0, fmt.Errorf("%q lets every user of the machine write to the socket, and so change netspot's configuration: use 0600 or 0660", c.SocketMode)
+	}
+	return os.FileMode(m), nil
 }
 
 // LoadToken returns the token the server requires: token, or the first line

@@ -55,6 +55,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/", http.HandlerFunc(notFound))
 
 	var h http.Handler = mux
+	h = s.guardChanges(h)
 	h = s.authenticate(h)
 	h = s.crossOrigin(h)
 	h = s.checkHost(h)

@@ -111,11 +111,11 @@ func TestPingHealthStatsDevices(t *testing.T) {
 		t.Errorf("stats: %+v", st)
 	}
 	devs := decode[struct{ Devices []Device }](t, do(t, s, "GET", "/api/v1/devices", "").Body.String())
-	if len(devs.Devices) != 2 || devs.Devices[0].Name != "any" || devs.Devices[1].Addresses[0] != "192.168.1.2/24" {
+	if len(devs.Devices) != 7 || devs.Devices[0].Name != "any" || devs.Devices[1].Addresses[0] != "192.168.1.2/24" {
 		t.Errorf("devices: %+v", devs)
 	}
 	names := decode[[]string](t, do(t, s, "GET", "/api/devices", "").Body.String())
-	if strings.Join(names, ",") != "any,eth0" {
+	if strings.Join(names, ",") != "any,eth0,eth1,eth2,eth3,eth5,eth9" {
 		t.Errorf("legacy devices: %v", names)
 	}
 	legacy := decode[map[string]string](t, do(t, s, "GET", "/api/stats", "").Body.String())

@@ -129,8 +129,15 @@ func scenario() []*event.Record {
 	}
 }
 
+// testToken is the token of the test servers that set none: on TCP, an
+// API without a token is read-only.
+const testToken = "test-token-0123456789"
+
 func testServer(t *testing.T, cfg Config, r Runner) (*Server, *fakeClock) {
 	t.Helper()
+	if cfg.Token == "" && cfg.TokenFile == "" && !strings.HasPrefix(cfg.Endpoint, "unix:") {
+		cfg.Token = testToken
+	}
 	clock := newClock()
 	s, err := New(cfg, r, Options{Version: "test", Epoch: "e1", Now: clock.Now, Devices: fakeDevices,
 		Config: testDefaults(), Defaults: testDefaults})
@@ -155,11 +162,17 @@ func testDefaults() *pipeline.Config {
 }
 
 func fakeDevices() ([]Device, error) {
-	return []Device{anyDevice(), {Name: "eth0", Index: 2, Up: true, Flags: []string{"up"}, Addresses: []string{"192.168.1.2/24"}}}, nil
+	devs := []Device{anyDevice(), {Name: "eth0", Index: 2, Up: true, Flags: []string{"up"}, Addresses: []string{"192.168.1.2/24"}}}
+	for _, name := range []string{"eth1", "eth2", "eth3", "eth5", "eth9"} {
+		devs = append(devs, Device{Name: name, Index: 3, Flags: []string{}})
+	}
+	return devs, nil
 }
 
 func httptestRequest(method, target, body string) *http.Request {
-	return httptest.NewRequest(method, target, strings.NewReader(body))
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	return req
 }
 
 func serve(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
@@ -181,6 +194,7 @@ func do(t *testing.T, h http.Handler, method, target, body string, header ...str
 	}
 	req := httptest.NewRequest(method, target, rd)
 	req.Host = "localhost:11000"
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}

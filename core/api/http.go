@@ -266,6 +266,22 @@ func (s *Server) crossOrigin(next http.Handler) http.Handler {
 	return p.Handler(next)
 }
 
+// guardChanges refuses every request that changes something (the
+// configuration, start, stop) when the API is read-only.
+func (s *Server) guardChanges(next http.Handler) http.Handler {
+	if s.readOnly == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+		default:
+			writeError(w, http.StatusForbidden, "%s", s.readOnly)
+		}
+	})
+}
+
 // public reports whether a path is served without a token: the dashboard's
 // files (they hold no data) and ping.
 func public(path string) bool {

@@ -6,26 +6,59 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
-// Listen opens the endpoint for Serve. A Unix socket file left behind by a
-// process that died is replaced; one that another process still answers on
-// is an error, as is a missing directory.
-func Listen(endpoint string) (net.Listener, error) {
-	network, address, err := ParseEndpoint(endpoint)
+// Listen opens the endpoint of cfg for Serve. A Unix socket file left
+// behind by a process that died is replaced; one that another process
+// still answers on is an error, as is a missing directory. A Unix socket
+// gets socket_mode and socket_group; it is never reachable by others in
+// between.
+func Listen(cfg Config) (net.Listener, error) {
+	network, address, err := ParseEndpoint(cfg.Endpoint)
 	if err != nil {
 		return nil, err
 	}
-	if network == "unix" {
-		if err := clearStaleSocket(address); err != nil {
-			return nil, err
+	if network != "unix" {
+		l, err := net.Listen(network, address)
+		if err != nil {
+			return nil, fmt.Errorf("api: listen on %s: %w", cfg.Endpoint, err)
+		}
+		return l, nil
+	}
+	mode, err := cfg.socketMode()
+	if err != nil {
+		return nil, fmt.Errorf("api: socket_mode: %w", err)
+	}
+	gid := -1
+	if cfg.SocketGroup != "" {
+		g, err := user.LookupGroup(cfg.SocketGroup)
+		if err != nil {
+			return nil, fmt.Errorf("api: socket_group: %w", err)
+		}
+		if gid, err = strconv.Atoi(g.Gid); err != nil {
+			return nil, fmt.Errorf("api: socket_group %s: gid %q", cfg.SocketGroup, g.Gid)
 		}
 	}
-	l, err := net.Listen(network, address)
+	if err := clearStaleSocket(address); err != nil {
+		return nil, err
+	}
+	l, err := listenPrivate(address)
 	if err != nil {
-		return nil, fmt.Errorf("api: listen on %s: %w", endpoint, err)
+		return nil, fmt.Errorf("api: listen on %s: %w", cfg.Endpoint, err)
+	}
+	if gid >= 0 {
+		if err := os.Chown(address, -1, gid); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("api: socket_group: %w", err)
+		}
+	}
+	if err := os.Chmod(address, mode); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("api: socket_mode: %w", err)
 	}
 	return l, nil
 }

@@ -49,6 +49,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,6 +116,8 @@ type Server struct {
 	cancelBase context.CancelFunc
 
 	defaults func() *pipeline.Config
+	// readOnly says why changes are refused; "" when they are allowed.
+	readOnly string
 
 	statusMu sync.Mutex // orders status events
 
@@ -178,6 +183,10 @@ func New(cfg Config, r Runner, opt Options) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if network, _, _ := ParseEndpoint(cfg.Endpoint); network != "unix" && token == "" {
+		s.readOnly = "the API listens on TCP without a token, so it is read-only: set [api] token (or token_file), " +
+			"or listen on a Unix socket (endpoint = \"unix:///run/netspot/api.sock\"), to change the configuration or start and stop capture through it"
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -289,6 +298,11 @@ func (s *Server) SetConfig(doc *config.Document, merge, dryRun bool) (*pipeline.
 	served := s.cfg
 	if err := doc.Decode(append(c.Sections(), apiSection(&served))...); err != nil {
 		return nil, false, err
+	}
+	if c.Miner.Device != s.conf.Miner.Device {
+		if err := s.checkDevice(c.Miner.Device); err != nil {
+			return nil, false, config.Problems{{Key: "miner.device", Err: err, Forbidden: true}}
+		}
 	}
 	if !dryRun {
 		s.conf = c
@@ -410,7 +424,8 @@ func (s *Server) Stop(ctx context.Context) error {
 func (s *Server) Status() Status {
 	now := s.now()
 	s.mu.Lock()
-	st := Status{Version: s.version, Uptime: now.Sub(s.started).Seconds(), Config: summary(s.conf)}
+	st := Status{Version: s.version, Uptime: now.Sub(s.started).Seconds(), Config: summary(s.conf),
+		ReadOnly: s.readOnly != "", ReadOnlyReason: s.readOnly}
 	r := s.run
 	var rs *RunStatus
 	var ready, stopping, over bool
@@ -473,6 +488,47 @@ func (s *Server) Status() Status {
 		}
 	}
 	return st
+}
+
+// checkDevice allows, as the capture device chosen through the API, a
+// network interface of this machine, or a capture file inside [api]
+// capture_dir: never any other file, which netspot, running as root, would
+// open for whoever asks.
+func (s *Server) checkDevice(device string) error {
+	devs, err := s.devices()
+	if err == nil {
+		for _, d := range devs {
+			if d.Name == device {
+				return nil
+			}
+		}
+	}
+	if s.cfg.CaptureDir == "" {
+		return fmt.Errorf("%q is not a network interface of this machine; capture files can be chosen through the API only inside [api] capture_dir, which is not set (edit the config file over SSH)", device)
+	}
+	if inside(s.cfg.CaptureDir, device) {
+		return nil
+	}
+	return fmt.Errorf("%q is neither a network interface of this machine nor a capture file inside [api] capture_dir (%s)", device, s.cfg.CaptureDir)
+}
+
+// inside reports whether path names a regular file under dir, symbolic
+// links resolved.
+func inside(dir, path string) bool {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return false
+	}
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil || !filepath.IsAbs(p) {
+		return false
+	}
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // apiSection is the [api] section as the API shows it: read-only.

@@ -65,6 +65,7 @@ func openStream(t *testing.T, url, lastID string) (*http.Response, <-chan sseEve
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +182,7 @@ func TestStreamKeepAliveAndFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httpServer(t, s)
-	res, err := http.Get(srv.URL + "/api/v1/stream?events=alarm")
+	res, err := authGet(t, srv.URL+"/api/v1/stream?events=alarm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestStreamTooManyClients(t *testing.T) {
 	srv := httpServer(t, s)
 	_, evs := openStream(t, srv.URL, "")
 	next(t, evs)
-	res, err := http.Get(srv.URL + "/api/v1/stream")
+	res, err := authGet(t, srv.URL+"/api/v1/stream")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,4 +251,14 @@ func TestServeShutsDownCleanly(t *testing.T) {
 	if err := s.Start(t.Context()); err != ErrClosed {
 		t.Errorf("start after shutdown: %v", err)
 	}
+}
+
+// authGet sends a GET with the test servers' token.
+func authGet(t *testing.T, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	return http.DefaultClient.Do(req)
 }

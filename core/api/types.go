@@ -42,6 +42,10 @@ type Status struct {
 	// RestartRequired is set when the configuration changed since the
 	// running pipeline started: the change applies at the next start.
 	RestartRequired bool `json:"restart_required"`
+	// ReadOnly is set when changes through the API are refused (TCP
+	// without a token), with why and what to do.
+	ReadOnly       bool   `json:"read_only"`
+	ReadOnlyReason string `json:"read_only_reason,omitempty"`
 	// Run is the current run, or the last one; null before the first.
 	Run    *RunStatus  `json:"run"`
 	Sinks  []SinkStats `json:"sinks,omitempty"`

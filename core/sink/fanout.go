@@ -237,8 +237,8 @@ func (q *queue) push(ctx context.Context, r *event.Record) {
 		}
 		q.mu.Lock()
 	}
-	if len(q.buf) >= q.opts.Len && !q.evictLocked() {
-		q.dropLocked(r, "queue full and busy")
+	if len(q.buf) >= q.opts.Len && !q.evictLocked(r) {
+		q.dropLocked(r, "queue full")
 		q.mu.Unlock()
 		return
 	}
@@ -247,19 +247,24 @@ func (q *queue) push(ctx context.Context, r *event.Record) {
 	q.signal()
 }
 
-// evictLocked makes room for one Record: the oldest one without alarms if
-// there is one, else the oldest one, whose alarms are then lost loudly.
-// Records being written are left alone; false when every Record is.
-func (q *queue) evictLocked() bool {
-	if q.inflight >= len(q.buf) {
-		return false
-	}
-	victim := q.inflight
+// evictLocked makes room for next: it drops the oldest queued Record
+// without alarms if there is one; else, when next has alarms, the oldest
+// one, whose alarms are then lost loudly. Records being written are left
+// alone. It returns false when next itself should be dropped instead: it
+// holds no alarm and only alarms (or Records being written) are queued.
+func (q *queue) evictLocked(next *event.Record) bool {
+	victim := -1
 	for i := q.inflight; i < len(q.buf); i++ {
 		if len(q.buf[i].Alarms) == 0 {
 			victim = i
 			break
 		}
+	}
+	if victim < 0 {
+		if len(next.Alarms) == 0 || q.inflight >= len(q.buf) {
+			return false
+		}
+		victim = q.inflight
 	}
 	r := q.buf[victim]
 	copy(q.buf[victim:], q.buf[victim+1:])

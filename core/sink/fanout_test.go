@@ -380,3 +380,24 @@ func equal(a, b []uint64) bool {
 	}
 	return true
 }
+
+// A data record never pushes an alarm out: when only alarms are queued,
+// the data record is the one dropped.
+func TestLiveDataNeverEvictsAlarms(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Live)
+	gate, entered := make(chan struct{}), make(chan *event.Record, 10)
+	slow := &sinktest.Recorder{Gate: gate, Entered: entered}
+	f.Add("slow", slow, withLen(2))
+	f.Publish(context.Background(), alarm(0))
+	<-entered
+	f.Publish(context.Background(), alarm(1))
+	f.Publish(context.Background(), data(2)) // full of alarms: window 2 goes
+	close(gate)
+	closeFanOut(t, f)
+	if got := packets(slow.Records()); !equal(got, []uint64{0, 1}) {
+		t.Errorf("delivered windows %v, want the two alarms", got)
+	}
+	if st := f.Stats()[0]; st.DroppedRecords != 1 || st.DroppedAlarms != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}

@@ -21,8 +21,8 @@ import (
 // the name of the series: the capture file's name without extension, or the
 // interface name and the start time for a live capture.
 type Config struct {
-	Data  string `toml:"data" comment:"File that receives a data record each period (JSON lines); empty: none. %s is replaced by the series name"`
-	Alarm string `toml:"alarm" comment:"File that receives each alarm (JSON lines); empty: none. May be the same file as data"`
+	Data  string `toml:"data" api:"path" comment:"File that receives a data record each period (JSON lines); empty: none. %s is replaced by the series name"`
+	Alarm string `toml:"alarm" api:"path" comment:"File that receives each alarm (JSON lines); empty: none. May be the same file as data"`
 }
 
 // DefaultConfig writes no files.
