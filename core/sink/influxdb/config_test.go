@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"netspot/core/config"
+	"netspot/core/sink"
 )
 
 func TestDefaultConfigIsValidAndDisabled(t *testing.T) {
@@ -44,10 +45,11 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{func(c *Config) { c.Org = "o" }, "org", "set bucket"},
 		{func(c *Config) { c.Bucket = "b\x00" }, "bucket", "control character"},
 		{func(c *Config) { c.AgentName = "\xff" }, "agent_name", "UTF-8"},
-		{func(c *Config) { c.BatchSize = 0 }, "batch_size", "want 1 to 5000"},
-		{func(c *Config) { c.BatchSize = 5001 }, "batch_size", "want 1 to 5000"},
-		{func(c *Config) { c.BufferLimit = 5 }, "buffer_limit", "batch_size (10)"},
-		{func(c *Config) { c.FlushInterval = 0 }, "flush_interval", "above 0"},
+		{func(c *Config) { c.BatchSize = 0 }, "batch_size", "want 1 to 5000 records"},
+		{func(c *Config) { c.BatchSize = 5001 }, "batch_size", "want 1 to 5000 records"},
+		{func(c *Config) { c.BufferLimit = 5 }, "buffer_limit", "batch_size (10) to 100000 records"},
+		{func(c *Config) { c.BufferLimit = 100_001 }, "buffer_limit", "batch_size (10) to 100000 records"},
+		{func(c *Config) { c.Timeout = 0 }, "timeout", "above 0"},
 		{func(c *Config) { c.Timeout = config.Duration(time.Hour) }, "timeout", "at most"},
 	} {
 		cfg := DefaultConfig()
@@ -62,6 +64,43 @@ func TestValidateNamesTheKey(t *testing.T) {
 	v2.Org, v2.Bucket, v2.Token, v2.Address = "lab", "netspot", "abc==", "https://influx.lan:8086/prefix/"
 	if err := v2.Validate(); err != nil || !v2.V2() {
 		t.Errorf("InfluxDB 2 config: %v", err)
+	}
+}
+
+func TestFactory(t *testing.T) {
+	f := Factory()
+	if f.Name != "influxdb" || f.Section != "exporter.influxdb" || f.Comment == "" {
+		t.Errorf("factory %+v", f)
+	}
+	c := f.Config()
+	if *c.(*Config) != DefaultConfig() || c.Enabled() || c.Validate() != nil {
+		t.Errorf("Config() = %+v, want the defaults, disabled and valid", c)
+	}
+	c.(*Config).Data = true
+	s, err := c.New(sink.Env{Series: "x"})
+	if err != nil {
+		t.Fatalf("New does not contact the server: %v", err)
+	}
+	if b, ok := s.(sink.BatchWriter); !ok || b.MaxBatch() != 10 {
+		t.Errorf("the sink is not a BatchWriter of batch_size records")
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+	c.(*Config).BatchSize = 0
+	if _, err := c.New(sink.Env{}); err == nil {
+		t.Error("New accepted an invalid config")
+	}
+}
+
+// buffer_limit is the length of the sink's queue in the fan-out, in
+// records.
+func TestQueue(t *testing.T) {
+	c := DefaultConfig()
+	c.BufferLimit = 300
+	var q sink.Queued = c
+	if got := q.Queue(); got != (sink.QueueOptions{Len: 300}) {
+		t.Errorf("Queue() = %+v, want Len 300 and the default retries", got)
 	}
 }
 

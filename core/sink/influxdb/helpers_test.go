@@ -1,7 +1,9 @@
 package influxdb
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -11,44 +13,31 @@ import (
 	"time"
 
 	"netspot/core/event"
+	"netspot/core/event/eventtest"
+	"netspot/core/sink"
+	"netspot/core/sink/sinktest"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+var t0 = eventtest.T0
 
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
+// record returns window i's Record (100+i packets), with the alarm syn-1 on
+// R_SYN when alarm.
 func record(i int, alarm bool) *event.Record {
-	start := t0.Add(time.Duration(i) * time.Second)
-	r := &event.Record{
-		Start: start, End: start.Add(time.Second), Packets: uint64(100 + i),
-		Stats: []event.Stat{
-			{Name: "R_SYN", Value: 0.25, Up: 0.5, Down: math.NaN()},
-			{Name: "TRAFFIC", Value: math.NaN(), Up: math.NaN(), Down: math.NaN(), Learning: true},
-		},
-	}
+	r := eventtest.Record(i, eventtest.Stat("R_SYN", 0.25, 0.5),
+		event.Stat{Name: "TRAFFIC", Value: math.NaN(), Up: math.NaN(), Down: math.NaN(), Learning: true})
+	r.Packets = uint64(100 + i)
 	if alarm {
-		r.Stats[0].AlarmID = "syn-1"
-		r.Alarms = []event.Alarm{{ID: "syn-1", Stat: "R_SYN", Side: event.Up, Value: 0.9,
-			Threshold: 0.5, Probability: 1e-6, Start: start, End: start.Add(time.Second)}}
+		eventtest.Raise(r, "syn-1", "R_SYN", 0.9, 0.5)
 	}
 	return r
+}
+
+func records(from, to int) []*event.Record {
+	var rs []*event.Record
+	for i := from; i < to; i++ {
+		rs = append(rs, record(i, false))
+	}
+	return rs
 }
 
 // request is what the fake server received.
@@ -58,6 +47,8 @@ type request struct {
 	auth         string
 	user, pass   string
 	body         string
+	at           time.Time
+	ctx          context.Context // ends when the client goes away
 }
 
 // fakeInflux records requests and answers with the status its handler
@@ -73,7 +64,8 @@ func newFake(t testing.TB) *fakeInflux {
 	f := &fakeInflux{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, hr *http.Request) {
 		b, _ := io.ReadAll(hr.Body)
-		r := request{method: hr.Method, path: hr.URL.Path, query: map[string]string{}, auth: hr.Header.Get("Authorization"), body: string(b)}
+		r := request{method: hr.Method, path: hr.URL.Path, query: map[string]string{}, auth: hr.Header.Get("Authorization"),
+			body: string(b), at: time.Now(), ctx: hr.Context()}
 		r.user, r.pass, _ = hr.BasicAuth()
 		for k, v := range hr.URL.Query() {
 			r.query[k] = v[0]
@@ -110,4 +102,101 @@ func (f *fakeInflux) setRespond(fn func(r request, w http.ResponseWriter) bool) 
 
 func lines(body string) []string {
 	return strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+}
+
+// windows returns the packets of the data points of body, less 100: the
+// windows they come from.
+func windows(body string) []int {
+	var out []int
+	for _, l := range lines(body) {
+		if !strings.HasPrefix(l, "netspot,") {
+			continue
+		}
+		_, rest, _ := strings.Cut(l, " packets=")
+		n := 0
+		for _, c := range rest {
+			if c < '0' || c > '9' {
+				break
+			}
+			n = 10*n + int(c-'0')
+		}
+		out = append(out, n-100)
+	}
+	return out
+}
+
+func v1Config(addr string) Config {
+	c := DefaultConfig()
+	c.Data, c.Alarm, c.Address = true, true, addr
+	return c
+}
+
+// newSink returns a sink used directly, without a fan-out.
+func newSink(t *testing.T, cfg Config) *Sink {
+	t.Helper()
+	s, err := New(cfg, sink.Env{Series: "office"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// harness is a sink driven by a real fan-out with fast retries.
+type harness struct {
+	s      *Sink
+	f      *sink.FanOut
+	logs   *sinktest.Buffer
+	closed bool
+}
+
+func start(t *testing.T, cfg Config, mode sink.Mode) *harness {
+	t.Helper()
+	h := &harness{logs: &sinktest.Buffer{}}
+	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, err := New(cfg, sink.Env{Log: log.With("sink", "influxdb"), Series: "office"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s = s
+	h.f = sink.NewFanOut(log, mode)
+	o := cfg.Queue()
+	o.RetryMin, o.RetryMax = time.Millisecond, 5*time.Millisecond
+	h.f.Add("influxdb", s, o)
+	t.Cleanup(func() {
+		if !h.closed {
+			h.close(t)
+		}
+	})
+	return h
+}
+
+func (h *harness) publish(rs ...*event.Record) {
+	for _, r := range rs {
+		h.f.Publish(context.Background(), r)
+	}
+}
+
+// close lets the fan-out deliver what is queued, then closes the sink.
+func (h *harness) close(t *testing.T) {
+	t.Helper()
+	h.closed = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.f.Close(ctx); err != nil {
+		t.Errorf("fan-out Close: %v", err)
+	}
+}
+
+func (h *harness) stats() sink.QueueStats { return h.f.Stats()[0] }
+
+// waitFor polls cond until it holds; the bound only stops a broken test.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }

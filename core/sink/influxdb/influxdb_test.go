@@ -1,46 +1,26 @@
 package influxdb
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"netspot/core/config"
+	"netspot/core/event"
+	"netspot/core/sink"
 )
-
-func newSink(t *testing.T, cfg Config, clk *clock) *Sink {
-	t.Helper()
-	opts := Options{}
-	if clk != nil {
-		opts.Now = clk.Now
-	}
-	s, err := New(cfg, "office", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func v1Config(addr string) Config {
-	c := DefaultConfig()
-	c.Data, c.Alarm, c.Address = true, true, addr
-	return c
-}
 
 func TestPointsOnTheWire(t *testing.T) {
 	f := newFake(t)
-	cfg := v1Config(f.URL)
-	cfg.BatchSize = 2
-	s := newSink(t, cfg, newClock())
+	s := newSink(t, v1Config(f.URL))
 	r := record(0, false)
 	r.Partial, r.CaptureErr, r.Dropped, r.LearningLeft = true, `link "eth1" down`+"\n", 3, 7
-	if err := s.Write(r); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Write(record(1, true)); err != nil {
+	if err := s.WriteBatch([]*event.Record{r, record(1, true)}); err != nil {
 		t.Fatal(err)
 	}
 	reqs := f.requests()
@@ -95,202 +75,194 @@ func TestEscaping(t *testing.T) {
 	}
 }
 
-func TestBatchingAndFlushInterval(t *testing.T) {
+// A point InfluxDB cannot store is left out; the others are written.
+func TestPointOutOfRangeIsLeftOut(t *testing.T) {
 	f := newFake(t)
-	clk := newClock()
+	s := newSink(t, v1Config(f.URL))
+	zero := record(0, false)
+	zero.End = time.Time{}
+	if err := s.WriteBatch([]*event.Record{zero, record(1, false)}); err != nil {
+		t.Fatal(err)
+	}
+	if reqs := f.requests(); len(reqs) != 1 || fmt.Sprint(windows(reqs[0].body)) != "[1]" {
+		t.Errorf("requests %+v", reqs)
+	}
+}
+
+// Every record is written as soon as it is queued; those queued during a
+// request go together in the next one, batch_size records at most.
+func TestBatchesWhatQueuedDuringARequest(t *testing.T) {
+	f := newFake(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	f.setRespond(func(r request, w http.ResponseWriter) bool {
+		if r.body == "" || windows(r.body)[0] != 0 {
+			return false
+		}
+		close(entered)
+		<-release
+		return false
+	})
 	cfg := v1Config(f.URL)
 	cfg.BatchSize = 3
-	s := newSink(t, cfg, clk)
-	for i := range 2 {
-		s.Write(record(i, false))
+	h := start(t, cfg, sink.Live)
+	if h.s.MaxBatch() != 3 {
+		t.Errorf("MaxBatch() = %d, want batch_size", h.s.MaxBatch())
 	}
-	if n := len(f.requests()); n != 0 {
-		t.Fatalf("%d requests before the batch is full", n)
+	h.publish(record(0, false))
+	<-entered
+	h.publish(records(1, 8)...)
+	close(release)
+	h.close(t)
+	var got []string
+	for _, r := range f.requests() {
+		got = append(got, fmt.Sprint(windows(r.body)))
 	}
-	s.Write(record(2, false))
-	if reqs := f.requests(); len(reqs) != 1 || len(lines(reqs[0].body)) != 3 {
-		t.Fatalf("requests %v, want one of 3 points", reqs)
+	if want := "[0] [1 2 3] [4 5 6] [7]"; strings.Join(got, " ") != want {
+		t.Errorf("requests carry windows %v, want %s", got, want)
 	}
-	// One point waits for the flush interval, measured from when it came.
-	s.Write(record(3, false))
-	clk.Advance(cfg.FlushInterval.D() - time.Millisecond)
-	if n := len(f.requests()); n != 1 {
-		t.Fatalf("%d requests: sent before the flush interval", n)
-	}
-	clk.Advance(time.Millisecond)
-	s.Write(record(4, false))
-	if reqs := f.requests(); len(reqs) != 2 || len(lines(reqs[1].body)) != 2 {
-		t.Fatalf("requests %v, want a second one with 2 points", reqs)
-	}
-	if st := s.Stats(); st.Written != 5 || st.Buffered != 0 || st.Requests != 2 {
+	if st := h.stats(); st.Delivered != 8 || st.Failed != 0 || st.DroppedRecords != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
 
-func TestAlarmIsSentAtOnce(t *testing.T) {
+// With data off, a record without alarms has no point, and no request is
+// made for it.
+func TestAlarmsOnly(t *testing.T) {
 	f := newFake(t)
 	cfg := v1Config(f.URL)
 	cfg.Data = false
-	s := newSink(t, cfg, newClock())
-	s.Write(record(0, false)) // no alarm, data off: nothing
-	s.Write(record(1, true))
+	s := newSink(t, cfg)
+	if err := s.Write(record(0, false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(record(1, true)); err != nil {
+		t.Fatal(err)
+	}
 	reqs := f.requests()
 	if len(reqs) != 1 || !strings.HasPrefix(reqs[0].body, "netspot_alarm,") || len(lines(reqs[0].body)) != 1 {
 		t.Fatalf("requests %+v, want the alarm alone", reqs)
 	}
 }
 
-// 5xx: kept and sent again after the backoff, with the points that came
-// in between; Retry-After is honoured.
-func TestServerErrorsAreRetried(t *testing.T) {
+// 5xx: the records are kept and written again, with those queued in
+// between, until InfluxDB takes them: each once, in order.
+func TestServerErrorsThenRecovery(t *testing.T) {
 	f := newFake(t)
-	clk := newClock()
-	cfg := v1Config(f.URL)
-	cfg.BatchSize = 1
-	s := newSink(t, cfg, clk)
+	var failures atomic.Int32
 	f.setRespond(func(r request, w http.ResponseWriter) bool {
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, `{"error":"timeout"}`, http.StatusServiceUnavailable)
-		return true
-	})
-	if err := s.Write(record(0, false)); err != nil {
-		t.Fatalf("a retryable failure is not a loss: %v", err)
-	}
-	clk.Advance(4 * time.Second)
-	s.Write(record(1, false)) // still waiting: Retry-After says 5 s
-	if n := len(f.requests()); n != 1 {
-		t.Fatalf("%d requests, want no new attempt before Retry-After", n)
-	}
-	f.setRespond(nil)
-	clk.Advance(time.Second)
-	s.Write(record(2, false))
-	reqs := f.requests()
-	if len(reqs) != 2 || len(lines(reqs[1].body)) != 3 {
-		t.Fatalf("retry: %d requests, last %q", len(reqs), reqs[len(reqs)-1].body)
-	}
-	if st := s.Stats(); st.Written != 3 || st.Dropped != 0 || st.Failures != 1 {
-		t.Errorf("stats %+v", st)
-	}
-}
-
-func TestBackoffDoubles(t *testing.T) {
-	f := newFake(t)
-	clk := newClock()
-	cfg := v1Config(f.URL)
-	cfg.BatchSize = 1
-	s := newSink(t, cfg, clk)
-	f.setRespond(func(r request, w http.ResponseWriter) bool {
-		w.WriteHeader(http.StatusInternalServerError)
-		return true
-	})
-	var waits []time.Duration
-	for i := range 8 {
-		s.Write(record(i, false))
-		s.mu.Lock()
-		wait := s.retryAt.Sub(clk.Now())
-		s.mu.Unlock()
-		waits = append(waits, wait)
-		clk.Advance(wait)
-	}
-	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60}
-	for i := range want {
-		if waits[i] != want[i]*time.Second {
-			t.Fatalf("waits %v, want %v seconds", waits, want)
+		if failures.Add(1) <= 4 {
+			http.Error(w, `{"error":"timeout"}`, http.StatusServiceUnavailable)
+			return true
 		}
-	}
-	if n := len(f.requests()); n != 8 {
-		t.Errorf("%d requests, want one per elapsed wait", n)
-	}
-}
-
-// 4xx: InfluxDB will never take these points; they are dropped, the error
-// says so, and later points go through.
-func TestRefusedPointsAreDropped(t *testing.T) {
-	f := newFake(t)
-	cfg := v1Config(f.URL)
-	cfg.BatchSize = 1
-	s := newSink(t, cfg, newClock())
-	f.setRespond(func(r request, w http.ResponseWriter) bool {
-		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte(`{"error":"partial write: field type conflict"}`))
-		return true
-	})
-	err := s.Write(record(0, true))
-	if err == nil || !strings.Contains(err.Error(), "2 points dropped (1 alarms)") || !strings.Contains(err.Error(), "field type conflict") {
-		t.Fatalf("Write = %v", err)
-	}
-	f.setRespond(nil)
-	if err := s.Write(record(1, false)); err != nil {
-		t.Fatal(err)
-	}
-	if st := s.Stats(); st.Dropped != 2 || st.DroppedAlarms != 1 || st.Written != 1 {
-		t.Errorf("stats %+v", st)
-	}
-}
-
-func TestUnreachableServerKeepsPointsWithinLimit(t *testing.T) {
-	f := newFake(t)
-	f.Close() // nothing listens there now
-	clk := newClock()
-	cfg := v1Config(f.URL)
-	cfg.BatchSize, cfg.BufferLimit = 1, 4
-	s := newSink(t, cfg, clk)
-	var errs []error
-	for i := range 4 {
-		errs = append(errs, s.Write(record(i, i == 1)))
-		clk.Advance(time.Hour) // every Write makes an attempt
-	}
-	// Points: d0, d1, a1, d2, d3: one data point too many.
-	if errs[0] != nil || errs[1] != nil || errs[2] != nil || errs[3] == nil || !strings.Contains(errs[3].Error(), "1 points dropped (0 alarms)") {
-		t.Fatalf("errors %v", errs)
-	}
-	s.mu.Lock()
-	var kept []string
-	for _, p := range s.buf {
-		kept = append(kept, strings.SplitN(string(p.line), " ", 2)[0][:13])
-	}
-	s.mu.Unlock()
-	if strings.Join(kept, "|") != "netspot,agent|netspot_alarm|netspot,agent|netspot,agent" {
-		t.Errorf("kept %v: want the oldest data point dropped, the alarm kept", kept)
-	}
-	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "1 alarms not written") {
-		t.Errorf("Close = %v", err)
-	}
-	if st := s.Stats(); st.Dropped != 5 || st.DroppedAlarms != 1 {
-		t.Errorf("stats %+v", st)
-	}
-}
-
-// A server that does not answer holds a Write for the timeout at most.
-func TestHungServerTimesOut(t *testing.T) {
-	f := newFake(t)
-	release := make(chan struct{})
-	f.setRespond(func(r request, w http.ResponseWriter) bool {
-		<-release
 		return false
 	})
-	defer close(release)
-	cfg := v1Config(f.URL)
-	cfg.BatchSize, cfg.Timeout = 1, config.Duration(50*time.Millisecond)
-	s := newSink(t, cfg, newClock())
-	if err := s.Write(record(0, false)); err != nil {
-		t.Fatal(err)
+	h := start(t, v1Config(f.URL), sink.Live)
+	h.publish(records(0, 3)...)
+	h.close(t)
+	var written []int
+	reqs := f.requests()
+	for _, r := range reqs[4:] {
+		written = append(written, windows(r.body)...)
 	}
-	if st := s.Stats(); st.Buffered != 1 || st.Failures != 1 {
-		t.Errorf("stats %+v: the point must stay for a retry", st)
+	if fmt.Sprint(written) != "[0 1 2]" {
+		t.Errorf("written windows %v, want [0 1 2]", written)
+	}
+	for _, r := range reqs[:4] {
+		if w := windows(r.body); len(w) == 0 || w[0] != 0 {
+			t.Errorf("a failed request did not start with window 0: %v", w)
+		}
+	}
+	if st := h.stats(); st.Retries != 4 || st.Delivered != 3 || st.DroppedRecords != 0 || st.Failed != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, "sink unreachable") || !strings.Contains(logs, "503 Service Unavailable: timeout") ||
+		!strings.Contains(logs, "sink reachable again") {
+		t.Errorf("the outage is not logged:\n%s", logs)
+	}
+}
+
+func TestNetworkErrorIsUnreachable(t *testing.T) {
+	f := newFake(t)
+	f.Close() // nothing listens there now
+	err := newSink(t, v1Config(f.URL)).Write(record(0, false))
+	if !sink.IsUnreachable(err) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("Write = %v, want an Unreachable connection refused", err)
+	}
+}
+
+// 429 with Retry-After: the next attempt waits as long as the server asks,
+// whatever the backoff says.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	f := newFake(t)
+	f.setRespond(func(r request, w http.ResponseWriter) bool {
+		if len(f.requests()) == 1 {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":"slow down"}`, http.StatusTooManyRequests)
+			return true
+		}
+		return false
+	})
+	h := start(t, v1Config(f.URL), sink.Live) // retries after 1 to 5 ms
+	h.publish(record(0, false))
+	h.close(t)
+	reqs := f.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want 2", len(reqs))
+	}
+	if wait := reqs[1].at.Sub(reqs[0].at); wait < time.Second {
+		t.Errorf("retried after %v, before the second Retry-After asked", wait)
+	}
+	if st := h.stats(); st.Retries != 1 || st.Delivered != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// 4xx: InfluxDB will never take these points; they are not sent again,
+// the records count as failed, and the server's message is logged once
+// for the whole run of refusals.
+func TestRefusedPointsAreDropped(t *testing.T) {
+	f := newFake(t)
+	f.setRespond(func(r request, w http.ResponseWriter) bool {
+		if len(f.requests()) <= 2 {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"error":"partial write: field type conflict"}`))
+			return true
+		}
+		return false
+	})
+	h := start(t, v1Config(f.URL), sink.Live)
+	h.publish(record(0, true))
+	waitFor(t, "the first refusal", func() bool { return h.stats().Failed == 1 })
+	h.publish(record(1, false))
+	waitFor(t, "the second refusal", func() bool { return h.stats().Failed == 2 })
+	h.publish(record(2, false))
+	h.close(t)
+	if n := len(f.requests()); n != 3 {
+		t.Errorf("%d requests, want 3: refused points are not sent again", n)
+	}
+	if st := h.stats(); st.Failed != 2 || st.Delivered != 1 || st.Retries != 0 || st.DroppedRecords != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	logs := h.logs.String()
+	if n := strings.Count(logs, "400 Bad Request: partial write: field type conflict"); n != 1 {
+		t.Errorf("the server's message is logged %d times, want once:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "sink recovered") {
+		t.Errorf("the recovery is not logged:\n%s", logs)
 	}
 }
 
 func TestMissingDatabaseIsCreated(t *testing.T) {
 	f := newFake(t)
-	created := false
+	var created atomic.Bool
 	f.setRespond(func(r request, w http.ResponseWriter) bool {
 		switch {
 		case r.path == "/query":
-			created = r.query["q"] == `CREATE DATABASE "net\"spot"`
+			created.Store(r.query["q"] == `CREATE DATABASE "net\"spot"`)
 			w.Write([]byte(`{"results":[{"statement_id":0}]}`))
 			return true
-		case !created:
+		case !created.Load():
 			w.WriteHeader(http.StatusNotFound)
 			w.Write([]byte(`{"error":"database not found: \"net\\\"spot\""}`))
 			return true
@@ -298,13 +270,13 @@ func TestMissingDatabaseIsCreated(t *testing.T) {
 		return false
 	})
 	cfg := v1Config(f.URL)
-	cfg.Database, cfg.Username, cfg.Password, cfg.RetentionPolicy, cfg.BatchSize = `net"spot`, "admin", "s3cret", "week", 1
-	s := newSink(t, cfg, newClock())
+	cfg.Database, cfg.Username, cfg.Password, cfg.RetentionPolicy = `net"spot`, "admin", "s3cret", "week"
+	s := newSink(t, cfg)
 	if err := s.Write(record(0, false)); err != nil {
 		t.Fatal(err)
 	}
 	reqs := f.requests()
-	if len(reqs) != 3 || reqs[1].path != "/query" || !created {
+	if len(reqs) != 3 || reqs[1].path != "/query" || !created.Load() {
 		t.Fatalf("requests %+v: want write, CREATE DATABASE, write", reqs)
 	}
 	for _, r := range reqs {
@@ -312,19 +284,51 @@ func TestMissingDatabaseIsCreated(t *testing.T) {
 			t.Errorf("%s without credentials", r.path)
 		}
 	}
-	if q := reqs[2].query; q["db"] != `net"spot` || q["rp"] != "week" {
-		t.Errorf("query %v", q)
+	if q := reqs[2].query; q["db"] != `net"spot` || q["rp"] != "week" || windows(reqs[2].body)[0] != 0 {
+		t.Errorf("request %+v", reqs[2])
 	}
-	if st := s.Stats(); st.Written != 1 {
-		t.Errorf("stats %+v", st)
+}
+
+// CREATE DATABASE that cannot reach the server is tried again with the
+// write; one that is refused is not, and the write counts as refused.
+func TestDatabaseCreationFails(t *testing.T) {
+	f := newFake(t)
+	var queryStatus atomic.Int32
+	queryStatus.Store(http.StatusServiceUnavailable)
+	f.setRespond(func(r request, w http.ResponseWriter) bool {
+		if r.path == "/query" {
+			w.WriteHeader(int(queryStatus.Load()))
+			w.Write([]byte(`{"error":"requires admin privilege"}`))
+			return true
+		}
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"error":"database not found: \"netspot\""}`))
+		return true
+	})
+	s := newSink(t, v1Config(f.URL))
+	if err := s.Write(record(0, false)); !sink.IsUnreachable(err) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("Write = %v, want Unreachable: the server is not there for CREATE DATABASE", err)
+	}
+	queryStatus.Store(http.StatusForbidden)
+	for range 2 {
+		if err := s.Write(record(0, false)); err == nil || sink.IsUnreachable(err) || !strings.Contains(err.Error(), "database not found") {
+			t.Fatalf("Write = %v, want the refusal", err)
+		}
+	}
+	var paths []string
+	for _, r := range f.requests() {
+		paths = append(paths, r.path)
+	}
+	if got := strings.Join(paths, " "); got != "/write /query /write /query /write" {
+		t.Errorf("requests %s: CREATE DATABASE refused is not tried again", got)
 	}
 }
 
 func TestInfluxDB2API(t *testing.T) {
 	f := newFake(t)
 	cfg := v1Config(f.URL + "/influx/")
-	cfg.Org, cfg.Bucket, cfg.Token, cfg.BatchSize = "home lab", "net", "tok==", 1
-	s := newSink(t, cfg, newClock())
+	cfg.Org, cfg.Bucket, cfg.Token = "home lab", "net", "tok=="
+	s := newSink(t, cfg)
 	if err := s.Write(record(0, false)); err != nil {
 		t.Fatal(err)
 	}
@@ -335,39 +339,47 @@ func TestInfluxDB2API(t *testing.T) {
 	}
 }
 
-func TestCloseFlushesEverything(t *testing.T) {
+// A server that does not answer makes a write give up at the timeout,
+// as unreachable: the records are kept for a retry.
+func TestHungServerTimesOut(t *testing.T) {
 	f := newFake(t)
+	release := make(chan struct{})
+	defer close(release)
+	f.setRespond(func(r request, w http.ResponseWriter) bool {
+		<-release
+		return false
+	})
 	cfg := v1Config(f.URL)
-	cfg.BatchSize = 100
-	s := newSink(t, cfg, newClock())
-	for i := range 5 {
-		s.Write(record(i, false))
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if reqs := f.requests(); len(reqs) != 1 || len(lines(reqs[0].body)) != 5 {
-		t.Fatalf("requests %+v", reqs)
-	}
-	if !errors.Is(s.Write(record(9, false)), ErrClosed) {
-		t.Error("Write after Close accepted")
+	cfg.Timeout = config.Duration(50 * time.Millisecond)
+	err := newSink(t, cfg).Write(record(0, false))
+	if !sink.IsUnreachable(err) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Write = %v, want an Unreachable timeout", err)
 	}
 }
 
-// Data left unwritten at exit is counted and logged, not an error.
-func TestCloseWithDataLeft(t *testing.T) {
+// Close makes a request under way return at once, whatever the timeout,
+// and the server sees the client go away.
+func TestCloseDuringBlockedRequest(t *testing.T) {
 	f := newFake(t)
-	f.Close()
+	entered, release := make(chan request, 1), make(chan struct{})
+	defer close(release)
+	f.setRespond(func(r request, w http.ResponseWriter) bool {
+		entered <- r
+		<-release
+		return false
+	})
 	cfg := v1Config(f.URL)
-	cfg.BatchSize = 100
-	s := newSink(t, cfg, newClock())
-	s.Write(record(0, false))
-	if err := s.Close(); err != nil {
-		t.Errorf("Close = %v", err)
+	cfg.Timeout = config.Duration(time.Minute)
+	s := newSink(t, cfg)
+	done := make(chan error)
+	go func() { done <- s.Write(record(0, false)) }()
+	r := <-entered
+	s.Close()
+	err := <-done
+	if !sink.IsUnreachable(err) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Write = %v, want it ended by Close", err)
 	}
-	if st := s.Stats(); st.Dropped != 1 || st.Buffered != 0 {
-		t.Errorf("stats %+v", st)
-	}
+	<-r.ctx.Done() // the request was abandoned, not answered
 }
 
 func TestRetryAfter(t *testing.T) {
@@ -375,6 +387,8 @@ func TestRetryAfter(t *testing.T) {
 	for h, want := range map[string]time.Duration{
 		"": 0, "7": 7 * time.Second, "-1": 0, "soon": 0, "100000": time.Minute,
 		now.Add(30 * time.Second).Format(http.TimeFormat): 30 * time.Second,
+		now.Add(time.Hour).Format(http.TimeFormat):        time.Minute,
+		now.Add(-time.Hour).Format(http.TimeFormat):       0,
 	} {
 		if got := retryAfter(h, now); got != want {
 			t.Errorf("Retry-After %q = %v, want %v", h, got, want)
@@ -395,40 +409,24 @@ func TestServerMessage(t *testing.T) {
 	}
 }
 
-func BenchmarkWrite(b *testing.B) {
+// A batch of 10 records of 20 statistics, encoded and posted.
+func BenchmarkWriteBatch(b *testing.B) {
 	f := newFake(b)
-	cfg := v1Config(f.URL)
-	cfg.BatchSize = 100
-	s, err := New(cfg, "bench", Options{})
+	s, err := New(v1Config(f.URL), sink.Env{Series: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	r := record(0, false)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Write(r); err != nil {
-			b.Fatal(err)
+	rs := records(0, 10)
+	for _, r := range rs {
+		for i := range 18 {
+			r.Stats = append(r.Stats, event.Stat{Name: "STAT_" + string(rune('A'+i)), Value: float64(i) / 3, Up: 1.5, Down: 0.1})
 		}
 	}
-}
-
-// InfluxDB away: each Write encodes, buffers and drops the oldest point of
-// a full buffer, without a request (backoff).
-func BenchmarkWriteServerDown(b *testing.B) {
-	cfg := v1Config("http://127.0.0.1:1")
-	clk := newClock()
-	s, err := New(cfg, "bench", Options{Now: clk.Now})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	r := record(0, false)
-	for range cfg.BufferLimit + 1 {
-		s.Write(r)
-	}
 	b.ReportAllocs()
 	for b.Loop() {
-		s.Write(r)
+		if err := s.WriteBatch(rs); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package influxdb
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"netspot/core/event"
+	"netspot/core/sink"
 )
 
 // The tests below run against a real InfluxDB 1 server whose URL is in
@@ -102,10 +104,14 @@ func TestRealInfluxDB(t *testing.T) {
 	cfg := v1Config(base)
 	cfg.Database, cfg.BatchSize, cfg.AgentName = db, 3, "pi 1"
 	series := `lab "a", b=c\d`
-	s, err := New(cfg, series, Options{})
+	s, err := New(cfg, sink.Env{Series: series})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A replay through the fan-out: the database is created by the first
+	// write, then the records go in batches of up to 3.
+	f := sink.NewFanOut(nil, sink.Replay)
+	f.Add("influxdb", s, cfg.Queue())
 	var recs []*event.Record
 	for i := range 5 {
 		r := record(i, i == 2)
@@ -115,15 +121,15 @@ func TestRealInfluxDB(t *testing.T) {
 			r.Partial = true
 		}
 		recs = append(recs, r)
-		if err := s.Write(r); err != nil {
-			t.Fatalf("write %d: %v", i, err)
-		}
+		f.Publish(context.Background(), r)
 	}
-	if err := s.Close(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := f.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if st := s.Stats(); st.Written != 6 || st.Dropped != 0 {
-		t.Errorf("stats %+v, want 5 data points and 1 alarm written", st)
+	if st := f.Stats()[0]; st.Delivered != 5 || st.Failed != 0 || st.Retries != 0 {
+		t.Errorf("stats %+v, want the 5 records written", st)
 	}
 
 	got := influxQuery(t, base, db, "SELECT * FROM netspot ORDER BY time")
@@ -174,8 +180,8 @@ func TestRealInfluxDB(t *testing.T) {
 	}
 }
 
-// A point InfluxDB refuses (a field that changes type) is dropped and the
-// error carries the server's message.
+// A point InfluxDB refuses (a field that changes type) is not retried: the
+// error is a plain one, with the server's message.
 func TestRealInfluxDBRefusal(t *testing.T) {
 	base := influxServer(t)
 	db := testDatabase(t, base)
@@ -190,13 +196,10 @@ func TestRealInfluxDBRefusal(t *testing.T) {
 		t.Fatalf("seeding the conflicting point: %s", resp.Status)
 	}
 	cfg := v1Config(base)
-	cfg.Database, cfg.BatchSize, cfg.Alarm = db, 1, false
-	s := newSink(t, cfg, nil)
+	cfg.Database, cfg.Alarm = db, false
+	s := newSink(t, cfg)
 	err = s.Write(record(0, false))
-	if err == nil || !strings.Contains(err.Error(), "conflict") {
-		t.Fatalf("Write = %v, want InfluxDB's field type conflict", err)
-	}
-	if st := s.Stats(); st.Dropped != 1 || st.Buffered != 0 {
-		t.Errorf("stats %+v", st)
+	if err == nil || sink.IsUnreachable(err) || !strings.Contains(err.Error(), "conflict") {
+		t.Fatalf("Write = %v, want InfluxDB's field type conflict, not to be retried", err)
 	}
 }

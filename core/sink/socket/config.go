@@ -5,16 +5,17 @@ import (
 	"unicode/utf8"
 
 	"netspot/core/config"
+	"netspot/core/sink"
 )
 
 // Config is the [exporter.socket] section.
 type Config struct {
-	Data    string          `toml:"data" comment:"Where a data record goes each period: unix:///path, unixgram:///path, tcp://host:port or udp://host:port; empty: none"`
-	Alarm   string          `toml:"alarm" comment:"Where each alarm goes, in the same form; may be the data address (json only); empty: none"`
+	Data    string          `toml:"data" api:"endpoint" comment:"Where a data record goes each period: unix:///path, unixgram:///path, tcp://host:port or udp://host:port; empty: none"`
+	Alarm   string          `toml:"alarm" api:"endpoint" comment:"Where each alarm goes, in the same form; may be the data address (json only); empty: none"`
 	Format  string          `toml:"format" comment:"json: one object per line, as on the console · csv: a header line, then one line per record"`
 	Tag     string          `toml:"tag" comment:"Added to every message (\"tag\"), to tell apart the boxes that write to one socket; empty: none"`
-	Timeout config.Duration `toml:"timeout" comment:"How long connecting or sending may take before the peer counts as unreachable"`
-	Backlog int             `toml:"backlog" comment:"Messages kept while the peer is unreachable, sent when it is back; alarms are kept before data. 0: none kept"`
+	Timeout config.Duration `toml:"timeout" comment:"How long connecting and sending one record may take before the peer counts as unreachable (the record is kept and sent again later)"`
+	Backlog int             `toml:"backlog" comment:"Records kept while a peer is unreachable, sent in order once it is back; when full, the oldest records without alarms go first. 0: only the newest record is kept. A replay waits for the peer instead"`
 }
 
 // DefaultConfig sends nothing; once an address is set, JSON lines tagged
@@ -28,12 +29,40 @@ func DefaultConfig() Config {
 	}
 }
 
+// Factory makes the socket sink from [exporter.socket].
+func Factory() sink.Factory {
+	return sink.Factory{
+		Name:    "socket",
+		Section: "exporter.socket",
+		Comment: "Unix or network socket: JSON lines (the console's format, with series and tag) or CSV, for a local program or a collector",
+		Config:  func() sink.Config { c := DefaultConfig(); return &c },
+	}
+}
+
+var (
+	_ sink.Config = (*Config)(nil)
+	_ sink.Queued = (*Config)(nil)
+)
+
 // Enabled reports whether anything is sent.
 func (c Config) Enabled() bool { return c.Data != "" || c.Alarm != "" }
 
+// New returns the sink; it does not connect: the first Write does.
+func (c Config) New(env sink.Env) (sink.Sink, error) { return New(c, env) }
+
+// Queue sizes the sink's queue in the fan-out from backlog: the Records it
+// holds while a peer is unreachable. Retries wait from one second, doubling
+// up to a minute (the fan-out's defaults); a peer that hangs up is called
+// back at the next Record.
+func (c Config) Queue() sink.QueueOptions {
+	return sink.QueueOptions{Len: max(1, c.Backlog)}
+}
+
+// maxBacklog bounds the queue's memory: a Record of 20 statistics takes
+// about 1.5 KiB, so 100,000 of them about 150 MiB.
 const (
 	maxTimeout = time.Minute
-	maxBacklog = 1_000_000
+	maxBacklog = 100_000
 	maxTagLen  = 256
 )
 
@@ -72,7 +101,7 @@ func (c Config) Validate() error {
 		return config.Errorf("timeout", "%v: want a duration above 0 and at most %v", d, maxTimeout)
 	}
 	if c.Backlog < 0 || c.Backlog > maxBacklog {
-		return config.Errorf("backlog", "%d: want 0 to %d messages", c.Backlog, maxBacklog)
+		return config.Errorf("backlog", "%d: want 0 to %d records", c.Backlog, maxBacklog)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"netspot/core/config"
+	"netspot/core/sink"
 )
 
 func TestDefaultConfigIsValidAndDisabled(t *testing.T) {
@@ -35,7 +36,8 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{func(c *Config) { c.Tag = strings.Repeat("t", 257) }, "tag", "longer than"},
 		{func(c *Config) { c.Timeout = 0 }, "timeout", "above 0"},
 		{func(c *Config) { c.Timeout = config.Duration(2 * time.Minute) }, "timeout", "at most"},
-		{func(c *Config) { c.Backlog = -1 }, "backlog", "want 0 to"},
+		{func(c *Config) { c.Backlog = -1 }, "backlog", "want 0 to 100000 records"},
+		{func(c *Config) { c.Backlog = 100_001 }, "backlog", "want 0 to 100000 records"},
 	} {
 		cfg := DefaultConfig()
 		c.edit(&cfg)
@@ -49,5 +51,40 @@ func TestValidateNamesTheKey(t *testing.T) {
 	ok.Data, ok.Alarm = "unix:///x", "unix:///x" // json may share one address
 	if err := ok.Validate(); err != nil {
 		t.Errorf("shared json address: %v", err)
+	}
+}
+
+func TestFactory(t *testing.T) {
+	f := Factory()
+	if f.Name != "socket" || f.Section != "exporter.socket" || f.Comment == "" {
+		t.Errorf("factory %+v", f)
+	}
+	c := f.Config()
+	if *c.(*Config) != DefaultConfig() || c.Enabled() || c.Validate() != nil {
+		t.Errorf("Config() = %+v, want the defaults, disabled and valid", c)
+	}
+	c.(*Config).Data = "unix:///nonexistent/netspot.sock"
+	s, err := c.New(sink.Env{Series: "x"})
+	if err != nil {
+		t.Fatalf("New does not wait for the peer: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Error(err)
+	}
+	c.(*Config).Format = "xml"
+	if _, err := c.New(sink.Env{}); err == nil {
+		t.Error("New accepted an invalid config")
+	}
+}
+
+// backlog is the length of the sink's queue in the fan-out, in records.
+func TestQueue(t *testing.T) {
+	for backlog, want := range map[int]int{0: 1, 1: 1, 1000: 1000} {
+		c := DefaultConfig()
+		c.Backlog = backlog
+		var q sink.Queued = c
+		if got := q.Queue(); got.Len != want || got.RetryMin != 0 || got.RetryMax != 0 {
+			t.Errorf("backlog %d: Queue() = %+v, want Len %d and the default retries", backlog, got, want)
+		}
 	}
 }
