@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 
@@ -99,4 +100,33 @@ func loadConfig(e *env, path string, options map[string]any, set []string) (*fil
 type gpio struct {
 	gpioOnce sync.Once
 	gpioErr  error
+}
+
+// reloads reads the config file again at each SIGHUP, with the same command
+// line, and hands the result to apply. A file that no longer loads is
+// logged with every problem, and the running configuration kept.
+func reloads(ctx context.Context, e *env, log *slog.Logger, path string, options map[string]any, set []string, apply func(*fileConfig)) {
+	if e.hangup == nil {
+		return
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.hangup:
+			}
+			if path == "" {
+				log.Warn("SIGHUP: no config file to reload (netspot runs without -c)")
+				continue
+			}
+			log.Info("SIGHUP: reloading the config file", "config", path)
+			c, err := loadConfig(e, path, options, set)
+			if err != nil {
+				log.Error("reload refused: the running configuration is kept", "problems", err.Error())
+				continue
+			}
+			apply(c)
+		}
+	}()
 }

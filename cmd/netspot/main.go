@@ -75,6 +75,8 @@ type env struct {
 	stdout, stderr io.Writer
 	// stderrIsTerminal enables interactive output such as progress bars.
 	stderrIsTerminal bool
+	// hangup delivers SIGHUP: reload the config file.
+	hangup <-chan os.Signal
 	gpio
 }
 
@@ -102,7 +104,11 @@ func commands() []command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stderrIsTerminal: isTerminal(os.Stderr)}
+	// SIGHUP reloads the config file (as for mosquitto and Prometheus):
+	// it never kills netspot, even when the terminal that started it goes.
+	hangup := make(chan os.Signal, 1)
+	signal.Notify(hangup, syscall.SIGHUP)
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stderrIsTerminal: isTerminal(os.Stderr), hangup: hangup}
 	err := run(ctx, e, os.Args[1:])
 	stop()
 	if err != nil {

@@ -49,9 +49,17 @@ func cmdRun(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	reload := make(chan *pipeline.Config, 1)
+	reloads(ctx, e, log, *configPath, options, *set, func(c *fileConfig) {
+		select { // only the latest matters
+		case <-reload:
+		default:
+		}
+		reload <- c.Pipeline
+	})
 	var stopProgress func()
 	err = pipeline.Run(ctx, cfg.Pipeline, pipeline.Options{
-		Log: log, Stdout: e.stdout, Version: version,
+		Log: log, Stdout: e.stdout, Version: version, Reload: reload,
 		Started: func(r *pipeline.Running) { stopProgress = startProgress(e, r) },
 	})
 	if stopProgress != nil {

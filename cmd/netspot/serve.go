@@ -46,23 +46,29 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return runError(fmt.Errorf("serve: %w", err))
 	}
-	l, err := api.Listen(cfg.API.Endpoint)
+	l, err := api.Listen(cfg.API)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			return withCode(exitPermission, fmt.Errorf("serve: %w", err))
 		}
 		return fmt.Errorf("serve: %w", err)
 	}
-	network, address, _ := api.ParseEndpoint(cfg.API.Endpoint)
+	network, _, _ := api.ParseEndpoint(cfg.API.Endpoint)
 	token := cfg.API.Token != "" || cfg.API.TokenFile != ""
 	if network == "unix" {
-		log.Info("netspot serving", "socket", l.Addr().String(), "token", token)
+		log.Info("netspot serving", "socket", l.Addr().String(), "mode", cfg.API.SocketMode, "token", token)
 	} else {
 		log.Info("netspot serving", "dashboard", "http://"+l.Addr().String()+"/", "token", token)
-		if !api.Loopback(address) && !token {
-			log.Warn("the API is open to the network without a token: anyone who reaches it can stop netspot and change its configuration; set [api] token")
-		}
 	}
+	if st := srv.Status(); st.ReadOnly {
+		log.Warn(st.ReadOnlyReason)
+	}
+	reloads(ctx, e, log, *configPath, flags.configValues(), *set, func(c *fileConfig) {
+		if c.API != cfg.API {
+			log.Warn("SIGHUP: the [api] section applies when netspot serve restarts")
+		}
+		srv.Reload(c.Pipeline)
+	})
 	if cfg.API.Autostart {
 		if err := srv.Start(ctx); err != nil {
 			// Keep serving: the configuration can be fixed from the

@@ -31,7 +31,7 @@ type fakeRunner struct {
 	sinks     []sink.QueueStats
 }
 
-func (f *fakeRunner) Run(ctx context.Context, cfg *pipeline.Config, feed sink.Sink, ready func()) error {
+func (f *fakeRunner) Run(ctx context.Context, cfg *pipeline.Config, feed sink.Sink, ready func(), _ <-chan *pipeline.Config) error {
 	f.mu.Lock()
 	f.runs++
 	f.lastCfg = cfg

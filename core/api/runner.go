@@ -18,8 +18,9 @@ type Runner interface {
 	// capture ends (the end of a capture file, nil) or fails (the error).
 	// Every Record also goes to feed, which the pipeline closes when it
 	// ends. Run calls ready once capture has started; an error returned
-	// before that means the pipeline could not start.
-	Run(ctx context.Context, cfg *pipeline.Config, feed sink.Sink, ready func()) error
+	// before that means the pipeline could not start. The configurations
+	// received on reload replace cfg while it runs.
+	Run(ctx context.Context, cfg *pipeline.Config, feed sink.Sink, ready func(), reload <-chan *pipeline.Config) error
 }
 
 // SinkReporter is implemented by a Runner that can tell how its sinks keep

@@ -136,6 +136,7 @@ type run struct {
 	cancel  context.CancelFunc
 	ready   chan struct{} // closed when capture started
 	done    chan struct{} // closed when the Runner returned
+	reload  chan *pipeline.Config
 
 	isReady  bool
 	stopping bool
@@ -315,6 +316,27 @@ func (s *Server) SetConfig(doc *config.Document, merge, dryRun bool) (*pipeline.
 	return c, restart, nil
 }
 
+// Reload makes c the configuration (the config file read again on SIGHUP)
+// and has the running pipeline, if any, apply it: changes made through the
+// API since are replaced by the file's.
+func (s *Server) Reload(c *pipeline.Config) {
+	s.mu.Lock()
+	s.conf = c.Clone()
+	r := s.run
+	if r != nil && !r.over() {
+		// Only the latest matters: one waiting is replaced.
+		select {
+		case <-r.reload:
+		default:
+		}
+		r.reload <- c.Clone()
+		r.conf = c.Clone()
+	}
+	s.mu.Unlock()
+	s.log.Info("configuration reloaded from the config file", "running", r != nil && !r.over())
+	s.statusChanged()
+}
+
 // Start starts the pipeline with the current configuration and returns once
 // capture has started, or the *StartError that kept it from starting.
 // If ctx ends first, the start goes on and ctx's error is returned.
@@ -331,7 +353,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.runs++
 	runCtx, cancel := context.WithCancel(s.base)
 	r := &run{id: s.runs, conf: s.conf.Clone(), started: s.now(), cancel: cancel,
-		ready: make(chan struct{}), done: make(chan struct{})}
+		ready: make(chan struct{}), done: make(chan struct{}), reload: make(chan *pipeline.Config, 1)}
 	s.run = r
 	feedSink := s.feed.beginRun(r.id)
 	s.mu.Unlock()
@@ -369,7 +391,7 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 func (s *Server) runPipeline(ctx context.Context, r *run, feedSink sink.Sink, ready func()) {
-	err := s.runner.Run(ctx, r.conf.Clone(), feedSink, ready)
+	err := s.runner.Run(ctx, r.conf.Clone(), feedSink, ready, r.reload)
 	r.cancel()
 	s.mu.Lock()
 	r.ended = s.now()

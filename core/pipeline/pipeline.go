@@ -6,6 +6,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -38,12 +39,14 @@ type Options struct {
 	// merged timeline through it. It is a replay.
 	Source capture.Source
 	// Extra sinks get every Record beside the configured ones: the API's
-	// live feed, the evaluation's scorer.
+	// live feed, the evaluation's scorer. They stay across reloads.
 	Extra []Extra
 	// RunID prefixes alarm ids; random when empty (see analyzer.Options).
 	RunID string
 	// Started is called once capture is open and every sink added.
 	Started func(*Running)
+	// Reload receives new configurations (SIGHUP): see Run.
+	Reload <-chan *Config
 	// Now is the wall clock of state saving; time.Now when nil.
 	Now func() time.Time
 }
@@ -57,16 +60,16 @@ type Extra struct {
 
 // Running is a started pipeline, for its caller to watch.
 type Running struct {
-	m   *miner.Miner
+	m   atomic.Pointer[miner.Miner]
 	fan atomic.Pointer[sink.FanOut]
-	an  *analyzer.Analyzer
+	an  atomic.Pointer[analyzer.Analyzer]
 }
 
 // Live reports whether packets come from an interface (false: a replay).
-func (r *Running) Live() bool { return r.m.Live() }
+func (r *Running) Live() bool { return r.m.Load().Live() }
 
 // Progress reports how far capture went.
-func (r *Running) Progress() miner.Progress { return r.m.Progress() }
+func (r *Running) Progress() miner.Progress { return r.m.Load().Progress() }
 
 // SinkStats reports how every sink keeps up.
 func (r *Running) SinkStats() []sink.QueueStats { return r.fan.Load().Stats() }
@@ -74,7 +77,7 @@ func (r *Running) SinkStats() []sink.QueueStats { return r.fan.Load().Stats() }
 // Watched returns the statistics the pipeline watches, in order.
 func (r *Running) Watched() []string {
 	var names []string
-	for _, s := range r.an.Stats() {
+	for _, s := range r.an.Load().Stats() {
 		names = append(names, s.Name)
 	}
 	return names
@@ -84,11 +87,20 @@ func (r *Running) Watched() []string {
 // (SIGINT, SIGTERM, a stop through the API), then lets the sinks deliver
 // what is queued (at most CloseTimeout) and saves the detectors.
 //
+// A configuration received on opt.Reload replaces the running one at the
+// next window, as mosquitto and Prometheus reload theirs: the detectors of
+// statistics whose parameters did not change go on where they were (with
+// their active alarms), changed sinks are closed (delivering what they
+// hold) and opened again, and a change of [miner] or of the period restarts
+// live capture (a replay keeps its capture settings until it ends). A
+// reload that cannot be applied (a sink that cannot open) is logged and
+// the running configuration kept.
+//
 // Errors: a configuration problem is a *config.Problem or
 // config.Problems; capture errors are those of the capture package
 // (capture.ErrNotFound, capture.ErrFormat, *capture.PermissionError); a sink
 // that may not use what it needs wraps fs.ErrPermission.
-func Run(ctx context.Context, cfg *Config, opt Options) (err error) {
+func Run(ctx context.Context, cfg *Config, opt Options) error {
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
@@ -98,24 +110,94 @@ func Run(ctx context.Context, cfg *Config, opt Options) (err error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	log := opt.Log
-	var extraOpen []Extra // closed here if Run fails before the fan-out owns them
-	extraOpen = append(extraOpen, opt.Extra...)
-	defer func() {
-		for _, e := range extraOpen {
-			_ = e.Sink.Close()
-		}
-	}()
+	p := &pipe{opt: opt, log: opt.Log, cfg: cfg}
+	// The extra sinks belong to the caller's run, not to one fan-out: a
+	// reload closes the configured sinks only.
+	defer p.closeExtras()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-
-	period := cfg.Analyzer.Period.D()
-	var mopts []miner.Option
-	if opt.Source != nil {
-		mopts = append(mopts, miner.WithSource(opt.Source))
+	if err := p.openMiner(cfg); err != nil {
+		return err
 	}
-	m, err := miner.New(cfg.Miner, period, log, mopts...)
+	defer func() { p.m.Close() }()
+	an, err := analyzer.New(cfg.Analyzer, cfg.Spot, analyzer.Options{Log: p.log, RunID: opt.RunID})
+	if err != nil {
+		return err
+	}
+	p.an = an
+	if p.state, err = openState(cfg.Analyzer, p.log); err != nil {
+		return err
+	}
+	p.state.restore(an)
+	defer func() { p.state.close(p.an, opt.Now()) }()
+	if p.fan, err = p.openFanOut(cfg); err != nil {
+		return err
+	}
+	p.run.m.Store(p.m)
+	p.run.an.Store(p.an)
+	p.run.fan.Store(p.fan)
+	if opt.Started != nil {
+		opt.Started(&p.run)
+	}
+	p.logStart()
+
+	var runErr error
+	for {
+		runCtx, stopCapture := context.WithCancel(ctx)
+		restart := false
+		runErr = p.m.Run(runCtx, func(s *event.Snapshot) {
+			select {
+			case next := <-opt.Reload:
+				if p.reload(next) {
+					restart = true
+					stopCapture()
+				}
+			default:
+			}
+			p.process(ctx, s)
+		})
+		stopCapture()
+		if !restart || runErr != nil || ctx.Err() != nil {
+			break
+		}
+		p.m.Close()
+		if runErr = p.openMiner(p.cfg); runErr != nil {
+			break
+		}
+		p.run.m.Store(p.m)
+		p.log.Info("capture restarted", "device", p.cfg.Miner.Device, "period", p.cfg.Analyzer.Period)
+	}
+	closeErr := p.closeFanOut(p.fan)
+	if runErr != nil {
+		return runErr
+	}
+	if closeErr != nil {
+		return fmt.Errorf("sinks: %w", closeErr)
+	}
+	p.log.Info("netspot stopped", "packets", p.m.Progress().Packets)
+	return nil
+}
+
+// pipe is a running pipeline's parts. Only Run's goroutine uses it.
+type pipe struct {
+	opt      Options
+	log      *slog.Logger
+	cfg      *Config
+	m        *miner.Miner
+	an       *analyzer.Analyzer
+	fan      *sink.FanOut
+	state    *stateKeeper
+	run      Running
+	learning learningLog
+}
+
+func (p *pipe) openMiner(cfg *Config) error {
+	var mopts []miner.Option
+	if p.opt.Source != nil {
+		mopts = append(mopts, miner.WithSource(p.opt.Source))
+	}
+	m, err := miner.New(cfg.Miner, cfg.Analyzer.Period.D(), p.log, mopts...)
 	if err != nil {
 		var fe *config.FieldError
 		if errors.As(err, &fe) {
@@ -123,81 +205,170 @@ func Run(ctx context.Context, cfg *Config, opt Options) (err error) {
 		}
 		return err
 	}
-	defer m.Close()
+	p.m = m
+	return nil
+}
 
-	an, err := analyzer.New(cfg.Analyzer, cfg.Spot, analyzer.Options{Log: log, RunID: opt.RunID})
-	if err != nil {
-		return err
-	}
-	state, err := openState(cfg.Analyzer, log)
-	if err != nil {
-		return err
-	}
-	state.restore(an)
-	defer func() { state.close(an, opt.Now()) }()
-
+// openFanOut opens the enabled sinks of cfg, and the extra sinks, in a new
+// fan-out.
+func (p *pipe) openFanOut(cfg *Config) (*sink.FanOut, error) {
 	mode := sink.Replay
-	if m.Live() {
+	if p.m.Live() {
 		mode = sink.Live
 	}
-	fan := sink.NewFanOut(log, mode)
-	for _, e := range opt.Extra {
-		fan.Add(e.Name, e.Sink, e.Queue)
+	fan := sink.NewFanOut(p.log, mode)
+	for _, e := range p.opt.Extra {
+		fan.Add(e.Name, keepOpen{e.Sink}, e.Queue)
 	}
-	extraOpen = nil
 	env := sink.Env{
-		Stdout:    opt.Stdout,
-		Series:    seriesName(cfg.Miner.Device, m.Live(), opt.Now()),
-		Version:   opt.Version,
-		Live:      m.Live(),
+		Stdout:    p.opt.Stdout,
+		Series:    seriesName(cfg.Miner.Device, p.m.Live(), p.opt.Now()),
+		Version:   p.opt.Version,
+		Live:      p.m.Live(),
 		SinkStats: fan.Stats,
 	}
-	for _, s := range an.Stats() {
+	for _, s := range p.an.Stats() {
 		env.Watched = append(env.Watched, sink.StatInfo{Name: s.Name, Unit: s.Unit})
 	}
-	closeFan := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), CloseTimeout)
-		defer cancel()
-		err := fan.Close(ctx)
-		for _, st := range fan.Stats() {
-			if st.DroppedRecords > 0 || st.Failed > 0 {
-				log.Warn("sink summary", "sink", st.Name, "delivered", st.Delivered, "failed", st.Failed,
-					"dropped_records", st.DroppedRecords, "dropped_alarms", st.DroppedAlarms)
+	if err := openSinks(fan, cfg.Sinks, env, p.log); err != nil {
+		_ = p.closeFanOut(fan)
+		return nil, err
+	}
+	return fan, nil
+}
+
+// closeFanOut lets the sinks deliver what they hold, for at most
+// CloseTimeout, and reports those that lost records.
+func (p *pipe) closeFanOut(fan *sink.FanOut) error {
+	ctx, cancel := context.WithTimeout(context.Background(), CloseTimeout)
+	defer cancel()
+	err := fan.Close(ctx)
+	for _, st := range fan.Stats() {
+		if st.DroppedRecords > 0 || st.Failed > 0 {
+			p.log.Warn("sink summary", "sink", st.Name, "delivered", st.Delivered, "failed", st.Failed,
+				"dropped_records", st.DroppedRecords, "dropped_alarms", st.DroppedAlarms)
+		}
+	}
+	return err
+}
+
+func (p *pipe) closeExtras() {
+	for _, e := range p.opt.Extra {
+		_ = e.Sink.Close()
+	}
+}
+
+// keepOpen is an extra sink as a fan-out holds it: closing the fan-out
+// (at a reload) does not close it.
+type keepOpen struct{ sink.Sink }
+
+func (keepOpen) Close() error { return nil }
+
+func (p *pipe) logStart() {
+	left := p.an.LearningLeft()
+	period := p.cfg.Analyzer.Period.D()
+	p.log.Info("netspot started", "device", deviceName(p.cfg, p.opt), "period", period,
+		"stats", strings.Join(p.run.Watched(), ","), "learning_periods", left,
+		"watching_in", (time.Duration(left) * period).String())
+	p.learning = learningLog{total: left, log: p.log}
+}
+
+// process judges one window and hands its Record to the sinks.
+func (p *pipe) process(ctx context.Context, s *event.Snapshot) {
+	rec := p.an.Process(s)
+	p.learning.update(rec)
+	p.fan.Publish(ctx, rec)
+	p.state.maybeSave(p.an, p.opt.Now())
+}
+
+// reload applies next; it reports whether capture must restart.
+func (p *pipe) reload(next *Config) (restart bool) {
+	next = next.Clone()
+	cur := p.cfg
+	captureChanged := !same(&cur.Miner, &next.Miner) || cur.Analyzer.Period != next.Analyzer.Period
+	if captureChanged && !p.m.Live() {
+		p.log.Warn("reload: [miner] and the period apply to a replay at its next start; the other changes apply now")
+		next.Miner, next.Analyzer.Period = p.cfg.Miner, p.cfg.Analyzer.Period
+		captureChanged = false
+	}
+	if p.opt.Source != nil {
+		next.Miner = p.cfg.Miner
+	}
+	analyzerChanged := captureChanged || !same(&cur.Analyzer, &next.Analyzer) || !same(&cur.Spot, &next.Spot)
+	sinksChanged := !slices.Equal(cur.Analyzer.Watched(), next.Analyzer.Watched())
+	for i := range next.Sinks {
+		sinksChanged = sinksChanged || !same(cur.Sinks[i].Config, next.Sinks[i].Config)
+	}
+	if !analyzerChanged && !sinksChanged && !captureChanged {
+		p.log.Info("reload: configuration unchanged")
+		return false
+	}
+
+	// Everything that can fail comes first: a reload that fails changes
+	// nothing.
+	an, state := p.an, p.state
+	if analyzerChanged {
+		var err error
+		an, err = analyzer.New(next.Analyzer, next.Spot, analyzer.Options{Log: p.log})
+		if err != nil {
+			p.log.Error("reload refused: the running configuration is kept", "err", err)
+			return false
+		}
+		if next.Analyzer.StateFile != p.cfg.Analyzer.StateFile {
+			if state, err = openState(next.Analyzer, p.log); err != nil {
+				p.log.Error("reload refused: the running configuration is kept", "err", err)
+				return false
 			}
 		}
-		return err
 	}
-	if err := openSinks(fan, cfg.Sinks, env, log); err != nil {
-		_ = closeFan()
-		return err
+	fan := p.fan
+	if sinksChanged {
+		// The sinks learn the watched statistics when they open (MQTT's
+		// discovery): another list of statistics means new sinks.
+		old := p.an
+		p.an = an
+		var err error
+		fan, err = p.openFanOut(next)
+		p.an = old
+		if err != nil {
+			if state != p.state {
+				state.close(nil, p.opt.Now())
+			}
+			p.log.Error("reload refused: the running configuration is kept", "err", err)
+			return false
+		}
 	}
 
-	run := &Running{m: m, an: an}
-	run.fan.Store(fan)
-	if opt.Started != nil {
-		opt.Started(run)
+	if an != p.an {
+		relearning := an.Adopt(p.an)
+		p.log.Info("reload: detectors kept", "learning_again", strings.Join(relearning, ","))
+		p.an = an
+		p.run.an.Store(an)
 	}
-	left := an.LearningLeft()
-	log.Info("netspot started", "device", deviceName(cfg, opt), "period", period,
-		"stats", strings.Join(run.Watched(), ","), "learning_periods", left,
-		"watching_in", (time.Duration(left) * period).String())
+	if state != p.state {
+		p.state.close(p.an, p.opt.Now())
+		p.state = state
+	}
+	if fan != p.fan {
+		if err := p.closeFanOut(p.fan); err != nil {
+			p.log.Warn("reload: the former sinks did not close cleanly", "err", err)
+		}
+		p.fan = fan
+		p.run.fan.Store(fan)
+	}
+	p.cfg = next
+	p.log.Info("configuration reloaded", "restart_capture", captureChanged)
+	p.learning = learningLog{total: p.an.LearningLeft(), log: p.log}
+	return captureChanged
+}
 
-	learning := learningLog{total: left, log: log}
-	runErr := m.Run(ctx, func(s *event.Snapshot) {
-		rec := an.Process(s)
-		learning.update(rec)
-		fan.Publish(ctx, rec)
-		state.maybeSave(an, opt.Now())
-	})
-	closeErr := closeFan()
-	if runErr != nil {
-		return runErr
+// same reports whether two sections hold the same values.
+func same(a, b any) bool {
+	var ta, tb bytes.Buffer
+	if config.Render(&ta, config.Section{Value: a}) != nil || config.Render(&tb, config.Section{Value: b}) != nil {
+		return false
 	}
-	if closeErr != nil {
-		return fmt.Errorf("sinks: %w", closeErr)
-	}
-	log.Info("netspot stopped", "packets", m.Progress().Packets)
-	return nil
+	return bytes.Equal(ta.Bytes(), tb.Bytes())
 }
 
 // openSinks opens every enabled sink of the configuration and adds it to
@@ -282,16 +453,18 @@ func (l *learningLog) update(r *event.Record) {
 // Runner runs pipelines for the API of `netspot serve`, one at a time, each
 // with the API's live feed as one more sink.
 type Runner struct {
-	// Options of every run; Extra and Started are set by Run.
+	// Options of every run; Extra, Started and Reload are set by Run.
 	Options Options
 	running atomic.Pointer[Running]
 }
 
-// Run runs the pipeline with cfg and feed beside the configured sinks, and
-// calls ready once capture has started.
-func (r *Runner) Run(ctx context.Context, cfg *Config, feed sink.Sink, ready func()) error {
+// Run runs the pipeline with cfg and feed beside the configured sinks,
+// calls ready once capture has started, and applies the configurations
+// received on reload.
+func (r *Runner) Run(ctx context.Context, cfg *Config, feed sink.Sink, ready func(), reload <-chan *Config) error {
 	opt := r.Options
 	opt.Extra = append(slices.Clone(opt.Extra), Extra{Name: "api", Sink: feed})
+	opt.Reload = reload
 	opt.Started = func(run *Running) {
 		r.running.Store(run)
 		ready()

@@ -172,3 +172,74 @@ func TestStartedAndErrors(t *testing.T) {
 		t.Errorf("file in a missing directory: %v", err)
 	}
 }
+
+// A configuration received while running applies from the next window:
+// the detectors whose settings did not change go on learning where they
+// were; a reload that cannot apply is refused and the pipeline goes on.
+func TestReload(t *testing.T) {
+	path := writeCapture(t, 8)
+	reload := make(chan *Config, 1)
+	next := quickConfig(path)
+	next.Analyzer.Stats = append(next.Analyzer.Stats, "RST_RATE")
+	broken := quickConfig(path)
+	broken.Sink("file").(*file.Config).Data = filepath.Join(t.TempDir(), "missing", "x.json")
+	rec := &sinktest.Recorder{Fail: func(n int) error {
+		switch n {
+		case 250:
+			reload <- broken
+		case 300:
+			reload <- next
+		}
+		return nil
+	}}
+	var log sinktest.Buffer
+	err := Run(context.Background(), quickConfig(path), Options{
+		Log: slog.New(slog.NewTextHandler(&log, nil)), Reload: reload,
+		Extra: []Extra{{Name: "rec", Sink: rec, Queue: sink.QueueOptions{Len: 1}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Closed() {
+		t.Error("the extra sink was not closed at the end")
+	}
+	rs := rec.Records()
+	stat := func(r *event.Record, name string) *event.Stat {
+		for i := range r.Stats {
+			if r.Stats[i].Name == name {
+				return &r.Stats[i]
+			}
+		}
+		return nil
+	}
+	first := -1
+	for i, r := range rs {
+		if stat(r, "RST_RATE") != nil {
+			first = i
+			break
+		}
+	}
+	if first < 300 || first > 310 {
+		t.Fatalf("RST_RATE watched from window %d, want right after the reload at 300\n%s", first, log.String())
+	}
+	for i := first; i < len(rs); i++ {
+		if stat(rs[i], "RST_RATE") == nil {
+			t.Fatalf("window %d lost RST_RATE", i)
+		}
+	}
+	// TRAFFIC kept its calibrated detector, while RST_RATE starts from
+	// scratch.
+	if stat(rs[first-1], "TRAFFIC").Learning || stat(rs[first], "TRAFFIC").Learning {
+		t.Error("TRAFFIC learns again after the reload")
+	}
+	if s := stat(rs[first], "RST_RATE"); !s.Learning {
+		t.Error("RST_RATE does not learn after the reload")
+	}
+	if len(rs) < 470 {
+		t.Errorf("%d windows: some were lost across the reloads", len(rs))
+	}
+	text := log.String()
+	if !strings.Contains(text, "reload refused") || !strings.Contains(text, "configuration reloaded") || !strings.Contains(text, "learning_again=RST_RATE") {
+		t.Errorf("log:\n%s", text)
+	}
+}

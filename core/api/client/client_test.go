@@ -27,7 +27,7 @@ type runner struct {
 	feed sink.Sink
 }
 
-func (r *runner) Run(ctx context.Context, _ *pipeline.Config, feed sink.Sink, ready func()) error {
+func (r *runner) Run(ctx context.Context, _ *pipeline.Config, feed sink.Sink, ready func(), _ <-chan *pipeline.Config) error {
 	r.mu.Lock()
 	r.feed = feed
 	r.mu.Unlock()
@@ -59,13 +59,23 @@ func rec(i int, alarm bool) *event.Record {
 	return r
 }
 
+// testToken is the token of the test servers: on TCP, an API without one
+// is read-only.
+const testToken = "client-test-token-0123"
+
 // server starts a netspot API server for the test over HTTP on loopback.
 func server(t *testing.T, cfg api.Config) (*httptest.Server, *runner) {
 	t.Helper()
 	r := &runner{}
 	conf := pipeline.New()
 	conf.Miner.Device = "eth0"
-	s, err := api.New(cfg, r, api.Options{Version: "test", Config: conf})
+	if cfg.Token == "" {
+		cfg.Token = testToken
+	}
+	devices := func() ([]api.Device, error) {
+		return []api.Device{{Name: "any"}, {Name: "eth0"}, {Name: "eth1"}, {Name: "eth2"}, {Name: "eth5"}}, nil
+	}
+	s, err := api.New(cfg, r, api.Options{Version: "test", Config: conf, Devices: devices})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +91,7 @@ func TestClientCallsEveryEndpoint(t *testing.T) {
 	srv, r := server(t, api.DefaultConfig())
 	ctx := t.Context()
 	// netspot's endpoint form, as in the config file.
-	c, err := New("tcp://" + srv.Listener.Addr().String())
+	c, err := New("tcp://"+srv.Listener.Addr().String(), WithToken(testToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +198,7 @@ func TestClientUnixSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := api.Listen(endpoint)
+	l, err := api.Listen(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +212,7 @@ func TestClientUnixSocket(t *testing.T) {
 	if _, err := c.Status(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.Listen(endpoint); err == nil || !strings.Contains(err.Error(), "another process") {
+	if _, err := api.Listen(cfg); err == nil || !strings.Contains(err.Error(), "another process") {
 		t.Errorf("second listener on a served socket: %v", err)
 	}
 	cancel()
@@ -216,12 +226,13 @@ func TestClientUnixSocket(t *testing.T) {
 	}
 	stale.(*net.UnixListener).SetUnlinkOnClose(false)
 	stale.Close()
-	l, err = api.Listen(endpoint)
+	l, err = api.Listen(cfg)
 	if err != nil {
 		t.Fatalf("stale socket not replaced: %v", err)
 	}
 	l.Close()
-	if _, err := api.Listen("unix://" + filepath.Join(t.TempDir(), "missing", "api.sock")); err == nil || !strings.Contains(err.Error(), "socket directory") {
+	cfg.Endpoint = "unix://" + filepath.Join(t.TempDir(), "missing", "api.sock")
+	if _, err := api.Listen(cfg); err == nil || !strings.Contains(err.Error(), "socket directory") {
 		t.Errorf("missing directory: %v", err)
 	}
 }
@@ -255,7 +266,7 @@ func TestClientErrors(t *testing.T) {
 // the connection drops, without losing what came meanwhile.
 func TestStreamFollowsAndReconnects(t *testing.T) {
 	srv, r := server(t, api.DefaultConfig())
-	c, _ := New(srv.URL)
+	c, _ := New(srv.URL, WithToken(testToken))
 	ctx := t.Context()
 	if _, err := c.Start(ctx); err != nil {
 		t.Fatal(err)
