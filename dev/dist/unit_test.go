@@ -57,6 +57,7 @@ func TestUnit(t *testing.T) {
 	want := map[string]string{
 		"Type":                    "exec",
 		"ExecStart":               "/usr/bin/netspot run -c " + configPath,
+		"ExecReload":              "/bin/kill -HUP $MAINPID",
 		"Restart":                 "on-failure",
 		"User":                    "netspot",
 		"Group":                   "netspot",
