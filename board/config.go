@@ -12,16 +12,16 @@ import (
 // Config is the [board] section of the configuration file. Pin fields hold
 // GPIO line names ("GPIO17"); an empty name means the part is not fitted.
 type Config struct {
-	Enable bool `toml:"enabled" comment:"drive the status LED, alarm LED, buzzer and button wired to the GPIO header (Raspberry Pi 1 to 5); see the README's \"Board wiring\""`
+	Enable bool `toml:"enabled" api:"hardware" comment:"drive the status LED, alarm LED, buzzer and button wired to the GPIO header (Raspberry Pi 1 to 5); see the README's \"Board wiring\""`
 
-	StatusLED          string          `toml:"status_led" comment:"GPIO line of the status LED: slow heartbeat while learning, steady while watching, fast blink when capture fails or the MQTT broker is unreachable (\"\" = not fitted)"`
-	StatusLEDActiveLow bool            `toml:"status_led_active_low" comment:"true when the status LED lights with its pin low (LED wired from 3.3 V to the pin)"`
-	AlarmLED           string          `toml:"alarm_led" comment:"GPIO line of the alarm LED: on while an alarm is active, then blinking until acknowledged or until alarm_hold passes (\"\" = not fitted)"`
-	AlarmLEDActiveLow  bool            `toml:"alarm_led_active_low" comment:"true when the alarm LED lights with its pin low"`
-	Buzzer             string          `toml:"buzzer" comment:"GPIO line driving the active buzzer's transistor: sounds buzzer_pattern on a new alarm (\"\" = not fitted)"`
-	BuzzerActiveLow    bool            `toml:"buzzer_active_low" comment:"true when the buzzer sounds with its pin low (PNP transistor or low-side driver module)"`
-	Button             string          `toml:"button" comment:"GPIO line of the push button: a short press acknowledges alarms, a 3 s press runs the self-test (\"\" = not fitted)"`
-	ButtonActiveLow    bool            `toml:"button_active_low" comment:"true when the button connects its pin to ground (the usual wiring; the pin's pull-up is enabled), false when it connects it to 3.3 V (pull-down enabled)"`
+	StatusLED          string          `toml:"status_led" api:"hardware" comment:"GPIO line of the status LED: slow heartbeat while learning, steady while watching, fast blink when capture fails or the MQTT broker is unreachable (\"\" = not fitted)"`
+	StatusLEDActiveLow bool            `toml:"status_led_active_low" api:"hardware" comment:"true when the status LED lights with its pin low (LED wired from 3.3 V to the pin)"`
+	AlarmLED           string          `toml:"alarm_led" api:"hardware" comment:"GPIO line of the alarm LED: on while an alarm is active, then blinking until acknowledged or until alarm_hold passes (\"\" = not fitted)"`
+	AlarmLEDActiveLow  bool            `toml:"alarm_led_active_low" api:"hardware" comment:"true when the alarm LED lights with its pin low"`
+	Buzzer             string          `toml:"buzzer" api:"hardware" comment:"GPIO line driving the active buzzer's transistor: sounds buzzer_pattern on a new alarm (\"\" = not fitted)"`
+	BuzzerActiveLow    bool            `toml:"buzzer_active_low" api:"hardware" comment:"true when the buzzer sounds with its pin low (PNP transistor or low-side driver module)"`
+	Button             string          `toml:"button" api:"hardware" comment:"GPIO line of the push button: a short press acknowledges alarms, a 3 s press runs the self-test (\"\" = not fitted)"`
+	ButtonActiveLow    bool            `toml:"button_active_low" api:"hardware" comment:"true when the button connects its pin to ground (the usual wiring; the pin's pull-up is enabled), false when it connects it to 3.3 V (pull-down enabled)"`
 	Debounce           config.Duration `toml:"debounce" comment:"how long the button must stay pressed or released before it counts (contact bounce filter)"`
 
 	BuzzerPattern []config.Duration `toml:"buzzer_pattern" comment:"rhythm of the buzzer: on, off, on, off, ... durations, repeated while it sounds"`

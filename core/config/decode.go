@@ -490,8 +490,10 @@ func ForbiddenReason(f reflect.StructField) string {
 		return ""
 	case "path":
 		return "a file path: edit the config file over SSH"
-	case "secret":
+	case "secret", "credential":
 		return "a credential: edit the config file over SSH"
+	case "hardware":
+		return "the board's wiring: edit the config file over SSH"
 	case "endpoint":
 		return "where netspot connects or listens: edit the config file over SSH"
 	case "serve":

@@ -23,7 +23,7 @@ type Config struct {
 	Address         string          `toml:"address" api:"endpoint" comment:"URL of the InfluxDB server"`
 	Database        string          `toml:"database" comment:"InfluxDB 1: database, created if missing (which needs admin rights when authentication is on)"`
 	RetentionPolicy string          `toml:"retention_policy" comment:"InfluxDB 1: retention policy; empty: the database's default"`
-	Username        string          `toml:"username" comment:"InfluxDB 1: user name when authentication is on; empty: none"`
+	Username        string          `toml:"username" api:"credential" comment:"InfluxDB 1: user name when authentication is on; empty: none"`
 	Password        string          `toml:"password" api:"secret" comment:"InfluxDB 1: password of username"`
 	Org             string          `toml:"org" comment:"InfluxDB 2: organization (name)"`
 	Bucket          string          `toml:"bucket" comment:"InfluxDB 2: bucket; setting it selects the InfluxDB 2 API (database, retention_policy, username and password are then unused)"`
