@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"netspot/core/event"
+	"netspot/core/event/eventtest"
 	"netspot/core/pipeline"
 	"netspot/core/sink"
 )
@@ -73,25 +74,8 @@ func (f *fakeRunner) SinkStats() []sink.QueueStats {
 	return f.sinks
 }
 
-// fakeClock is a wall clock that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{now: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// newClock is the shared fake wall clock.
+func newClock() *eventtest.Clock { return eventtest.NewClock() }
 
 var t0 = time.Date(2025, 3, 4, 9, 0, 0, 0, time.UTC)
 
@@ -133,7 +117,7 @@ func scenario() []*event.Record {
 // API without a token is read-only.
 const testToken = "test-token-0123456789"
 
-func testServer(t *testing.T, cfg Config, r Runner) (*Server, *fakeClock) {
+func testServer(t *testing.T, cfg Config, r Runner) (*Server, *eventtest.Clock) {
 	t.Helper()
 	if cfg.Token == "" && cfg.TokenFile == "" && !strings.HasPrefix(cfg.Endpoint, "unix:") {
 		cfg.Token = testToken
