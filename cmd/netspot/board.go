@@ -29,7 +29,7 @@ func cmdBoard(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	bc := cfg.Pipeline.Sink("board").(*board.SinkConfig).Config
-	if err := e.initGPIO(); err != nil {
+	if err := initGPIO(); err != nil {
 		return fmt.Errorf("board: GPIO drivers: %w", err)
 	}
 	pins, err := board.OpenPins(bc)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"sync"
 
 	"periph.io/x/host/v3"
 
@@ -22,7 +21,7 @@ import (
 
 // factories are the sinks netspot knows, in the order of the config file.
 // The board comes after MQTT: it shows the broker's state.
-func factories(e *env) []sink.Factory {
+func factories() []sink.Factory {
 	return []sink.Factory{
 		console.Factory(),
 		file.Factory(),
@@ -30,25 +29,16 @@ func factories(e *env) []sink.Factory {
 		socket.Factory(),
 		influxdb.Factory(),
 		prometheus.Factory(),
-		board.Factory(e.initGPIO),
+		board.Factory(initGPIO),
 	}
 }
 
-// initGPIO loads periph's GPIO drivers, once per process.
-func (e *env) initGPIO() error {
-	e.gpioOnce.Do(func() {
-		state, err := host.Init()
-		if err != nil {
-			e.gpioErr = err
-			return
-		}
-		// Drivers that do not apply to this board (the memory-mapped
-		// driver of older Pis on a Pi 5) fail harmlessly.
-		for _, f := range state.Failed {
-			slog.Debug("GPIO driver not loaded", "driver", f.D.String(), "err", f.Err)
-		}
-	})
-	return e.gpioErr
+// initGPIO loads periph's GPIO drivers; later calls return at once.
+// Drivers that do not apply to this board (the memory-mapped driver of
+// older Pis on a Pi 5) fail harmlessly: only an error of periph itself is.
+func initGPIO() error {
+	_, err := host.Init()
+	return err
 }
 
 // fileConfig is the whole config file: the pipeline's sections and the
@@ -59,7 +49,7 @@ type fileConfig struct {
 }
 
 func defaults(e *env) *fileConfig {
-	return &fileConfig{Pipeline: pipeline.New(factories(e)...), API: api.DefaultConfig()}
+	return &fileConfig{Pipeline: pipeline.New(factories()...), API: api.DefaultConfig()}
 }
 
 func (c *fileConfig) sections() []config.Section {
@@ -94,12 +84,6 @@ func loadConfig(e *env, path string, options map[string]any, set []string) (*fil
 		}
 	}
 	return c, nil
-}
-
-// gpio is the state of the GPIO drivers' initialisation.
-type gpio struct {
-	gpioOnce sync.Once
-	gpioErr  error
 }
 
 // reloads reads the config file again at each SIGHUP, with the same command

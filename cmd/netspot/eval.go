@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"netspot/core/atomicfile"
 	"netspot/core/config"
 	"netspot/core/eval"
+	"netspot/core/eval/chart"
 )
 
 func cmdEval(ctx context.Context, e *env, args []string) error {
@@ -67,13 +67,13 @@ func cmdEval(ctx context.Context, e *env, args []string) error {
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 
 	if *writeTimeline != "" {
-		return writeTimelineFile(scn, cfg.Miner.Filter, *writeTimeline, e)
+		return scenarioError(eval.WriteTimelineFile(scn, cfg.Miner.Filter, *writeTimeline, e.stdout))
 	}
 
 	opt := eval.Options{Config: cfg, Log: log}
-	var rec plotter
+	var rec *chart.Recorder
 	if *plotPath != "" {
-		if rec, err = newPlotter(scn.Duration.D(), p); err != nil {
+		if rec, err = chart.NewRecorder(scn.Duration.D(), p); err != nil {
 			return usageErrorf("eval: --plot: %v", err)
 		}
 		// A directory that is not there fails before the replay.
@@ -118,37 +118,4 @@ func scenarioError(err error) error {
 		return mapped
 	}
 	return withCode(exitConfig, err)
-}
-
-func writeTimelineFile(scn *eval.Scenario, filter, path string, e *env) error {
-	tl, err := eval.Build(scn, filter)
-	if err != nil {
-		return scenarioError(err)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		tl.Close()
-		return fmt.Errorf("eval: --write-timeline: %w", err)
-	}
-	sum, err := eval.WriteTimeline(f, tl)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("eval: --write-timeline: %w", err)
-	}
-	var labels []string
-	for _, w := range tl.Attacks() {
-		labels = append(labels, fmt.Sprintf("%s %s..%s", w.Label, w.Start.Format(time.RFC3339Nano), w.End.Format(time.RFC3339Nano)))
-	}
-	fmt.Fprintf(e.stdout, "%s: %s, %d packets from %s to %s\n", path, sum.Format, sum.Packets,
-		tl.Start().Format(time.RFC3339), tl.End().Format(time.RFC3339))
-	if sum.Skipped > 0 {
-		fmt.Fprintf(e.stdout, "  %d packets of an unknown link type left out\n", sum.Skipped)
-	}
-	if len(labels) > 0 {
-		fmt.Fprintf(e.stdout, "  attacks: %s\n", strings.Join(labels, "; "))
-	}
-	return nil
 }

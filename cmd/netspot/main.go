@@ -77,7 +77,6 @@ type env struct {
 	stderrIsTerminal bool
 	// hangup delivers SIGHUP: reload the config file.
 	hangup <-chan os.Signal
-	gpio
 }
 
 type command struct {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -39,6 +41,43 @@ type WriteSummary struct {
 	Format  string // "pcap" or "pcapng"
 	Packets uint64
 	Skipped uint64 // packets of a link type no capture format here can carry
+}
+
+// WriteTimelineFile builds the scenario's timeline (with filter) and writes
+// it to the capture file at path, then describes what it wrote on report:
+// its format, packets, span and attack windows. A failed write leaves no
+// file.
+func WriteTimelineFile(s *Scenario, filter, path string, report io.Writer) error {
+	tl, err := Build(s, filter)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		tl.Close()
+		return fmt.Errorf("eval: write timeline: %w", err)
+	}
+	sum, err := WriteTimeline(f, tl)
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("eval: write timeline: %w", err)
+	}
+	var labels []string
+	for _, w := range tl.Attacks() {
+		labels = append(labels, fmt.Sprintf("%s %s..%s", w.Label, w.Start.Format(time.RFC3339Nano), w.End.Format(time.RFC3339Nano)))
+	}
+	fmt.Fprintf(report, "%s: %s, %d packets from %s to %s\n", path, sum.Format, sum.Packets,
+		tl.Start().Format(time.RFC3339), tl.End().Format(time.RFC3339))
+	if sum.Skipped > 0 {
+		fmt.Fprintf(report, "  %d packets of an unknown link type left out\n", sum.Skipped)
+	}
+	if len(labels) > 0 {
+		fmt.Fprintf(report, "  attacks: %s\n", strings.Join(labels, "; "))
+	}
+	return nil
 }
 
 // WriteTimeline writes the whole timeline to w as one capture file, so that

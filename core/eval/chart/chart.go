@@ -1,3 +1,5 @@
+//go:build !noplot
+
 // Package chart draws what an evaluation saw, so that a person can see why
 // netspot raised an alarm or missed an attack: for each statistic that
 // alarmed, its value over time, its alarm thresholds, the attack windows and
@@ -67,10 +69,14 @@ type alarm struct {
 
 // NewRecorder prepares a recorder for a timeline lasting duration, judged
 // every period.
-func NewRecorder(duration, period time.Duration) *Recorder {
+//
+// Plotting links gonum/plot and its fonts (about 7 MB of binary): a
+// firmware image that does not need it builds with -tags noplot, and
+// NewRecorder then fails.
+func NewRecorder(duration, period time.Duration) (*Recorder, error) {
 	windows := int64(duration/period) + 2
 	b := max((windows+Points-1)/Points, 1)
-	return &Recorder{period: period, bucket: b, series: make(map[string]*series)}
+	return &Recorder{period: period, bucket: b, series: make(map[string]*series)}, nil
 }
 
 // Add records one window; use it as eval.Options.Observe.

@@ -1,3 +1,5 @@
+//go:build !noplot
+
 package chart
 
 import (
@@ -35,7 +37,7 @@ func records(n int, start time.Time) []*event.Record {
 func TestRecorderDownsamplesAndDraws(t *testing.T) {
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	const n = 10000
-	rec := NewRecorder(n*time.Second, time.Second)
+	rec := mustRecorder(t, n*time.Second, time.Second)
 	for _, r := range records(n, start) {
 		rec.Add(r)
 	}
@@ -72,7 +74,7 @@ func TestRecorderDownsamplesAndDraws(t *testing.T) {
 
 func TestWritePNGWithoutAlarms(t *testing.T) {
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	rec := NewRecorder(100*time.Second, time.Second)
+	rec := mustRecorder(t, 100*time.Second, time.Second)
 	for _, r := range records(100, start) {
 		rec.Add(r)
 	}
@@ -89,7 +91,16 @@ func TestWritePNGWithoutAlarms(t *testing.T) {
 	if h := img.Bounds().Dy(); h < 400 {
 		t.Errorf("image height %d, want two panels", h)
 	}
-	if err := NewRecorder(time.Second, time.Second).WritePNG(&b, rep); err == nil {
+	if err := mustRecorder(t, time.Second, time.Second).WritePNG(&b, rep); err == nil {
 		t.Error("drawing nothing recorded: no error")
 	}
+}
+
+func mustRecorder(t *testing.T, duration, period time.Duration) *Recorder {
+	t.Helper()
+	r, err := NewRecorder(duration, period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
