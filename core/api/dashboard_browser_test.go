@@ -474,3 +474,30 @@ func TestDashboardScreenshots(t *testing.T) {
 		t.Logf("screenshot: %s", path)
 	}
 }
+
+// A threshold far from the values does not flatten them: the chart keeps
+// the values' range and says, at its top, that the threshold is above it.
+// A near one is drawn within the chart.
+func TestDashboardFarThreshold(t *testing.T) {
+	d := openDashboard(t, DefaultConfig())
+	d.start()
+	for i := range 10 {
+		r := window(i, 3)
+		if i >= 3 {
+			r.Stats[0].Up = 5000
+		}
+		d.send(r)
+	}
+	d.wait(card("TRAFFIC") + `?.dataset.points === '10'`)
+	var got struct {
+		Off, SynOff string
+		Max         float64
+	}
+	d.eval(`({Off: `+card("TRAFFIC")+`.dataset.offScale, SynOff: `+card("R_SYN")+`.dataset.offScale, Max: `+card("TRAFFIC")+`.plot.scales.y.max})`, &got)
+	if got.Off != "up" || got.Max > 200 || got.Max < 110 {
+		t.Errorf("TRAFFIC with a threshold of 5000 for values near 100: y up to %v, off-scale %q; want the values' range and \"up\"", got.Max, got.Off)
+	}
+	if got.SynOff != "" {
+		t.Errorf("R_SYN's threshold 0.3 for values near 0.1 is said off the chart (%q)", got.SynOff)
+	}
+}

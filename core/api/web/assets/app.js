@@ -367,17 +367,75 @@ function learningBands(se) {
   return bands;
 }
 
-// yRange fits the values and the thresholds, from zero when the values
-// are near it, with room above the highest.
-function yRange(u, lo, hi) {
-  if (lo === null || hi === null || !isFinite(lo) || !isFinite(hi)) return [0, 1];
+// yRange fits the values in view, from zero when they are near it, with
+// room above the highest. A threshold joins the range when it is near
+// enough not to flatten the line (within four times the values' spread,
+// or half their magnitude if more); a farther one is left above or below the chart, and said so on
+// it (drawOffScale).
+function yRange(u) {
+  const xs = u.data[0], x0 = u.scales.x.min, x1 = u.scales.x.max;
+  const last = u.data.length - 1; // the alarm markers, at the values
+  let vlo = Infinity, vhi = -Infinity, tlo = Infinity, thi = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    if (x0 !== null && x0 !== undefined && (xs[i] < x0 || xs[i] > x1)) continue;
+    const v = u.data[1][i];
+    if (v !== null) {
+      vlo = Math.min(vlo, v);
+      vhi = Math.max(vhi, v);
+    }
+    for (let k = 2; k < last; k++) {
+      const t = u.data[k][i];
+      if (t !== null) {
+        tlo = Math.min(tlo, t);
+        thi = Math.max(thi, t);
+      }
+    }
+  }
+  if (vlo === Infinity) {
+    if (tlo === Infinity) return [0, 1];
+    vlo = tlo;
+    vhi = thi;
+  }
+  let lo = vlo, hi = vhi;
   if (lo >= 0 && lo <= (hi - lo) / 2) lo = 0;
-  const span = hi - lo;
-  if (span <= 0) {
+  const span = Math.max(hi - lo, Math.abs(hi) / 2, 1e-9);
+  if (thi > hi && thi - lo <= 4 * span) hi = thi;
+  if (tlo < lo && hi - tlo <= 4 * span) lo = tlo;
+  if (hi - lo <= 0) {
     const d = Math.abs(hi) * 0.2 || 1;
     return [lo >= 0 && lo - d < 0 ? 0 : lo - d, hi + d];
   }
-  return [lo, hi + span * 0.08];
+  return [lo, hi + (hi - lo) * 0.1];
+}
+
+// drawOffScale says, at the top or bottom of the plot, that the current
+// threshold of a side is beyond the chart.
+function drawOffScale(u, ch, c) {
+  const { left, top, width, height } = u.bbox;
+  const ctx = u.ctx, dpr = devicePixelRatio;
+  const off = [];
+  ctx.save();
+  ctx.font = `${11 * dpr}px system-ui, sans-serif`;
+  ctx.fillStyle = c.alarm;
+  ctx.textAlign = 'right';
+  for (const label of ['up', 'down']) {
+    const si = ch.sides.split(',').indexOf(label);
+    if (si < 0) continue;
+    const data = u.data[2 + si];
+    const t = data[data.length - 1];
+    if (t === null || t === undefined) continue;
+    if (label === 'up' && t > u.scales.y.max) {
+      ctx.textBaseline = 'top';
+      ctx.fillText(`alarm above ${num(t)} ↑`, left + width - 4 * dpr, top + 3 * dpr);
+      off.push('up');
+    } else if (label === 'down' && t < u.scales.y.min) {
+      ctx.textBaseline = 'bottom';
+      ctx.fillText(`alarm below ${num(t)} ↓`, left + width - 4 * dpr, top + height - 3 * dpr);
+      off.push('down');
+    }
+  }
+  ctx.restore();
+  ch.card.dataset.offScale = off.join(',');
 }
 
 function createPlot(ch, se, sides) {
@@ -428,6 +486,7 @@ function createPlot(ch, se, sides) {
     series,
     hooks: {
       drawClear: [(u) => drawBands(u, ch, c)],
+      draw: [(u) => drawOffScale(u, ch, c)],
       // Away from the cursor, the legend shows the last window.
       setCursor: [(u) => { if (u.cursor.idx === null || u.cursor.idx === undefined) showLast(u); }],
       setScale: [(u, key) => {
