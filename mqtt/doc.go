@@ -9,7 +9,8 @@
 //	P/stat/<STAT>     one JSON state per statistic (event.AppendStatJSON plus "end")
 //	P/alarm           one JSON message per alarm (event.AppendAlarmJSON), QoS qos_alarms
 //	P/alarm/state     retained "ON" while any alarm is active, else "OFF"
-//	<discovery_prefix>/sensor/<node_id>_<STAT>/config, .../binary_sensor/<node_id>_alarm/config
+//	<discovery_prefix>/sensor/<node_id>_<STAT>/config, .../binary_sensor/<node_id>_alarm/config,
+//	.../event/<node_id>_alarms/config
 //
 // # Alarms: a durable, ordered outbox
 //
@@ -63,7 +64,8 @@
 //
 // With homeassistant on, each connection publishes the retained discovery
 // configs (one sensor per statistic, a binary sensor for the alarm state,
-// with unique_id, default_entity_id, a device and an origin block, and
+// an event entity that fires once per alarm published on P/alarm, with
+// unique_id, default_entity_id, a device and an origin block, and
 // availability on P/status), and subscribes to <discovery_prefix>/status:
 // when Home Assistant announces "online" the configs and the latest states
 // are sent again.

@@ -155,6 +155,7 @@ type haEntity struct {
 	PayloadOn           string   `json:"payload_on,omitempty"`
 	PayloadOff          string   `json:"payload_off,omitempty"`
 	Icon                string   `json:"icon,omitempty"`
+	EventTypes          []string `json:"event_types,omitempty"`
 	AvailabilityTopic   string   `json:"availability_topic"`
 	PayloadAvailable    string   `json:"payload_available"`
 	PayloadNotAvailable string   `json:"payload_not_available"`
@@ -163,8 +164,27 @@ type haEntity struct {
 	Origin              haOrigin `json:"origin"`
 }
 
+// alarmEventType is the one event type of the alarm event entity.
+const alarmEventType = "alarm"
+
+// alarmEventTemplate turns an alarm as published on P/alarm into the
+// payload of a Home Assistant MQTT event: a JSON object with event_type and
+// the alarm's fields as the event's attributes. The alarm's own payload is
+// left as every other output writes it; undefined numbers stay null.
+const alarmEventTemplate = `{"event_type":"` + alarmEventType + `"` +
+	`,"id":{{ value_json.id | to_json }}` +
+	`,"stat":{{ value_json.stat | to_json }}` +
+	`,"side":{{ value_json.side | to_json }}` +
+	`,"value":{{ value_json.value | to_json }}` +
+	`,"threshold":{{ value_json.threshold | to_json }}` +
+	`,"probability":{{ value_json.probability | to_json }}` +
+	`,"start":{{ value_json.start | to_json }}` +
+	`,"end":{{ value_json.end | to_json }}}`
+
 // discoveryMessages returns the retained Home Assistant configs: one sensor
-// per published statistic and the alarm binary sensor.
+// per published statistic, the alarm binary sensor (ON while any alarm is
+// active) and the alarm event entity (one event per alarm raised, for
+// automations).
 func discoveryMessages(t *topics, stats []StatInfo, version string, qosStats, qosAlarms byte) []message {
 	slug := "netspot_" + entitySlug(t.nodeID)
 	dev := haDevice{
@@ -182,7 +202,7 @@ func discoveryMessages(t *topics, stats []StatInfo, version string, qosStats, qo
 		e.Device = dev
 		e.Origin = origin
 	}
-	out := make([]message, 0, len(stats)+1)
+	out := make([]message, 0, len(stats)+2)
 	for _, s := range stats {
 		obj := t.nodeID + "_" + s.Name
 		e := haEntity{
@@ -212,6 +232,20 @@ func discoveryMessages(t *topics, stats []StatInfo, version string, qosStats, qo
 	}
 	base(&e)
 	out = append(out, message{topic: t.discovery + "/binary_sensor/" + t.nodeID + "_alarm/config", payload: mustJSON(&e), qos: 1, retain: true})
+	// Home Assistant ignores retained messages on an event's topic; P/alarm
+	// is never retained.
+	ev := haEntity{
+		Name:            "Alarms",
+		UniqueID:        slug + "_alarms",
+		DefaultEntityID: "event." + slug + "_alarms",
+		StateTopic:      t.alarm,
+		ValueTemplate:   alarmEventTemplate,
+		EventTypes:      []string{alarmEventType},
+		Icon:            "mdi:shield-alert",
+		QoS:             int(qosAlarms),
+	}
+	base(&ev)
+	out = append(out, message{topic: t.discovery + "/event/" + t.nodeID + "_alarms/config", payload: mustJSON(&ev), qos: 1, retain: true})
 	return out
 }
 

@@ -213,6 +213,7 @@ func TestDiscoveryEntityIDsAreValid(t *testing.T) {
 		"homeassistant/sensor/Lab-Pi_R_SYN/config":        "sensor.netspot_lab_pi_r_syn",
 		"homeassistant/sensor/Lab-Pi_DST-PORTS/config":    "sensor.netspot_lab_pi_dst_ports",
 		"homeassistant/binary_sensor/Lab-Pi_alarm/config": "binary_sensor.netspot_lab_pi_alarm",
+		"homeassistant/event/Lab-Pi_alarms/config":        "event.netspot_lab_pi_alarms",
 	}
 	if len(msgs) != len(want) {
 		t.Fatalf("%d configs, want %d", len(msgs), len(want))

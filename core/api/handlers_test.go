@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"netspot/core/stats"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,18 @@ func TestPingHealthStatsDevices(t *testing.T) {
 	}
 	if len(st.Statistics) < 10 || !found {
 		t.Errorf("stats: %+v", st)
+	}
+	// Every statistic has a kind, which the dashboard uses to label its
+	// axis when there is no unit.
+	kinds := map[string]string{}
+	for _, x := range st.Statistics {
+		kinds[x.Name] = x.Kind
+		if !slices.Contains([]string{"ratio", "count", "rate", "average", "machine"}, x.Kind) {
+			t.Errorf("statistic %s: kind %q", x.Name, x.Kind)
+		}
+	}
+	if kinds["R_SYN"] != "ratio" || kinds["NB_DST_PORT"] != "count" || kinds["TRAFFIC"] != "rate" || kinds["PERF"] != "machine" {
+		t.Errorf("kinds %v", kinds)
 	}
 	devs := decode[struct{ Devices []Device }](t, do(t, s, "GET", "/api/v1/devices", "").Body.String())
 	if len(devs.Devices) != 7 || devs.Devices[0].Name != "any" || devs.Devices[1].Addresses[0] != "192.168.1.2/24" {

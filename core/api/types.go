@@ -111,8 +111,13 @@ type StreamStats struct {
 
 // Statistic is one entry of GET /api/v1/stats.
 type Statistic struct {
-	Name    string `json:"name"`
-	Unit    string `json:"unit"`
+	Name string `json:"name"`
+	Unit string `json:"unit"`
+	// Kind is what the values are: "ratio" (a share, 0 to 1), "count"
+	// (things seen in a window), "rate" (per second), "average" or
+	// "machine" (a measure of this machine); the dashboard labels its
+	// axes with it when Unit is empty.
+	Kind    string `json:"kind"`
 	Help    string `json:"help"`
 	Watched bool   `json:"watched"` // by the current configuration
 	Default bool   `json:"default"` // watched when the configuration names none

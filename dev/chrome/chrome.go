@@ -266,6 +266,47 @@ func (p *Page) WaitFor(ctx context.Context, cond string) error {
 	}
 }
 
+// SetViewport makes the page's window width × height CSS pixels, as a
+// phone's (mobile: touch, a meta viewport honoured) or a desktop's.
+func (p *Page) SetViewport(ctx context.Context, width, height int, mobile bool) error {
+	_, err := p.call(ctx, "Emulation.setDeviceMetricsOverride", map[string]any{
+		"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile,
+	})
+	if err == nil {
+		// Overlay scrollbars: the page is as wide as the window, in
+		// screenshots of the whole page too.
+		_, err = p.call(ctx, "Emulation.setScrollbarsHidden", map[string]any{"hidden": true})
+	}
+	if err == nil && mobile {
+		_, err = p.call(ctx, "Emulation.setTouchEmulationEnabled", map[string]any{"enabled": true, "maxTouchPoints": 5})
+	}
+	return err
+}
+
+// SetColorScheme makes the page see prefers-color-scheme as "light" or
+// "dark" ("" for the system's).
+func (p *Page) SetColorScheme(ctx context.Context, scheme string) error {
+	_, err := p.call(ctx, "Emulation.setEmulatedMedia", map[string]any{
+		"features": []map[string]string{{"name": "prefers-color-scheme", "value": scheme}},
+	})
+	return err
+}
+
+// Mouse sends a real mouse event at (x, y), CSS pixels from the top left
+// of the viewport: typ is "mouseMoved", "mousePressed" or "mouseReleased";
+// pressed says whether the left button is (or goes) down, for a drag.
+func (p *Page) Mouse(ctx context.Context, typ string, x, y float64, pressed bool) error {
+	params := map[string]any{"type": typ, "x": x, "y": y, "button": "none", "buttons": 0}
+	if pressed || typ != "mouseMoved" {
+		params["button"], params["clickCount"] = "left", 1
+	}
+	if pressed {
+		params["buttons"] = 1
+	}
+	_, err := p.call(ctx, "Input.dispatchMouseEvent", params)
+	return err
+}
+
 // Screenshot returns a PNG of the whole page.
 func (p *Page) Screenshot(ctx context.Context) ([]byte, error) {
 	res, err := p.call(ctx, "Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true})

@@ -20,7 +20,7 @@ func TestPage(t *testing.T) {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
-		_, _ = w.Write([]byte(`<!doctype html><p id="p">hello</p><script>
+		_, _ = w.Write([]byte(`<!doctype html><meta name="viewport" content="width=device-width"><p id="p">hello</p><script>
 			setTimeout(() => { document.getElementById('p').textContent = 'later'; }, 30);
 		</script>`))
 	}))
@@ -61,6 +61,32 @@ func TestPage(t *testing.T) {
 	}
 	if errs := p.Errors(); len(errs) != 1 || !strings.Contains(errs[0], "boom") {
 		t.Errorf("page errors %q", errs)
+	}
+	// A phone's window, in dark mode; a click where the paragraph is.
+	if err := p.SetViewport(ctx, 390, 844, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetColorScheme(ctx, "dark"); err != nil {
+		t.Fatal(err)
+	}
+	var phone bool
+	if err := p.Eval(ctx, `innerWidth === 390 && matchMedia('(prefers-color-scheme: dark)').matches`, &phone); err != nil || !phone {
+		t.Errorf("viewport and colour scheme not applied: %v %v", phone, err)
+	}
+	if err := p.Eval(ctx, `document.getElementById('p').addEventListener('click', () => { window.clicked = true }); true`, nil); err != nil {
+		t.Fatal(err)
+	}
+	var at struct{ X, Y float64 }
+	if err := p.Eval(ctx, `(() => { const r = document.getElementById('p').getBoundingClientRect(); return {X: r.left + 5, Y: r.top + 5}; })()`, &at); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"mouseMoved", "mousePressed", "mouseReleased"} {
+		if err := p.Mouse(ctx, typ, at.X, at.Y, typ == "mousePressed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.WaitFor(ctx, `window.clicked`); err != nil {
+		t.Error(err)
 	}
 	png, err := p.Screenshot(ctx)
 	if err != nil || len(png) < 8 || string(png[1:4]) != "PNG" {

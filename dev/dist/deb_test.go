@@ -53,6 +53,12 @@ var debContents = []debEntry{
 	{"drwxr-xr-x", "./usr/share/man/"},
 	{"drwxr-xr-x", "./usr/share/man/man1/"},
 	{"-rw-r--r--", "./usr/share/man/man1/netspot.1.gz"},
+	{"drwxr-xr-x", "./usr/share/netspot/"},
+	{"drwxr-xr-x", "./usr/share/netspot/grafana/"},
+	{"-rw-r--r--", "./usr/share/netspot/grafana/netspot-influxdb.json"},
+	{"-rw-r--r--", "./usr/share/netspot/grafana/netspot-prometheus.json"},
+	{"drwxr-xr-x", "./usr/share/netspot/prometheus/"},
+	{"-rw-r--r--", "./usr/share/netspot/prometheus/netspot.rules.yml"},
 }
 
 // packageFile returns the package of a Debian architecture in dir.
@@ -131,6 +137,9 @@ func TestDebs(t *testing.T) {
 			same("lib/systemd/system/netspot.service", "netspot.service", false)
 			same("usr/share/man/man1/netspot.1.gz", "netspot.1", true)
 			same("usr/share/lintian/overrides/netspot", filepath.Join("deb", "lintian-overrides"), false)
+			same("usr/share/netspot/prometheus/netspot.rules.yml", filepath.Join("prometheus", "netspot.rules.yml"), false)
+			same("usr/share/netspot/grafana/netspot-prometheus.json", filepath.Join("grafana", "netspot-prometheus.json"), false)
+			same("usr/share/netspot/grafana/netspot-influxdb.json", filepath.Join("grafana", "netspot-influxdb.json"), false)
 			for _, s := range []string{"postinst", "prerm", "postrm"} {
 				if a, b := readFile(t, filepath.Join(ctl, s), false), readFile(t, filepath.Join("deb", s), false); !bytes.Equal(a, b) {
 					t.Errorf("control %s differs from deb/%s", s, s)
@@ -149,6 +158,10 @@ func TestDebs(t *testing.T) {
 				if f := strings.Fields(line); len(f) >= 3 && f[0] == "dep" && !strings.Contains(copyright, "\n"+f[1]+"@"+f[2]+"\n") {
 					t.Errorf("copyright has no licence for %s %s, linked into the binary", f[1], f[2])
 				}
+			}
+			// The dashboard's JavaScript library, embedded in the binary.
+			if lic := readFile(t, filepath.Join("..", "..", "core", "api", "web", "assets", "vendor", "uPlot", "LICENSE"), false); !strings.Contains(copyright, "uPlot 1.") || !strings.Contains(copyright, string(lic)) {
+				t.Error("copyright lacks uPlot and its licence, embedded in the binary")
 			}
 			changelog := string(readFile(t, filepath.Join(root, "usr/share/doc/netspot/changelog.gz"), true))
 			if !strings.HasPrefix(changelog, "netspot ("+fields["Version"]+") ") {

@@ -1,13 +1,15 @@
 // netspot dashboard: reads the API (/api/v1), follows its live stream and
-// draws one small chart per statistic. Plain JavaScript, no dependency, no
-// build step: the server embeds this file as it is.
+// draws one chart per statistic with uPlot (vendored in assets/vendor/uPlot,
+// loaded before this file): time and value axes, the alarm thresholds, the
+// learning periods shaded, the alarms marked, zoom (drag; double click to
+// reset) and the values under the cursor. Plain JavaScript, no build step:
+// the server embeds these files as they are.
 'use strict';
 
-const MAX_POINTS = 300;   // points per chart
+const MAX_POINTS = 3600;  // points per chart (the server keeps [api] history records)
 const MAX_ALARMS = 500;   // alarms kept in the page
 const STATUS_EVERY = 5000; // ms between status refreshes (counters, uptime)
 const RETRY_AFTER = 2000;  // ms before the stream reconnects
-const SVG = 'http://www.w3.org/2000/svg';
 
 const $ = (id) => document.getElementById(id);
 
@@ -17,7 +19,9 @@ const state = {
   run: 0,            // run whose records the charts show
   lastSeq: 0,        // newest record drawn
   lastId: '',        // stream position, sent back when reconnecting
-  series: new Map(), // statistic -> {points: [{v, up, down, alarm}], learning}
+  series: new Map(), // statistic -> its series (newSeries)
+  charts: new Map(), // statistic -> its chart: {card, plot, ...}
+  partial: null,     // the last record when it is a partial window
   info: new Map(),   // statistic -> {unit, help}
   alarms: new Map(), // alarm id -> alarm
   activeIds: '',     // active alarm ids of the last record, to notice clears
@@ -113,9 +117,15 @@ function showError(err) {
 
 function clearError() { $('error').hidden = true; }
 
+// askToken opens the token prompt, saying so when the token given was
+// refused.
 function askToken() {
   const d = $('login');
-  if (!d.open) d.showModal();
+  $('login-refused').hidden = !state.token;
+  if (!d.open) {
+    $('login-token').value = '';
+    d.showModal();
+  }
 }
 
 // ---- status ----
@@ -178,6 +188,7 @@ function showStatus(st) {
 function startRun(id) {
   state.run = id;
   state.series.clear();
+  state.partial = null;
   scheduleDraw();
 }
 
@@ -191,6 +202,19 @@ async function refreshStatus() {
 
 // ---- records and charts ----
 
+// A series is what the chart of one statistic shows: one entry per
+// complete window, x being the end of the window in seconds since the epoch
+// (uPlot's time scale).
+const SERIES_KEYS = ['x', 'start', 'v', 'up', 'down', 'mark', 'learning'];
+
+function newSeries() {
+  return { x: [], start: [], v: [], up: [], down: [], mark: [], learning: [], alarm: false };
+}
+
+function finite(v) {
+  return v === null || v === undefined || !isFinite(v) ? null : v;
+}
+
 function addRecord(r) {
   if (state.resyncing) {
     state.resyncing.push(r);
@@ -199,15 +223,30 @@ function addRecord(r) {
   if (r.seq <= state.lastSeq) return;
   if (r.run !== state.run) startRun(r.run);
   state.lastSeq = r.seq;
-  for (const [name, s] of Object.entries(r.stats)) {
-    let se = state.series.get(name);
-    if (!se) {
-      se = { points: [], learning: false };
-      state.series.set(name, se);
+  if (r.partial) {
+    // The last window of a capture file covers part of a period: it is
+    // reported, not judged, and its counts are not comparable with the
+    // others'. The charts and their headline values leave it out.
+    state.partial = r;
+  } else {
+    state.partial = null;
+    const end = Date.parse(r.end) / 1000, start = Date.parse(r.start) / 1000;
+    for (const [name, s] of Object.entries(r.stats)) {
+      let se = state.series.get(name);
+      if (!se) {
+        se = newSeries();
+        state.series.set(name, se);
+      }
+      se.x.push(end);
+      se.start.push(start);
+      se.v.push(finite(s.value));
+      se.up.push(finite(s.up));
+      se.down.push(finite(s.down));
+      se.mark.push(s.alarm ? finite(s.value) : null);
+      se.learning.push(!!s.learning);
+      se.alarm = !!s.alarm;
+      if (se.x.length > MAX_POINTS) for (const k of SERIES_KEYS) se[k].shift();
     }
-    se.points.push({ v: s.value, up: s.up, down: s.down, alarm: s.alarm });
-    if (se.points.length > MAX_POINTS) se.points.shift();
-    se.learning = !!s.learning;
   }
   const ids = Object.values(r.stats).map((s) => s.alarm_id).filter(Boolean).sort().join(',');
   if (ids !== state.activeIds) {
@@ -227,89 +266,339 @@ function drawCharts() {
   state.drawPending = false;
   const box = $('charts');
   $('no-charts').hidden = state.series.size > 0;
-  for (const chart of [...box.children]) {
-    if (!state.series.has(chart.dataset.stat)) chart.remove();
+  for (const [name, ch] of state.charts) {
+    if (!state.series.has(name)) {
+      if (ch.plot) ch.plot.destroy();
+      ch.card.remove();
+      state.charts.delete(name);
+    }
   }
   for (const [name, se] of state.series) {
-    let chart = box.querySelector(`.chart[data-stat="${CSS.escape(name)}"]`);
-    if (!chart) {
-      chart = makeChart(name);
-      box.append(chart);
+    let ch = state.charts.get(name);
+    if (!ch) {
+      ch = makeChart(name);
+      state.charts.set(name, ch);
+      box.append(ch.card);
     }
-    drawChart(chart, name, se);
+    drawChart(ch, se);
   }
+  const note = $('partial-note');
+  const p = state.partial;
+  note.hidden = !p;
+  if (p) {
+    const secs = (Date.parse(p.end) - Date.parse(p.start)) / 1000;
+    note.textContent = `The last window (from ${clock(Date.parse(p.start) / 1000)}, ${num(secs)} s) is partial: ` +
+      'the capture ended within it. It is reported, not judged, and left out of the charts and the values above them.';
+  }
+}
+
+// palette reads the page's colours (light or dark) for the canvas.
+function palette() {
+  const cs = getComputedStyle(document.documentElement);
+  const v = (n) => cs.getPropertyValue(n).trim();
+  return {
+    fg: v('--fg'), muted: v('--muted'), grid: v('--grid'), accent: v('--accent'), alarm: v('--alarm'),
+    learn: v('--learn'), band: v('--learn-band'), card: v('--card'),
+  };
+}
+
+const CHART_HEIGHT = 170;
+
+// TIME_TICKS are the time axis' labels by tick spacing, on a 24-hour clock
+// (uPlot's table: spacing, label, then the label when the year, month, day,
+// hour, minute or second changes at a tick, and the mode).
+const TIME_TICKS = (() => {
+  const day = '\n{YYYY}-{MM}-{DD}';
+  return [
+    [86400 * 365, '{YYYY}', null, null, null, null, null, null, 1],
+    [86400 * 28, '{MMM}', '\n{YYYY}', null, null, null, null, null, 1],
+    [86400, '{MM}-{DD}', '\n{YYYY}', null, null, null, null, null, 1],
+    [3600, '{HH}:00', day, null, day, null, null, null, 1],
+    [60, '{HH}:{mm}', day, null, day, null, null, null, 1],
+    [1, ':{ss}', day + ' {HH}:{mm}', null, day + ' {HH}:{mm}', null, '\n{HH}:{mm}', null, 1],
+    [0.001, ':{ss}.{fff}', day + ' {HH}:{mm}', null, day + ' {HH}:{mm}', null, '\n{HH}:{mm}', null, 1],
+  ];
+})();
+const AXIS_FONT = '11px system-ui, -apple-system, "Segoe UI", sans-serif';
+
+// clock writes a time (seconds) compactly: the time of day, with the date
+// when it is not today.
+function clock(sec) {
+  if (sec === null || sec === undefined || !isFinite(sec)) return '–';
+  const d = new Date(sec * 1000);
+  const pad = (n) => String(n).padStart(2, '0');
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  if (d.toDateString() === new Date().toDateString()) return time;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
+}
+
+// axisLabel names the values of a statistic: its unit, or its kind.
+function axisLabel(name) {
+  const info = state.info.get(name) || {};
+  if (info.unit) return info.unit;
+  return { ratio: 'ratio', count: 'per window', rate: 'per second', average: 'mean' }[info.kind] || '';
 }
 
 function makeChart(name) {
-  const chart = el('div', { class: 'chart', 'data-stat': name });
+  const card = el('div', { class: 'chart', 'data-stat': name });
   const info = state.info.get(name);
-  if (info) chart.title = info.help;
   const head = el('div', { class: 'chart-head' });
-  head.append(el('span', { class: 'name' }, name), el('span', { class: 'value' }, '–'));
-  const svg = document.createElementNS(SVG, 'svg');
-  for (const cls of ['up', 'down', 'line', 'dot']) {
-    const p = document.createElementNS(SVG, 'path');
-    p.setAttribute('class', cls);
-    svg.append(p);
-  }
-  chart.append(head, svg, el('div', { class: 'chart-foot' }));
-  return chart;
+  const title = el('span', { class: 'name' }, name);
+  if (info && info.help) title.title = info.help;
+  head.append(title, el('span', { class: 'value' }, '–'));
+  const plotBox = el('div', { class: 'plot' });
+  card.append(head, plotBox, el('div', { class: 'chart-foot' }));
+  return { name, card, plotBox, plot: null, sides: '', zoomed: false, bands: [] };
 }
 
-function drawChart(chart, name, se) {
-  const pts = se.points;
-  const last = pts[pts.length - 1];
-  const svg = chart.querySelector('svg');
-  const w = Math.max(svg.getBoundingClientRect().width, 100), h = 80, pad = 4;
-  svg.setAttribute('viewBox', `0 0 ${w} ${h}`);
-
-  // The scale follows the values; a threshold widens it only when it is
-  // near them, so that a far threshold does not flatten the line (the foot
-  // names it).
-  let lo = Infinity, hi = -Infinity;
-  for (const p of pts) {
-    if (p.v !== null && isFinite(p.v)) { lo = Math.min(lo, p.v); hi = Math.max(hi, p.v); }
-  }
-  if (lo === Infinity) { lo = 0; hi = 1; }
-  const span = Math.max(hi - lo, Math.abs(hi) * 0.5, 1e-9);
-  for (const p of pts) {
-    for (const v of [p.up, p.down]) {
-      if (v !== null && isFinite(v) && v <= hi + span && v >= lo - span) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+// learningBands returns the spans [start of the first window, end of the
+// last] of the runs of windows in which the statistic's detector learned.
+function learningBands(se) {
+  const bands = [];
+  let from = -1;
+  for (let i = 0; i <= se.x.length; i++) {
+    const on = i < se.x.length && se.learning[i];
+    if (on && from < 0) from = i;
+    if (!on && from >= 0) {
+      bands.push([se.start[from], se.x[i - 1]]);
+      from = -1;
     }
   }
-  if (hi - lo < 1e-12) { const d = Math.abs(hi) * 0.1 || 1; lo -= d; hi += d; }
-  const step = w / (MAX_POINTS - 1);
-  const x = (i) => (w - (pts.length - 1 - i) * step).toFixed(1);
-  const y = (v) => (h - pad - ((v - lo) / (hi - lo)) * (h - 2 * pad)).toFixed(1);
-  const line = (key) => {
-    let d = '', pen = false;
-    pts.forEach((p, i) => {
-      const v = p[key];
-      if (v === null || !isFinite(v)) { pen = false; return; }
-      d += (pen ? 'L' : 'M') + x(i) + ' ' + y(v);
-      pen = true;
-    });
-    return d;
-  };
-  let dots = '';
-  pts.forEach((p, i) => {
-    if (p.alarm && p.v !== null && isFinite(p.v)) dots += `M${x(i)} ${y(p.v)}m-2.5 0a2.5 2.5 0 1 0 5 0a2.5 2.5 0 1 0 -5 0`;
-  });
-  const paths = svg.children;
-  paths[0].setAttribute('d', line('up'));
-  paths[1].setAttribute('d', line('down'));
-  paths[2].setAttribute('d', line('v'));
-  paths[3].setAttribute('d', dots);
+  return bands;
+}
 
-  chart.querySelector('.value').textContent = withUnit(last.v, name);
-  chart.classList.toggle('in-alarm', !!last.alarm);
-  const foot = chart.querySelector('.chart-foot');
+// yRange fits the values in view, from zero when they are near it, with
+// room above the highest. A threshold joins the range when it is near
+// enough not to flatten the line (within four times the values' spread,
+// or half their magnitude if more); a farther one is left above or below the chart, and said so on
+// it (drawOffScale).
+function yRange(u) {
+  const xs = u.data[0], x0 = u.scales.x.min, x1 = u.scales.x.max;
+  const last = u.data.length - 1; // the alarm markers, at the values
+  let vlo = Infinity, vhi = -Infinity, tlo = Infinity, thi = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    if (x0 !== null && x0 !== undefined && (xs[i] < x0 || xs[i] > x1)) continue;
+    const v = u.data[1][i];
+    if (v !== null) {
+      vlo = Math.min(vlo, v);
+      vhi = Math.max(vhi, v);
+    }
+    for (let k = 2; k < last; k++) {
+      const t = u.data[k][i];
+      if (t !== null) {
+        tlo = Math.min(tlo, t);
+        thi = Math.max(thi, t);
+      }
+    }
+  }
+  if (vlo === Infinity) {
+    if (tlo === Infinity) return [0, 1];
+    vlo = tlo;
+    vhi = thi;
+  }
+  let lo = vlo, hi = vhi;
+  if (lo >= 0 && lo <= (hi - lo) / 2) lo = 0;
+  const span = Math.max(hi - lo, Math.abs(hi) / 2, 1e-9);
+  if (thi > hi && thi - lo <= 4 * span) hi = thi;
+  if (tlo < lo && hi - tlo <= 4 * span) lo = tlo;
+  if (hi - lo <= 0) {
+    const d = Math.abs(hi) * 0.2 || 1;
+    return [lo >= 0 && lo - d < 0 ? 0 : lo - d, hi + d];
+  }
+  return [lo, hi + (hi - lo) * 0.1];
+}
+
+// drawOffScale says, at the top or bottom of the plot, that the current
+// threshold of a side is beyond the chart.
+function drawOffScale(u, ch, c) {
+  const { left, top, width, height } = u.bbox;
+  const ctx = u.ctx, dpr = devicePixelRatio;
+  const off = [];
+  ctx.save();
+  ctx.font = `${11 * dpr}px system-ui, sans-serif`;
+  ctx.fillStyle = c.alarm;
+  ctx.textAlign = 'right';
+  for (const label of ['up', 'down']) {
+    const si = ch.sides.split(',').indexOf(label);
+    if (si < 0) continue;
+    const data = u.data[2 + si];
+    const t = data[data.length - 1];
+    if (t === null || t === undefined) continue;
+    if (label === 'up' && t > u.scales.y.max) {
+      ctx.textBaseline = 'top';
+      ctx.fillText(`alarm above ${num(t)} ↑`, left + width - 4 * dpr, top + 3 * dpr);
+      off.push('up');
+    } else if (label === 'down' && t < u.scales.y.min) {
+      ctx.textBaseline = 'bottom';
+      ctx.fillText(`alarm below ${num(t)} ↓`, left + width - 4 * dpr, top + height - 3 * dpr);
+      off.push('down');
+    }
+  }
+  ctx.restore();
+  ch.card.dataset.offScale = off.join(',');
+}
+
+function createPlot(ch, se, sides) {
+  const c = palette();
+  const name = ch.name;
+  const label = axisLabel(name);
+  const axis = (extra) => Object.assign({
+    stroke: c.muted, font: AXIS_FONT, labelFont: AXIS_FONT,
+    grid: { stroke: c.grid, width: 1 }, ticks: { stroke: c.grid, width: 1, size: 4 },
+  }, extra);
+  const series = [
+    { value: (u, v) => clock(v) },
+    { label: 'value', stroke: c.accent, width: 2, value: (u, v) => withUnit(v, name) },
+  ];
+  if (sides.includes('up')) series.push({ label: 'alarm above', stroke: c.alarm, width: 1, dash: [6, 4], value: (u, v) => num(v) });
+  if (sides.includes('down')) series.push({ label: 'alarm below', stroke: c.alarm, width: 1, dash: [2, 3], value: (u, v) => num(v) });
+  series.push({
+    label: 'alarm', stroke: c.alarm, fill: c.alarm, paths: () => null,
+    points: { show: true, size: 9, width: 2, stroke: c.card, fill: c.alarm },
+    value: (u, v) => (v === null || v === undefined ? '–' : 'raised'),
+  });
+  const opts = {
+    width: Math.max(ch.plotBox.clientWidth, 150),
+    height: CHART_HEIGHT,
+    cursor: { sync: { key: 'netspot' }, drag: { x: true, y: false }, points: { size: 7 } },
+    legend: { live: true },
+    scales: { x: { time: true }, y: { range: yRange } },
+    axes: [
+      axis({
+        space: 60,
+        values: TIME_TICKS,
+        // The labels drawn are noted on the card, for tests and readers of the DOM.
+        size: (u, values) => {
+          if (values) ch.card.dataset.xTicks = values.join('|');
+          return values && values.some((v) => String(v).includes('\n')) ? 42 : 28;
+        },
+      }),
+      axis({
+        label, labelSize: label ? 16 : 0, labelGap: 0,
+        values: (u, splits) => splits.map(num),
+        size: (u, values) => {
+          if (values) ch.card.dataset.yTicks = values.join('|');
+          const widest = values ? Math.max(...values.map((v) => v.length)) : 3;
+          return 12 + widest * 7;
+        },
+      }),
+    ],
+    series,
+    hooks: {
+      drawClear: [(u) => drawBands(u, ch, c)],
+      draw: [(u) => drawOffScale(u, ch, c)],
+      // Away from the cursor, the legend shows the last window.
+      setCursor: [(u) => { if (u.cursor.idx === null || u.cursor.idx === undefined) showLast(u); }],
+      setScale: [(u, key) => {
+        if (key !== 'x') return;
+        const xs = u.data[0];
+        ch.zoomed = xs.length > 1 && (u.scales.x.min > xs[0] || u.scales.x.max < xs[xs.length - 1]);
+        ch.card.classList.toggle('zoomed', ch.zoomed);
+      }],
+    },
+  };
+  ch.sides = sides;
+  ch.card.dataset.unit = label;
+  ch.card.dataset.accent = c.accent; // the colour scheme the chart was drawn with
+  ch.plot = new uPlot(opts, plotData(se, sides), ch.plotBox);
+  ch.card.plot = ch.plot; // the chart of this card, for tests and the browser console
+}
+
+function showLast(u) {
+  const n = u.data[0].length;
+  if (n) u.setLegend({ idx: n - 1 });
+}
+
+// drawBands shades the learning periods under the grid and the lines.
+function drawBands(u, ch, c) {
+  if (!ch.bands.length) return;
+  const ctx = u.ctx;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, width, height);
+  ctx.clip();
+  ctx.fillStyle = c.band;
+  for (const [a, b] of ch.bands) {
+    const x0 = u.valToPos(a, 'x', true), x1 = u.valToPos(b, 'x', true);
+    ctx.fillRect(x0, top, Math.max(x1 - x0, 2), height);
+    if (x1 - x0 > 70 * devicePixelRatio) {
+      ctx.fillStyle = c.learn;
+      ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+      ctx.textBaseline = 'top';
+      ctx.fillText('learning', Math.max(x0, left) + 4 * devicePixelRatio, top + 3 * devicePixelRatio);
+      ctx.fillStyle = c.band;
+    }
+  }
+  ctx.restore();
+}
+
+function plotData(se, sides) {
+  const data = [se.x, se.v];
+  if (sides.includes('up')) data.push(se.up);
+  if (sides.includes('down')) data.push(se.down);
+  data.push(se.mark);
+  return data;
+}
+
+function drawChart(ch, se) {
+  // The threshold lines drawn are those of the sides the detector watches;
+  // a side's line appears with its first threshold.
+  const sides = ['up', 'down'].filter((k) => se[k].some((v) => v !== null)).join(',');
+  ch.bands = learningBands(se);
+  if (ch.plot && ch.sides !== sides) {
+    ch.plot.destroy();
+    ch.plot = null;
+  }
+  if (!ch.plot) {
+    createPlot(ch, se, sides);
+  } else {
+    // A zoomed chart keeps its zoom while windows come (a double click
+    // shows everything again).
+    ch.plot.setData(plotData(se, sides), !ch.zoomed);
+  }
+  if (ch.plot.cursor.left < 0) showLast(ch.plot);
+
+  const last = se.x.length - 1;
+  const name = ch.name;
+  const d = ch.card.dataset;
+  d.points = String(se.x.length);
+  d.alarmMarkers = String(se.mark.filter((v) => v !== null).length);
+  d.learningBands = String(ch.bands.length);
+  d.thresholds = sides;
+  d.headlineEnd = last >= 0 ? new Date(se.x[last] * 1000).toISOString() : '';
+
+  const value = ch.card.querySelector('.value');
+  value.textContent = last >= 0 ? withUnit(se.v[last], name) : '–';
+  value.title = last >= 0 ? 'window ending ' + clock(se.x[last]) : '';
+  ch.card.classList.toggle('in-alarm', se.alarm);
+  const foot = ch.card.querySelector('.chart-foot');
   foot.textContent = '';
-  if (se.learning) foot.append(el('span', { class: 'learning-tag' }, 'learning · '));
+  const learning = last >= 0 && se.learning[last];
+  if (learning) foot.append(el('span', { class: 'learning-tag' }, 'learning · '));
   const limits = [];
-  if (last.up !== null && isFinite(last.up)) limits.push('alarm above ' + num(last.up));
-  if (last.down !== null && isFinite(last.down)) limits.push('alarm below ' + num(last.down));
-  foot.append(limits.join(' · ') || (se.learning ? 'no threshold yet' : 'not judged'));
+  if (last >= 0 && se.up[last] !== null) limits.push('alarm above ' + withUnit(se.up[last], name));
+  if (last >= 0 && se.down[last] !== null) limits.push('alarm below ' + withUnit(se.down[last], name));
+  foot.append(limits.join(' · ') || (learning ? 'no threshold yet' : 'not judged'));
+}
+
+// resizeCharts gives every chart the width of its card.
+function resizeCharts() {
+  for (const ch of state.charts.values()) {
+    if (!ch.plot) continue;
+    const w = Math.max(ch.plotBox.clientWidth, 150);
+    if (w !== ch.plot.width) ch.plot.setSize({ width: w, height: CHART_HEIGHT });
+  }
+}
+
+// redrawAll builds the charts again, with the colours of the page's
+// current colour scheme.
+function redrawAll() {
+  for (const ch of state.charts.values()) {
+    if (ch.plot) ch.plot.destroy();
+    ch.plot = null;
+  }
+  scheduleDraw();
 }
 
 // ---- alarms ----
@@ -368,8 +657,9 @@ function drawAlarms() {
 async function loadHistory() {
   state.resyncing = [];
   try {
-    const [recs] = await Promise.all([apiJSON('records?limit=' + MAX_POINTS), loadAlarms()]);
+    const [recs] = await Promise.all([apiJSON('records'), loadAlarms()]);
     state.series.clear();
+    state.partial = null;
     state.lastSeq = 0;
     const pending = state.resyncing;
     state.resyncing = null;
@@ -542,7 +832,8 @@ document.addEventListener('DOMContentLoaded', () => {
     $('login').close();
     loadAll().catch(showError);
   });
-  window.addEventListener('resize', scheduleDraw);
+  new ResizeObserver(resizeCharts).observe($('charts'));
+  matchMedia('(prefers-color-scheme: dark)').addEventListener('change', redrawAll);
   setInterval(refreshStatus, STATUS_EVERY);
   loadAll().catch(showError);
 });
