@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"netspot/core/event"
+	"netspot/core/pipeline"
 	"netspot/core/sink"
 	"netspot/dev/chrome"
 )
@@ -31,7 +32,7 @@ type liveRunner struct {
 
 func newLiveRunner() *liveRunner { return &liveRunner{records: make(chan *event.Record)} }
 
-func (l *liveRunner) Run(ctx context.Context, cfg []byte, feed sink.Sink, ready func()) error {
+func (l *liveRunner) Run(ctx context.Context, _ *pipeline.Config, feed sink.Sink, ready func(), _ <-chan *pipeline.Config) error {
 	defer feed.Close()
 	ready()
 	for {
@@ -98,7 +99,17 @@ func openDashboard(t *testing.T, cfg Config) *dash {
 		t.Skipf("dashboard test skipped: %v", err)
 	}
 	runner := newLiveRunner()
-	s, _ := testServer(t, cfg, runner)
+	// The server as configured: without a token, a read-only API on
+	// loopback, which is all the page needs to show the pipeline.
+	s, err := New(cfg, runner, Options{Version: "test", Epoch: "e1", Devices: fakeDevices, Config: testDefaults(), Defaults: testDefaults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Close(ctx)
+	})
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
 	b, err := chrome.Launch(exe)

@@ -72,7 +72,7 @@ func runExporters() (exported, error) {
 		return out, err
 	}
 	var queues []sink.QueueStats
-	prom, err := prometheus.New(prometheus.Config{Enabled: true}, prometheus.Options{Listener: ln, Version: "test",
+	prom, err := prometheus.New(prometheus.Config{Serve: true}, prometheus.Options{Listener: ln, Version: "test",
 		SinkStats: func() []sink.QueueStats { return queues }})
 	if err != nil {
 		return out, err
@@ -92,7 +92,7 @@ func runExporters() (exported, error) {
 	defer fake.Close()
 	icfg := influxdb.DefaultConfig()
 	icfg.Data, icfg.Alarm, icfg.Address, icfg.Database, icfg.AgentName, icfg.BatchSize = true, true, fake.URL, "netspot", "demo", 100
-	influx, err := influxdb.New(icfg, "demo", influxdb.Options{Log: log})
+	influx, err := influxdb.New(icfg, sink.Env{Log: log, Series: "demo"})
 	if err != nil {
 		return out, err
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"netspot/core/sink"
 )
 
 // The queries of the Grafana dashboard shipped in dev/dist, run by a real
@@ -17,7 +19,7 @@ func TestGrafanaQueriesOnRealInfluxDB(t *testing.T) {
 	db := testDatabase(t, base)
 	cfg := v1Config(base)
 	cfg.Database, cfg.AgentName = db, "lab-pi"
-	s, err := New(cfg, "eth0", Options{})
+	s, err := New(cfg, sink.Env{Series: "eth0"})
 	if err != nil {
 		t.Fatal(err)
 	}

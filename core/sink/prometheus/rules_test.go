@@ -130,7 +130,7 @@ func TestAlertRulesOnRealPrometheus(t *testing.T) {
 		t.Fatalf("cannot listen on the scrape target %s: %v", target, err)
 	}
 	var drops atomic.Uint64
-	s, err := New(Config{Enabled: true}, Options{Listener: ln, SinkStats: func() []sink.QueueStats {
+	s, err := New(Config{Serve: true}, Options{Listener: ln, SinkStats: func() []sink.QueueStats {
 		n := drops.Load()
 		return []sink.QueueStats{{Name: "mqtt", DroppedRecords: n, DroppedAlarms: n}}
 	}})
