@@ -160,7 +160,7 @@ func (d *dash) start() {
 	if err := d.s.Start(d.ctx); err != nil {
 		d.t.Fatal(err)
 	}
-	d.wait(`document.getElementById('stop').disabled === false`)
+	d.wait(`['starting', 'learning', 'watching'].includes(document.getElementById('state').dataset.state)`)
 }
 
 func (d *dash) send(recs ...*event.Record) {
@@ -199,6 +199,14 @@ func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 func TestDashboardLiveUpdate(t *testing.T) {
 	d := openDashboard(t, DefaultConfig())
 	d.start()
+	// Served on TCP without a token: the page shows, and says why it
+	// offers no control.
+	d.wait(`document.getElementById('run-note').textContent.includes('Read-only: the API listens on TCP without a token')`)
+	var disabled []bool
+	d.eval(`['start', 'stop', 'config-save'].map(id => document.getElementById(id).disabled)`, &disabled)
+	if len(disabled) != 3 || !disabled[0] || !disabled[1] || !disabled[2] {
+		t.Errorf("controls of a read-only API enabled: %v", disabled)
+	}
 	for i := range 10 {
 		d.send(window(i, 3))
 	}

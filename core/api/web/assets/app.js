@@ -169,6 +169,7 @@ function showStatus(st) {
     notes.push(`Run ${run.id} ${how} at ${when(run.ended)}.`);
   }
   if (st.restart_required) notes.push('The configuration changed: restart to apply it.');
+  if (st.read_only) notes.push('Read-only: ' + st.read_only_reason + '.');
   if (st.sinks) {
     for (const s of st.sinks) {
       if (s.dropped_records || s.failed) notes.push(`Sink ${s.name}: ${s.failed} failed, ${s.dropped_records} records dropped.`);
@@ -178,8 +179,9 @@ function showStatus(st) {
 
   if (st.state === 'failed') showError(new Error(run.error));
   else if (run && st.running && run.capture_error) showError(new Error('capture: ' + run.capture_error));
-  $('start').disabled = st.running;
-  $('stop').disabled = !st.running || st.state === 'stopping';
+  $('start').disabled = st.running || st.read_only;
+  $('stop').disabled = !st.running || st.state === 'stopping' || st.read_only;
+  for (const id of ['config-check', 'config-save', 'config-restart']) $(id).disabled = st.read_only;
 
   if (run && st.running && run.id !== state.run) startRun(run.id);
 }
