@@ -388,8 +388,12 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 		}
 	}
 	if !started {
-		if truncated == 0 {
-			m.log.Warn("capture file has no packets", "file", m.cfg.Device)
+		// A file without any packet is an error of the reader; here the
+		// filter left every packet out (or a WithSource stream was empty).
+		if m.file != nil && m.cfg.Filter != "" {
+			m.log.Warn("no packet of the capture file matches the filter", "file", m.file.Path(), "filter", m.cfg.Filter)
+		} else {
+			m.log.Warn("the capture has no packets", "device", m.cfg.Device)
 		}
 		return nil
 	}
