@@ -294,6 +294,8 @@ func TestCorruptPcapngBlock(t *testing.T) {
 		{"length longer", put(4, uint32(n+4)), fmt.Sprintf("block length %d at its start but 6 at its end", n+4)},
 		{"length shorter", put(4, uint32(n-4)), fmt.Sprintf("captured length 60 does not fit in a block of %d bytes", n-4)},
 		{"length shorter, by more than the options", put(4, uint32(n-64)), fmt.Sprintf("block length %d is shorter than the 32 bytes", n-64)},
+		{"length past the end of the file", put(4, uint32(n+4096)), fmt.Sprintf("block length %d at its start but %d at the end of its packet", n+4096, n)},
+		{"length beyond the options allowed", put(4, uint32(n+200000)), fmt.Sprintf("block length %d leaves 200000 bytes after its packet of 60 bytes; at most 131072", n+200000)},
 		{"trailing length", put(n-4, 7), fmt.Sprintf("block length %d at its start but 7 at its end", n)},
 		{"zeroed", func(b []byte) { clear(b[at : at+32]) }, "block of type 0x0 at byte"},
 		{"unknown interface", put(8, 5), "packet of interface 5, but the section declares 1 interfaces"},

@@ -16,6 +16,10 @@ const (
 	ngEPB = 6          // enhanced packet
 )
 
+// maxPacketOptions is the most bytes a packet block may hold after its
+// packet: the options allowance of libpcap's MAX_BLOCKSIZE_FOR_SNAPLEN.
+const maxPacketOptions = 128 << 10
+
 // ngMagic is the byte-order magic of a section header.
 const ngMagic = 0x1a2b3c4d
 
@@ -350,7 +354,10 @@ func (f *File) packetBlock(r *rawPacket, typ uint32, start int64, length uint32)
 		}
 		ifc = &f.sec.ifaces[0]
 		wire = f.u32(h[8:])
-		caplen = min(wire, uint32(ifc.snap), room)
+		caplen = min(wire, uint32(ifc.snap))
+		if caplen > room {
+			return f.corrupt(name, start, "packet of %d bytes does not fit in a block of %d bytes", caplen, length)
+		}
 	} else {
 		id := f.u32(h[8:])
 		if typ == ngPB {
@@ -366,11 +373,24 @@ func (f *File) packetBlock(r *rawPacket, typ uint32, start int64, length uint32)
 			return f.corrupt(name, start, "captured length %d does not fit in a block of %d bytes", caplen, length)
 		}
 	}
+	// What follows the packet is options (padding for a simple packet
+	// block): libpcap allows them 128 KiB, and so does netspot. More is a
+	// damaged length, which must not pass for a file cut short.
+	packet := (caplen + 3) &^ 3
+	if extra := room - packet; extra > maxPacketOptions {
+		return f.corrupt(name, start, "block length %d leaves %d bytes after its packet of %d bytes; at most %d of options are allowed", length, extra, caplen, maxPacketOptions)
+	}
 	keep := min(int(caplen), ifc.snap)
 	if int(length) <= readBuffer {
 		b, err := f.s.peek(int(length))
 		switch {
 		case err == io.ErrUnexpectedEOF:
+			// A block without options that ends where its packet does,
+			// followed by more of the file: its leading length is damaged,
+			// the file is not cut.
+			if bare := uint32(hdr) + packet + 4; bare < length && uint32(len(b)) >= bare && f.u32(b[bare-4:]) == bare {
+				return f.corrupt(name, start, "block length %d at its start but %d at the end of its packet", length, bare)
+			}
 			return f.cut()
 		case err != nil:
 			return f.readFailed(name, start, err)
