@@ -257,8 +257,12 @@ func (f *File) where(off int64) string {
 // corrupt is the error for a damaged record or block: it wraps ErrFormat
 // and says where the damage is and how many packets came before it.
 func (f *File) corrupt(what string, off int64, format string, args ...any) error {
-	return fmt.Errorf("capture: %s: %w: %s at %s (after %d packet records): %s",
-		f.path, ErrFormat, what, f.where(off), f.records, fmt.Sprintf(format, args...))
+	after := fmt.Sprintf("%d packet records", f.records)
+	if f.records == 1 {
+		after = "1 packet record"
+	}
+	return fmt.Errorf("capture: %s: %w: %s at %s (after %s): %s",
+		f.path, ErrFormat, what, f.where(off), after, fmt.Sprintf(format, args...))
 }
 
 // readFailed is the error for a read that failed for another reason than
