@@ -361,6 +361,12 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 		// Packet times are bounded so that window bounds never overflow.
 		tmax = int64(math.MaxInt64) - 2*P
 	)
+	defer func() {
+		if jumps > maxGapLogs {
+			m.log.Warn("capture timestamps jumped forward more times than logged",
+				"gaps_not_filled", jumps, "logged", maxGapLogs)
+		}
+	}()
 	closeWindow := func(partial bool, stop int64) {
 		now := m.clock.Now()
 		s := m.snapshot(w, k*P, stop)
@@ -421,10 +427,6 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 			last = t
 		}
 		dec.count(&pkt, w)
-	}
-	if jumps > maxGapLogs {
-		m.log.Warn("capture timestamps jumped forward more times than logged",
-			"gaps_not_filled", jumps, "logged", maxGapLogs)
 	}
 	var truncated uint64
 	if m.file != nil {
