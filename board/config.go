@@ -1,6 +1,7 @@
 package board
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -87,6 +88,9 @@ func (c *Config) Validate() error {
 			continue
 		}
 		if err := checkPinName(p.name); err != nil {
+			return config.Errorf(p.key, "%v", err)
+		}
+		if err := checkPinNumber(p.name); err != nil {
 			return config.Errorf(p.key, "%v", err)
 		}
 		id := pinID(p.name)
@@ -194,6 +198,61 @@ func checkPinName(name string) error {
 		}
 	}
 	return nil
+}
+
+// MaxHeaderGPIO is the highest GPIO number on the Raspberry Pi header: the
+// 40-pin header of every Pi since the B+ (and the 26-pin header of the
+// first ones) carries GPIO0 to GPIO27.
+const MaxHeaderGPIO = 27
+
+// headerPins maps the pins of the 40-pin header to their GPIO numbers;
+// -1 marks power and ground pins. A number above MaxHeaderGPIO is often a
+// header pin number given for a GPIO number: the error says which GPIO
+// that pin is.
+var headerPins = [41]int{
+	-1, -1, -1, 2, -1, 3, -1, 4, 14, -1, 15, 17, 18, 27, -1, 22, 23, -1, 24, 10, -1,
+	9, 25, 11, 8, -1, 7, 0, 1, 5, -1, 6, 12, 13, -1, 19, 16, 26, 20, -1, 21,
+}
+
+// checkPinNumber refuses a GPIO number ("GPIO<n>" in any case, or "<n>")
+// that is not on the header, whatever its number of digits, before the
+// pins are looked up at run time: netspot check finds it, with its line.
+func checkPinNumber(name string) error {
+	s := name
+	if len(s) >= 4 && strings.EqualFold(s[:4], "gpio") {
+		s = s[4:]
+		if len(s) > 1 && (s[0] == '-' || s[0] == '+') && allDigits(s[1:]) {
+			return fmt.Errorf("%s is not a GPIO number: the Raspberry Pi header has GPIO0 to GPIO%d", name, MaxHeaderGPIO)
+		}
+	}
+	if !allDigits(s) {
+		return nil // a line name such as "GPIO_GCLK" or "SDA1"
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err == nil && n <= MaxHeaderGPIO {
+		return nil
+	}
+	msg := fmt.Sprintf("GPIO%s is not on the Raspberry Pi header, which has GPIO0 to GPIO%d", strings.TrimLeft(s, "0"), MaxHeaderGPIO)
+	if err == nil && n < uint64(len(headerPins)) {
+		if g := headerPins[n]; g >= 0 {
+			msg += fmt.Sprintf(" (header pin %d is GPIO%d: give the GPIO number, not the pin number)", n, g)
+		} else {
+			msg += fmt.Sprintf(" (header pin %d is a power or ground pin)", n)
+		}
+	}
+	return errors.New(msg)
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // pinID maps the spellings of one GPIO number ("GPIO17", "gpio17", "17",

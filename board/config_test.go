@@ -3,6 +3,7 @@ package board
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -40,6 +41,14 @@ func TestValidateErrors(t *testing.T) {
 		{"same pin twice", func(c *Config) { c.AlarmLED = "GPIO17" }, "alarm_led", "already used by status_led"},
 		{"same pin spelt otherwise", func(c *Config) { c.Button = "gpio017" }, "button", "already used by status_led"},
 		{"same pin by number", func(c *Config) { c.Buzzer = "27" }, "buzzer", "already used by alarm_led"},
+		{"GPIO number above the header's", func(c *Config) { c.StatusLED = "GPIO99" }, "status_led", "GPIO99 is not on the Raspberry Pi header, which has GPIO0 to GPIO27"},
+		{"bare number above the header's", func(c *Config) { c.Buzzer = "28" }, "buzzer", "GPIO28 is not on the Raspberry Pi header"},
+		{"header pin number for a GPIO", func(c *Config) { c.AlarmLED = "40" }, "alarm_led", "(header pin 40 is GPIO21: give the GPIO number, not the pin number)"},
+		{"header power pin", func(c *Config) { c.Button = "gpio39" }, "button", "(header pin 39 is a power or ground pin)"},
+		{"GPIO number of many digits", func(c *Config) { c.Button = "GPIO12345" }, "button", "GPIO12345 is not on the Raspberry Pi header"},
+		{"GPIO number beyond 64 bits", func(c *Config) { c.Button = "GPIO" + strings.Repeat("9", 30) }, "button", "is not on the Raspberry Pi header"},
+		{"negative GPIO number", func(c *Config) { c.StatusLED = "GPIO-1" }, "status_led", "GPIO-1 is not a GPIO number"},
+		{"signed GPIO number", func(c *Config) { c.StatusLED = "gpio+3" }, "status_led", `invalid pin name "gpio+3"`},
 		{"enabled without outputs", func(c *Config) { c.Enable, c.StatusLED, c.AlarmLED, c.Buzzer = true, "", "", "" }, "enabled", "no output is set"},
 		{"debounce zero", func(c *Config) { c.Debounce = 0 }, "debounce", "between 5ms and 1s"},
 		{"debounce too long", func(c *Config) { c.Debounce = configDuration(2 * time.Second) }, "debounce", "out of range"},
@@ -81,6 +90,16 @@ func TestValidateAccepts(t *testing.T) {
 	c.AlarmHold, c.BuzzerRest, c.NoPacketsFor, c.BrokerDownFor = 0, 0, 0, 0
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	// Every GPIO of the header, in each spelling.
+	for n := 0; n <= MaxHeaderGPIO; n++ {
+		for _, name := range []string{fmt.Sprintf("GPIO%d", n), fmt.Sprintf("gpio%02d", n), fmt.Sprint(n)} {
+			c := DefaultConfig()
+			c.StatusLED, c.AlarmLED, c.Buzzer, c.Button = name, "", "", ""
+			if err := c.Validate(); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
 	}
 }
 

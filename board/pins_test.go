@@ -190,9 +190,9 @@ func TestResolvePinsFromTheRegistry(t *testing.T) {
 func TestResolvePinsUnknownName(t *testing.T) {
 	_, _, src := pi5()
 	cfg := testConfig()
-	cfg.Buzzer = "GPIO99"
+	cfg.Buzzer = "PWM9" // a line name that Validate cannot judge
 	_, err := resolvePins(cfg, src)
-	assertFieldError(t, err, "buzzer", `no GPIO line named "GPIO99" on this machine (it has GPIO0, GPIO1, GPIO2, GPIO3`)
+	assertFieldError(t, err, "buzzer", `no GPIO line named "PWM9" on this machine (it has GPIO0, GPIO1, GPIO2, GPIO3`)
 	if !strings.Contains(err.Error(), "and ") || strings.Contains(err.Error(), " -,") {
 		t.Errorf("list of lines not summarized: %v", err)
 	}

@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bufio"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,40 +11,65 @@ import (
 	"os"
 	"sync/atomic"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
-
 	"netspot/core/capture/filter"
 )
 
-// maxRecord is the longest packet record accepted from a file: libpcap's
-// maximum snapshot length. A longer record means a corrupt file, and
-// refusing it keeps memory bounded whatever the file says.
-const maxRecord = 262144
+// Limits on what a capture file may declare. Every length is checked
+// against them before anything is read, so that memory stays bounded
+// whatever the file says; they are libpcap's, so that a file tcpdump reads
+// is read here too.
+const (
+	// MaxRecord is the longest packet record accepted: libpcap's maximum
+	// snapshot length (MAXIMUM_SNAPLEN). A pcap record declaring more is a
+	// corrupt file, as for libpcap. A pcapng packet block may hold more
+	// (libpcap reads it too), but only its first MaxRecord bytes, or the
+	// interface's snapshot length if smaller, are kept.
+	MaxRecord = 262144
+	// MaxBlock is the longest pcapng block accepted: libpcap's
+	// INITIAL_MAX_BLOCKSIZE (16 MiB). A block declaring more is a corrupt
+	// file. Blocks are streamed, not held whole: this is a check on the
+	// file, not the memory netspot uses.
+	MaxBlock = 16 << 20
+	// MaxInterfaces is the most interfaces one pcapng section may declare
+	// (the 16-bit interface numbers of the obsolete packet block).
+	MaxInterfaces = 65536
+)
 
-// readBuffer is the read-ahead on capture files: large enough that reading
-// costs few system calls, small enough for a board with little memory.
-const readBuffer = 256 << 10
+// readBuffer is the read-ahead on capture files: a packet record of
+// MaxRecord bytes with its header and up to 64 KiB of pcapng options is
+// read in place; it is the memory a file reader uses, whatever the file.
+const readBuffer = MaxRecord + 64<<10
 
-// File reads a pcap or pcapng capture file (optionally gzip-compressed),
-// streaming it with bounded memory whatever its size.
+// gzipBuffer is the read-ahead on the compressed bytes of a gzip file.
+const gzipBuffer = 32 << 10
+
+// maxTime bounds packet times (Unix seconds, either side of 1970): a pcapng
+// timestamp beyond (year 2261) is taken as this, so that window arithmetic
+// on nanoseconds never overflows.
+const maxTime = 9_200_000_000
+
+// File reads a pcap or pcapng capture file, plain or gzip-compressed,
+// streaming it with bounded memory whatever its size and content.
 type File struct {
 	path  string
 	f     *os.File
 	count *countingReader
 	size  int64
+	s     *stream
+	gz    bool // s reads decompressed bytes
 
-	pcap *pcapgo.Reader
-	ng   *pcapgo.NgReader
-	link Link // link of a pcap file
+	ng   bool    // pcapng, else pcap
+	pcap pcapHdr // pcap file header
+	sec  ngSection
+
+	big []byte // a packet of a pcapng block too large for the buffer
 
 	expr  *filter.Expr
 	progs [LinkNetwork + 1]*filter.Program
 
-	records   uint64 // records read, matching the filter or not
+	records   uint64 // packet records read, matching the filter or not
 	truncated atomic.Uint64
-	done      bool
+	err       error // what Next returns once the file is done (io.EOF or an error)
 }
 
 // countingReader counts the bytes read from the file, for progress bars.
@@ -93,46 +119,72 @@ func newFile(path string, f *os.File, fx *filter.Expr) (*File, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("capture: %s: %w: is a directory", path, ErrFormat)
 	}
-	file := &File{path: path, f: f, size: st.Size(), expr: fx}
 	if st.Mode().IsRegular() && st.Size() == 0 {
 		return nil, fmt.Errorf("capture: %s: %w: the file is empty", path, ErrFormat)
 	}
-	file.count = &countingReader{r: f}
-	br := bufio.NewReaderSize(file.count, readBuffer)
-	magic, err := br.Peek(4)
+	file, err := newReader(path, f, st.Size(), fx)
 	if err != nil {
-		if len(magic) == 0 {
-			return nil, fmt.Errorf("capture: %s: %w: the file is empty", path, ErrFormat)
+		return nil, err
+	}
+	file.f = f
+	return file, nil
+}
+
+// newReader reads a capture from r, of size bytes (0 if unknown), called
+// path in errors.
+func newReader(path string, r io.Reader, size int64, fx *filter.Expr) (*File, error) {
+	file := &File{path: path, size: size, expr: fx}
+	file.count = &countingReader{r: r}
+	var src io.Reader = file.count
+	raw := bufio.NewReaderSize(src, gzipBuffer)
+	if m, _ := raw.Peek(2); len(m) == 2 && m[0] == 0x1f && m[1] == 0x8b {
+		zr, err := gzip.NewReader(raw)
+		if err != nil {
+			return nil, fmt.Errorf("capture: %s: %w: bad gzip header: %v", path, ErrFormat, err)
 		}
-		return nil, fmt.Errorf("capture: %s: %w: only %d bytes, too short for a capture file header", path, ErrFormat, len(magic))
+		file.gz = true
+		src = zr
+	} else {
+		src = raw
+	}
+	file.s = newStream(src, readBuffer)
+	magic, err := file.s.peek(4)
+	if err != nil {
+		switch {
+		case len(magic) == 0 && (err == io.EOF || err == io.ErrUnexpectedEOF):
+			return nil, fmt.Errorf("capture: %s: %w: the file is empty", path, ErrFormat)
+		case err == io.ErrUnexpectedEOF:
+			return nil, fmt.Errorf("capture: %s: %w: only %d bytes, too short for a capture file header", path, ErrFormat, len(magic))
+		}
+		return nil, fmt.Errorf("capture: %s: %w: %v", path, ErrFormat, err)
 	}
 	switch m := binary.LittleEndian.Uint32(magic); {
-	case m == 0x0a0d0d0a:
-		ng, err := pcapgo.NewNgReader(br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
-		if err != nil {
-			return nil, fmt.Errorf("capture: %s: %w: bad pcapng section header: %s", path, ErrFormat, describe(err))
+	case m == ngSHB:
+		file.ng = true
+		switch err := file.readSectionHeader(); {
+		case err == io.EOF:
+			return nil, fmt.Errorf("capture: %s: %w: bad pcapng section header: %s", path, ErrFormat, headerError(err))
+		case err != nil:
+			return nil, err
 		}
-		file.ng = ng
-	case isPcapMagic(m) || (magic[0] == 0x1f && magic[1] == 0x8b):
-		r, err := pcapgo.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("capture: %s: %w: bad pcap file header: %s", path, ErrFormat, describe(err))
+	case isPcapMagic(m):
+		if err := file.readPcapHeader(); err != nil {
+			return nil, fmt.Errorf("capture: %s: %w: bad pcap file header: %s", path, ErrFormat, err)
 		}
-		if r.Snaplen() < maxRecord {
-			// Accept records up to libpcap's limit even when the header
-			// declares less (as tcpdump and Wireshark do), but no more.
-			r.SetSnaplen(maxRecord)
-		}
-		link, ok := linkFromDLT(uint32(r.LinkType()))
+		link, ok := linkFromDLT(file.pcap.dlt)
 		if !ok {
-			return nil, fmt.Errorf("capture: %s: %w: link type %d (%s) is not supported; supported: %s", path, ErrFormat, uint32(r.LinkType()), r.LinkType(), SupportedLinkTypes)
+			return nil, fmt.Errorf("capture: %s: %w: link type %d is not supported; supported: %s", path, ErrFormat, file.pcap.dlt, SupportedLinkTypes)
 		}
-		file.pcap, file.link = r, link
+		file.pcap.link = link
 		if _, err := file.program(link); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("capture: %s: %w: not a pcap or pcapng file (starts with % x)", path, ErrFormat, magic)
+		what := "file"
+		if file.gz {
+			what = "gzip-compressed file"
+		}
+		return nil, fmt.Errorf("capture: %s: %w: not a pcap or pcapng %s (starts with % x)", path, ErrFormat, what, magic)
 	}
 	return file, nil
 }
@@ -145,13 +197,12 @@ func isPcapMagic(m uint32) bool {
 	return false
 }
 
-// describe turns the reader's errors into words for a user.
-func describe(err error) string {
-	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return "the file ends inside its header"
+// headerError turns a short read of a file header into words for a user.
+func headerError(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errors.New("the file ends inside its header")
 	}
-	return err.Error()
+	return err
 }
 
 // targetOf is the filter target for a link.
@@ -195,81 +246,102 @@ func (f *File) program(l Link) (*filter.Program, error) {
 	return p, nil
 }
 
-// ngLink is the link of a pcapng packet. The reader, asked for mixed link
-// types, gives each packet its interface's link type; interfaces are
-// declared per section, so a packet's interface index alone does not say.
-// Packets of an unsupported link type are counted but not decoded.
-func ngLink(ci *gopacket.CaptureInfo) Link {
-	if len(ci.AncillaryData) == 0 {
-		return LinkUnknown
+// where says where in the file a record or block starts, for errors.
+func (f *File) where(off int64) string {
+	if f.gz {
+		return fmt.Sprintf("byte %d of the decompressed data", off)
 	}
-	lt, ok := ci.AncillaryData[0].(layers.LinkType)
-	if !ok {
-		return LinkUnknown
+	return fmt.Sprintf("byte %d", off)
+}
+
+// corrupt is the error for a damaged record or block: it wraps ErrFormat
+// and says where the damage is and how many packets came before it.
+func (f *File) corrupt(what string, off int64, format string, args ...any) error {
+	after := fmt.Sprintf("%d packet records", f.records)
+	if f.records == 1 {
+		after = "1 packet record"
 	}
-	l, _ := linkFromDLT(uint32(lt))
-	return l
+	return fmt.Errorf("capture: %s: %w: %s at %s (after %s): %s",
+		f.path, ErrFormat, what, f.where(off), after, fmt.Sprintf(format, args...))
+}
+
+// readFailed is the error for a read that failed for another reason than
+// the end of the file: corrupt gzip data, or an I/O error.
+func (f *File) readFailed(what string, off int64, err error) error {
+	if f.gz {
+		return f.corrupt(what, off, "gzip data: %v", err)
+	}
+	return f.corrupt(what, off, "read error: %v", err)
+}
+
+// rawPacket is one record as a reader found it.
+type rawPacket struct {
+	data []byte
+	wire int
+	time int64
+	link Link
 }
 
 // Next fills p with the next packet that matches the filter. It returns
 // io.EOF at the end of the file, including when the file ends in the
-// middle of a record (see Truncated). Any other error wraps ErrFormat and
-// says which record is corrupt.
+// middle of a record (see Truncated). A corrupt record or block, anywhere
+// in the file, is an error wrapping ErrFormat that says where it is; so is
+// a file that holds no packet at all.
 func (f *File) Next(p *Packet) error {
 	for {
-		if f.done {
-			return io.EOF
+		if f.err != nil {
+			return f.err
 		}
 		var (
-			data []byte
-			ci   gopacket.CaptureInfo
-			err  error
-			link = f.link
+			r   rawPacket
+			err error
 		)
-		if f.pcap != nil {
-			data, ci, err = f.pcap.ZeroCopyReadPacketData()
+		if f.ng {
+			err = f.nextBlock(&r)
 		} else {
-			data, ci, err = f.ng.ZeroCopyReadPacketData()
+			err = f.nextRecord(&r)
 		}
 		if err != nil {
-			f.done = true
-			switch {
-			case errors.Is(err, io.EOF) && ci.CaptureLength == 0:
-				return io.EOF
-			case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-				// The record header was read but not its data, or only
-				// part of either.
-				f.truncated.Add(1)
-				return io.EOF
+			f.err = err
+			if err == io.EOF && f.records == 0 {
+				f.err = f.noPackets()
 			}
-			return fmt.Errorf("capture: %s: %w: record %d: %v", f.path, ErrFormat, f.records+1, err)
+			return f.err
 		}
 		f.records++
-		if f.ng != nil {
-			link = ngLink(&ci)
-		}
-		if ci.CaptureLength > maxRecord {
-			f.done = true
-			return fmt.Errorf("capture: %s: %w: record %d: capture length %d exceeds %d", f.path, ErrFormat, f.records, ci.CaptureLength, maxRecord)
-		}
-		prog, err := f.program(link)
+		prog, err := f.program(r.link)
 		if err != nil {
-			f.done = true
+			f.err = err
 			return err
 		}
-		if prog != nil && !prog.Match(data, ci.Length, 0) {
+		if prog != nil && !prog.Match(r.data, r.wire, 0) {
 			continue
 		}
-		p.Data = data
-		p.Length = ci.Length
-		if p.Length < len(data) {
-			p.Length = len(data)
-		}
-		p.Time = ci.Timestamp.UnixNano()
-		p.Link = link
+		p.Data = r.data
+		p.Length = max(r.wire, len(r.data))
+		p.Time = r.time
+		p.Link = r.link
 		p.Proto = 0
 		return nil
 	}
+}
+
+// noPackets is the error for a file that ends before its first packet.
+func (f *File) noPackets() error {
+	why := "the file holds only its header"
+	switch {
+	case f.truncated.Load() > 0:
+		why = "the file ends inside its first packet record"
+	case f.ng:
+		why = "the file holds no packet block"
+	}
+	return fmt.Errorf("capture: %s: %w: no packets (%s)", f.path, ErrFormat, why)
+}
+
+// cut notes a record that the end of the file cut short, and ends the file.
+func (f *File) cut() error {
+	f.truncated.Add(1)
+	return io.EOF
 }
 
 // Truncated reports how many records were cut short by the end of the file
@@ -287,4 +359,18 @@ func (f *File) Size() int64 { return f.size }
 func (f *File) Path() string { return f.path }
 
 // Close closes the file.
-func (f *File) Close() error { return f.f.Close() }
+func (f *File) Close() error {
+	if f.f == nil {
+		return nil
+	}
+	return f.f.Close()
+}
+
+// adjustSnaplen is the snapshot length a file or interface declares, as
+// libpcap takes it: 0 or more than MaxRecord means MaxRecord.
+func adjustSnaplen(n uint32) int {
+	if n == 0 || n > MaxRecord {
+		return MaxRecord
+	}
+	return int(n)
+}

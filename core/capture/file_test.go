@@ -16,6 +16,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"netspot/core/capture/filter"
 )
 
 // tcpFrame builds an Ethernet/IPv4/TCP frame to port dport.
@@ -75,6 +77,15 @@ func writePcap(t testing.TB, path string, nanos bool, lt layers.LinkType, recs [
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// gzipped compresses b.
+func gzipped(b []byte) []byte {
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	zw.Write(b)
+	zw.Close()
+	return out.Bytes()
 }
 
 func readAll(t *testing.T, f *File) ([]Packet, error) {
@@ -348,14 +359,52 @@ func TestFileErrors(t *testing.T) {
 			}
 		})
 	}
-	// A header without packets is a valid, empty capture.
-	f, err := OpenFile(write("nopackets.pcap", header(0xa1b2c3d4, 2, 1)), "")
+	// A file without packets opens, then is an ErrFormat at the first
+	// Next, whatever its format, and again at every later call.
+	ngEmpty := func() []byte {
+		var b bytes.Buffer
+		w, err := pcapgo.NewNgWriter(&b, layers.LinkTypeEthernet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		return b.Bytes()
+	}()
+	oneRec := func() []byte {
+		p := filepath.Join(dir, "one.pcap")
+		writePcap(t, p, false, layers.LinkTypeEthernet, []rec{{data: tcpFrame(t, 80), ts: t0}})
+		b, _ := os.ReadFile(p)
+		return b
+	}()
+	for _, c := range []struct {
+		name, says string
+		data       []byte
+	}{
+		{"nopackets.pcap", "no packets (the file holds only its header)", header(0xa1b2c3d4, 2, 1)},
+		{"nopackets.pcap.gz", "no packets (the file holds only its header)", gzipped(header(0xa1b2c3d4, 2, 1))},
+		{"nopackets.pcapng", "no packets (the file holds no packet block)", ngEmpty},
+		{"cutfirst.pcap", "no packets (the file ends inside its first packet record)", oneRec[:len(oneRec)-5]},
+	} {
+		f, err := OpenFile(write(c.name, c.data), "")
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var p Packet
+		for range 2 {
+			if err := f.Next(&p); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), c.says) {
+				t.Errorf("%s: Next = %v, want ErrFormat saying %q", c.name, err, c.says)
+			}
+		}
+		f.Close()
+	}
+	// Packets that the filter leaves out are not a file without packets.
+	f, err := OpenFile(write("filtered.pcap", oneRec), "udp")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var p Packet
 	if err := f.Next(&p); err != io.EOF {
-		t.Errorf("Next on a capture without packets: %v, want io.EOF", err)
+		t.Errorf("Next on a capture whose packets the filter leaves out: %v, want io.EOF", err)
 	}
 	f.Close()
 	// A filter that does not parse is reported before the file is read.
@@ -420,14 +469,14 @@ func TestCorruptRecord(t *testing.T) {
 	}
 }
 
-// FuzzOpenFile feeds arbitrary bytes as a capture file: an error or
-// packets, never a panic, never more than maxRecord bytes per packet.
+// FuzzOpenFile feeds arbitrary bytes as a capture file (see checkCapture).
 func FuzzOpenFile(f *testing.F) {
 	dir := f.TempDir()
 	p := filepath.Join(dir, "seed.pcap")
 	writePcap(f, p, false, layers.LinkTypeEthernet, []rec{{data: tcpFrame(f, 80), ts: t0}, {data: udpFrame(f), ts: t0}})
 	b, _ := os.ReadFile(p)
 	f.Add(b)
+	f.Add(gzipped(b))
 	writePcap(f, p, true, layers.LinkTypeLinuxSLL2, []rec{{data: make([]byte, 40), ts: t0}})
 	b, _ = os.ReadFile(p)
 	f.Add(b)
@@ -437,27 +486,70 @@ func FuzzOpenFile(f *testing.F) {
 	w.WritePacket(gopacket.CaptureInfo{Timestamp: t0, CaptureLength: len(fr), Length: len(fr)}, fr)
 	w.Flush()
 	f.Add(ng.Bytes())
+	f.Add(gzipped(ng.Bytes()))
 	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0})
+	f.Add(bytes.Join([][]byte{pcapHeader(40, 1), pcapRecord(1, 100, 100, make([]byte, 100))}, nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		path := filepath.Join(t.TempDir(), "fuzz.pcap")
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
+		checkCapture(t, data)
+	})
+}
+
+// FuzzPcapngBlocks feeds arbitrary blocks after a valid section header and
+// interface description, plain or gzip-compressed, so that the fuzzer
+// works on block parsing rather than on finding a file header.
+func FuzzPcapngBlocks(f *testing.F) {
+	fr := tcpFrame(f, 80)
+	good, _ := ngPackets(f, 2)
+	head := len(ngSHBBlock()) + len(ngIDBBlock(1, 0))
+	f.Add(good[head:], false)
+	f.Add(good[head:], true)
+	f.Add(ngIDBBlock(101, 64, ngOption(optTSResol, []byte{0x89}), ngOption(optTSOffset, make([]byte, 8))), false)
+	f.Add(ngBlock(ngSPB, append([]byte{60, 0, 0, 0}, fr...)), false)
+	f.Add(ngBlock(5, make([]byte, 20)), true)
+	f.Add(bytes.Join([][]byte{ngSHBBlock(), ngIDBBlock(1, 0), ngEPBBlock(1, 0, 60, 60, fr)}, nil), false)
+	f.Add(ngEPBBlock(0, 1, 8<<10, 8<<10, make([]byte, 8<<10)), false)
+	f.Fuzz(func(t *testing.T, blocks []byte, gz bool) {
+		file := bytes.Join([][]byte{ngSHBBlock(), ngIDBBlock(1, 0), blocks}, nil)
+		if gz {
+			file = gzipped(file)
 		}
-		file, err := OpenFile(path, "tcp or arp")
+		checkCapture(t, file)
+	})
+}
+
+// checkCapture reads data as a capture file. Whatever it holds, reading
+// ends with an error wrapping ErrFormat or with io.EOF, never a panic; no
+// packet is longer than MaxRecord; an error is returned again by every
+// later Next.
+func checkCapture(t *testing.T, data []byte) {
+	fx, err := filter.Parse("tcp or arp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := newReader("fuzz", bytes.NewReader(data), int64(len(data)), fx)
+	if err != nil {
+		if !errors.Is(err, ErrFormat) {
+			t.Fatalf("OpenFile: %v does not wrap ErrFormat", err)
+		}
+		return
+	}
+	defer file.Close()
+	var pkt Packet
+	for i := 0; i < 10000; i++ {
+		err := file.Next(&pkt)
 		if err != nil {
+			if err != io.EOF && !errors.Is(err, ErrFormat) {
+				t.Fatalf("Next: %v is neither io.EOF nor ErrFormat", err)
+			}
+			if again := file.Next(&pkt); again != err {
+				t.Fatalf("Next after %v: %v", err, again)
+			}
 			return
 		}
-		defer file.Close()
-		var pkt Packet
-		for i := 0; i < 10000; i++ {
-			if err := file.Next(&pkt); err != nil {
-				return
-			}
-			if len(pkt.Data) > maxRecord {
-				t.Fatalf("packet of %d bytes", len(pkt.Data))
-			}
+		if len(pkt.Data) > MaxRecord || pkt.Length < len(pkt.Data) {
+			t.Fatalf("packet of %d bytes, %d on the wire", len(pkt.Data), pkt.Length)
 		}
-	})
+	}
 }
 
 // BenchmarkFileNext reads packets from a capture file in the page cache:

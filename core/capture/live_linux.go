@@ -79,8 +79,8 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // OpenLive opens a capture socket on c.Device. Errors wrap ErrNotFound
 // (no such interface) or are a *PermissionError naming the capability.
 func OpenLive(c LiveConfig) (*Live, error) {
-	if c.SnapLen <= 0 || c.SnapLen > maxRecord {
-		return nil, fmt.Errorf("capture: snapshot length %d out of range 1..%d", c.SnapLen, maxRecord)
+	if c.SnapLen <= 0 || c.SnapLen > MaxRecord {
+		return nil, fmt.Errorf("capture: snapshot length %d out of range 1..%d", c.SnapLen, MaxRecord)
 	}
 	fx, err := filter.Parse(c.Filter)
 	if err != nil {

@@ -11,11 +11,17 @@
 // of a file ends just after its last packet (Partial) and the window flushed
 // when the context is cancelled ends then (Partial).
 //
-// Odd timestamps in files. A packet whose timestamp goes backwards (out of
-// order) is counted in the current window. A jump forward of more than
-// MaxEmptyWindows periods (a corrupt timestamp, a capture paused for days)
-// is not filled with empty windows: the miner logs it and starts again at
-// the packet's window.
+// Gaps in files. A packet whose timestamp goes backwards (out of order) is
+// counted in the current window. A jump forward is filled with the empty
+// windows that live capture would have emitted (a night of silence is
+// information), within two bounds that keep the work proportional to the
+// file: a gap of at most MaxEmptyWindows periods, and at most
+// MaxEmptyWindows empty windows plus EmptyWindowsPerPacket per packet read
+// in the whole replay. A jump beyond them (a capture paused for days, files
+// joined end to end, a corrupt timestamp, or a file of a few packets
+// declaring months) is a discontinuity, handled as a step of the live clock
+// is: the current window ends, the windows start again at the packet's
+// window, and the jump is logged, without the empty windows in between.
 //
 // Clock steps. A live window's bounds are wall-clock times, and the wall
 // clock can be set while netspot runs: a board without a battery-backed
@@ -42,6 +48,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -52,9 +59,22 @@ import (
 	"netspot/core/event"
 )
 
-// MaxEmptyWindows is the longest run of empty windows a capture file's
-// timestamps can create; a longer gap restarts the windows at the next packet.
-const MaxEmptyWindows = 100000
+// Bounds on the empty windows that fill gaps in a replayed capture (see
+// the package doc): a gap of more than MaxEmptyWindows periods, or one that
+// would take the replay past MaxEmptyWindows empty windows plus
+// EmptyWindowsPerPacket per packet read so far, restarts the windows at the
+// next packet. At a period of 1 s, MaxEmptyWindows is 27 hours: a night,
+// or a weekend day, of silence is filled. Real week-long captures of quiet
+// devices need up to a few dozen empty windows per packet at 1 s and a few
+// hundred at 100 ms.
+const (
+	MaxEmptyWindows       = 100000
+	EmptyWindowsPerPacket = 1000
+)
+
+// maxGapLogs is how many unfilled gaps a replay logs one by one; the rest
+// are counted in one line at the end.
+const maxGapLogs = 5
 
 // Clock is the miner's time source: it times live windows and measures how
 // long decoding takes. Tests pass a fake one.
@@ -135,6 +155,10 @@ type Miner struct {
 	packets atomic.Uint64
 	dropped atomic.Uint64
 
+	// Gap bounds of a replay: MaxEmptyWindows and EmptyWindowsPerPacket,
+	// smaller in tests.
+	gapMax, gapPerPacket int64
+
 	mu     sync.Mutex
 	closed bool
 }
@@ -157,7 +181,7 @@ func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Min
 	for _, opt := range opts {
 		opt(&o)
 	}
-	m := &Miner{cfg: c, period: period, log: log, clock: o.clock}
+	m := &Miner{cfg: c, period: period, log: log, clock: o.clock, gapMax: MaxEmptyWindows, gapPerPacket: EmptyWindowsPerPacket}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	m.seed = binary.LittleEndian.Uint64(b[:])
@@ -304,6 +328,20 @@ func (m *Miner) snapshot(w *window, start, end int64) *event.Snapshot {
 	}
 }
 
+// gapTooLong says why a gap of the given number of empty windows is not
+// filled, after filled empty windows and n packets; "" if it is filled.
+func (m *Miner) gapTooLong(gap, filled int64, n uint64) string {
+	switch {
+	case gap <= 0:
+		return ""
+	case gap > m.gapMax:
+		return fmt.Sprintf("longer than %d periods", m.gapMax)
+	case filled+gap > m.gapMax+m.gapPerPacket*int64(min(n, 1<<40)):
+		return fmt.Sprintf("the capture has given %d empty windows for %d packets; at most %d plus %d per packet are filled", filled, n, m.gapMax, m.gapPerPacket)
+	}
+	return ""
+}
+
 // runFile replays a capture file, or the source given WithSource, on its
 // packet clock.
 func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
@@ -318,7 +356,17 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 		last     int64 // largest timestamp in the current window
 		n        uint64
 		lastMark = m.clock.Now()
+		filled   int64 // empty windows emitted in gaps
+		jumps    int   // gaps not filled
+		// Packet times are bounded so that window bounds never overflow.
+		tmax = int64(math.MaxInt64) - 2*P
 	)
+	defer func() {
+		if jumps > maxGapLogs {
+			m.log.Warn("capture timestamps jumped forward more times than logged",
+				"gaps_not_filled", jumps, "logged", maxGapLogs)
+		}
+	}()
 	closeWindow := func(partial bool, stop int64) {
 		now := m.clock.Now()
 		s := m.snapshot(w, k*P, stop)
@@ -349,7 +397,7 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 			return fmt.Errorf("miner: %w", err)
 		}
 		n++
-		t := pkt.Time
+		t := max(min(pkt.Time, tmax), -tmax)
 		switch {
 		case !started:
 			started = true
@@ -359,11 +407,16 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 		case t >= end:
 			next := floorDiv(t, P)
 			closeWindow(false, end)
-			if gap := next - k - 1; gap > MaxEmptyWindows {
-				m.log.Warn("capture file timestamps jump forward; not emitting the empty windows in between",
-					"from", time.Unix(0, end).UTC(), "to", time.Unix(0, t).UTC(), "windows", gap)
+			gap := next - k - 1
+			if why := m.gapTooLong(gap, filled, n); why != "" {
+				jumps++
+				if jumps <= maxGapLogs {
+					m.log.Warn("capture timestamps jump forward; the windows start again at the next packet, without the empty windows in between",
+						"from", time.Unix(0, end).UTC(), "to", time.Unix(0, t).UTC(), "periods", gap, "because", why)
+				}
 				k = next
 			} else {
+				filled += gap
 				for k++; k < next; k++ {
 					closeWindow(false, (k+1)*P)
 				}
@@ -388,8 +441,12 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 		}
 	}
 	if !started {
-		if truncated == 0 {
-			m.log.Warn("capture file has no packets", "file", m.cfg.Device)
+		// A file without any packet is an error of the reader; here the
+		// filter left every packet out (or a WithSource stream was empty).
+		if m.file != nil && m.cfg.Filter != "" {
+			m.log.Warn("no packet of the capture file matches the filter", "file", m.file.Path(), "filter", m.cfg.Filter)
+		} else {
+			m.log.Warn("the capture has no packets", "device", m.cfg.Device)
 		}
 		return nil
 	}

@@ -152,15 +152,26 @@ func TestFileWindows(t *testing.T) {
 }
 
 func TestFileEmptyAndBroken(t *testing.T) {
-	// A header without packets: no window, no error.
+	// A header without packets: no window, and ErrFormat (an empty file).
 	p := writeCapture(t)
 	m, err := New(fileConfig(p), time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := collect(t, m, context.Background())
-	if err != nil || len(got) != 0 {
-		t.Errorf("empty capture: %d windows, err %v", len(got), err)
+	if !errors.Is(err, capture.ErrFormat) || !strings.Contains(err.Error(), "no packets") || len(got) != 0 {
+		t.Errorf("empty capture: %d windows, err %v; want none and ErrFormat", len(got), err)
+	}
+	m.Close()
+
+	// Packets that the filter leaves out: no window, no error.
+	c := fileConfig(writeCapture(t, 100*ms))
+	c.Filter = "udp"
+	if m, err = New(c, time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = collect(t, m, context.Background()); err != nil || len(got) != 0 {
+		t.Errorf("filtered out: %d windows, err %v; want none and no error", len(got), err)
 	}
 	m.Close()
 

@@ -518,7 +518,13 @@ type gen struct {
 	code   []insn
 	labels []int // label id -> instruction index, -1 until placed
 	nh     uint32
+	full   bool // more than maxGenerated instructions: generation stopped
 }
+
+// maxGenerated bounds the instructions generated before the jumps to the
+// next instruction are dropped: far more than a program of MaxInstructions
+// needs, and a bound on what a long filter costs to compile.
+const maxGenerated = 4 * MaxInstructions
 
 func (g *gen) newLabel() int {
 	g.labels = append(g.labels, -1)
@@ -533,6 +539,44 @@ func (g *gen) emit(raw bpf.RawInstruction) {
 
 func (g *gen) emitJump(raw bpf.RawInstruction, jt, jf int) {
 	g.code = append(g.code, insn{raw: raw, jt: jt, jf: jf, ja: -1})
+}
+
+// dropNextJumps drops every unconditional jump to the instruction that
+// follows it, once the instructions between are dropped too: jumps go
+// forward only, so one pass from the end decides each jump after all those
+// it depends on. Labels placed later (yes, no) are never next.
+func (g *gen) dropNextJumps() {
+	n := len(g.code)
+	keep := make([]bool, n)
+	keptFrom := make([]int, n+1) // kept instructions in [i, n)
+	for i := n - 1; i >= 0; i-- {
+		keep[i] = true
+		if l := g.code[i].ja; l >= 0 {
+			if to := g.labels[l]; to > i && to <= n && keptFrom[i+1] == keptFrom[to] {
+				keep[i] = false
+			}
+		}
+		keptFrom[i] = keptFrom[i+1]
+		if keep[i] {
+			keptFrom[i]++
+		}
+	}
+	// An instruction's new index is the number kept before it.
+	newIndex := make([]int, n+1)
+	code := g.code[:0]
+	for i := range n {
+		newIndex[i] = len(code)
+		if keep[i] {
+			code = append(code, g.code[i])
+		}
+	}
+	newIndex[n] = len(code)
+	g.code = code
+	for l, at := range g.labels {
+		if at >= 0 {
+			g.labels[l] = newIndex[at]
+		}
+	}
 }
 
 const (
@@ -569,6 +613,10 @@ func sizeCode(n uint8) uint16 {
 
 // compile emits code for t that jumps to label yes when t holds, no otherwise.
 func (g *gen) compile(t test, yes, no int) {
+	if len(g.code) > maxGenerated {
+		g.full = true
+		return
+	}
 	switch t := t.(type) {
 	case tAnd:
 		m := g.newLabel()
@@ -625,25 +673,10 @@ func (c *compiler) generate(t test) ([]bpf.RawInstruction, error) {
 	g := &gen{nh: c.nh}
 	yes, no := g.newLabel(), g.newLabel()
 	g.compile(t, yes, no)
-	// An unconditional jump to the very next instruction is dropped.
-	for {
-		removed := false
-		for i := 0; i < len(g.code); i++ {
-			if g.code[i].ja >= 0 && g.labels[g.code[i].ja] == i+1 {
-				g.code = append(g.code[:i], g.code[i+1:]...)
-				for l, at := range g.labels {
-					if at > i {
-						g.labels[l] = at - 1
-					}
-				}
-				removed = true
-				break
-			}
-		}
-		if !removed {
-			break
-		}
+	if g.full {
+		return nil, &Error{Expr: c.expr, Msg: fmt.Sprintf("compiles to more than %d instructions, the kernel's limit", MaxInstructions)}
 	}
+	g.dropNextJumps()
 	g.place(yes)
 	g.emit(bpf.RawInstruction{Op: opRet | srcK, K: Accept})
 	g.place(no)

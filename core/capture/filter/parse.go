@@ -42,11 +42,35 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Word != "" {
-		return fmt.Sprintf("filter %q: at %q (word %d): %s", e.Expr, e.Word, e.Pos, e.Msg)
+	expr := e.Expr
+	if len(expr) > shownExpr {
+		// A filter of kilobytes would bury the message; its start and its
+		// length are enough to find it.
+		expr = fmt.Sprintf("%s... (%d bytes)", strings.ToValidUTF8(expr[:shownExpr], ""), len(e.Expr))
 	}
-	return fmt.Sprintf("filter %q: %s", e.Expr, e.Msg)
+	word := e.Word
+	if len(word) > shownExpr {
+		word = strings.ToValidUTF8(word[:shownExpr], "") + "..."
+	}
+	if e.Word != "" {
+		return fmt.Sprintf("filter %q: at %q (word %d): %s", expr, word, e.Pos, e.Msg)
+	}
+	return fmt.Sprintf("filter %q: %s", expr, e.Msg)
 }
+
+// Limits on a filter expression, checked before it is compiled, so that
+// whatever it says, compiling it costs memory and time in proportion to
+// MaxLength. No filter that fits the kernel's MaxInstructions comes near
+// them.
+const (
+	// MaxLength is the longest expression accepted, in bytes.
+	MaxLength = 64 << 10
+	// MaxDepth is how deeply parentheses and not may nest.
+	MaxDepth = 100
+)
+
+// shownExpr is how much of a long expression an error quotes.
+const shownExpr = 80
 
 // direction of an address or port qualifier.
 type direction uint8
@@ -72,7 +96,8 @@ type token struct {
 }
 
 func lex(expr string) []token {
-	var toks []token
+	// At most one token a byte: one allocation, bounded by MaxLength.
+	toks := make([]token, 0, len(expr))
 	i := 0
 	for i < len(expr) {
 		c := expr[i]
@@ -102,10 +127,11 @@ func lex(expr string) []token {
 }
 
 type parser struct {
-	expr string
-	toks []token
-	i    int
-	last *qualifiers // qualifiers of the previous primitive
+	expr  string
+	toks  []token
+	i     int
+	last  *qualifiers // qualifiers of the previous primitive
+	depth int         // parentheses and not around the current word
 }
 
 // node is the parsed expression, before it is lowered for a link type.
@@ -136,6 +162,9 @@ func (e *Expr) String() string { return e.text }
 
 // Parse parses a filter expression. The empty expression accepts everything.
 func Parse(expr string) (*Expr, error) {
+	if len(expr) > MaxLength {
+		return nil, &Error{Expr: expr, Msg: fmt.Sprintf("is %d bytes long, more than the %d accepted", len(expr), MaxLength)}
+	}
 	p := &parser{expr: expr, toks: lex(expr)}
 	if len(p.toks) == 0 {
 		return &Expr{text: expr}, nil
@@ -213,6 +242,14 @@ func (p *parser) parseNot() (node, error) {
 	t, ok := p.peek()
 	if !ok {
 		return nil, p.errEnd("unexpected end of the filter")
+	}
+	switch t.text {
+	case "not", "!", "(":
+		if p.depth >= MaxDepth {
+			return nil, p.errAt(t, "parentheses and not nest more than %d deep", MaxDepth)
+		}
+		p.depth++
+		defer func() { p.depth-- }()
 	}
 	switch t.text {
 	case "not", "!":
