@@ -204,7 +204,7 @@ func TestEvalErrors(t *testing.T) {
 		{"missing scenario", "", []string{filepath.Join(dir, "nope.toml")}, exitConfig, "nope.toml"},
 		{"bad period", "", []string{scenario, "-p", "0s"}, exitUsage, "must be positive"},
 		{"bad config", "", []string{scenario, "-c", scenario}, exitConfig, "unknown key"},
-		{"unknown stat", "", []string{scenario, "-s", "R_NOPE"}, exitConfig, "R_NOPE"},
+		{"unknown stat", "", []string{scenario, "-s", "R_NOPE"}, exitUsage, "R_NOPE"},
 		{"unknown key", "duration = \"1h\"\nloops = 3\n[[background]]\nfile = \"office.pcapng\"\n", []string{bad}, exitConfig, "bad.toml:2: loops: unknown key"},
 		{"missing capture", "duration = \"1h\"\n[[background]]\nfile = \"office.pcapng\"\n[[attack]]\nfile = \"gone.pcap\"\nat = \"50m\"\n", []string{bad, "-c", cfg}, exitInput, `bad.toml:4: attack "gone"`},
 		{"unreadable capture", "duration = \"1h\"\n[[background]]\nfile = \"bad.toml\"\n", []string{bad}, exitInput, "background[0]: capture:"},

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"math"
@@ -232,6 +233,9 @@ func TestRunFailures(t *testing.T) {
 	garbage := filepath.Join(dir, "garbage.pcap")
 	os.WriteFile(empty, nil, 0o644)
 	os.WriteFile(garbage, bytes.Repeat([]byte("not a capture "), 100), 0o644)
+	headerOnly := filepath.Join(dir, "header-only.pcap")
+	os.WriteFile(headerOnly, []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0}, 0o644)
+	corrupt := corruptPcapng(t, dir)
 	badCfg := writeConfig(t, "[spot]\nq = 7\n")
 	for _, c := range []struct {
 		args []string
@@ -241,13 +245,15 @@ func TestRunFailures(t *testing.T) {
 		{[]string{"run", "-d", filepath.Join(dir, "missing.pcap")}, exitInput, "not found"},
 		{[]string{"run", "-d", empty}, exitInput, "empty"},
 		{[]string{"run", "-d", garbage}, exitInput, "not a pcap or pcapng file"},
-		{[]string{"run", "-d", empty, "-s", "NOPE"}, exitConfig, `analyzer.stats: unknown statistic "NOPE"`},
+		{[]string{"run", "-d", headerOnly}, exitInput, "no packets"},
+		{[]string{"run", "-d", corrupt}, exitInput, "block at byte"},
+		{[]string{"run", "-d", empty, "-s", "NOPE"}, exitUsage, `command line: analyzer.stats: unknown statistic "NOPE"`},
 		{[]string{"run", "-c", badCfg}, exitConfig, "spot.q"},
 		{[]string{"run", "-c", filepath.Join(dir, "nope.toml")}, exitConfig, "nope.toml"},
 		{[]string{"run", "--bogus"}, exitUsage, "unknown flag"},
 		{[]string{"run", "-l", "loud"}, exitUsage, "log-level"},
 		{[]string{"run", "extra"}, exitUsage, "unexpected argument"},
-		{[]string{"run", "-d", empty, "--miner.filter", "tcp[13] = 2"}, exitConfig, "miner.filter"},
+		{[]string{"run", "-d", empty, "--miner.filter", "tcp[13] = 2"}, exitUsage, "miner.filter"},
 		{[]string{"frobnicate"}, exitUsage, "unknown command"},
 	} {
 		_, _, err := runCmd(t, context.Background(), c.args...)
@@ -255,6 +261,31 @@ func TestRunFailures(t *testing.T) {
 			t.Errorf("%v: exit %d, %v; want exit %d with %q", c.args, got, err, c.code, c.msg)
 		}
 	}
+}
+
+// corruptPcapng writes a generated pcapng capture whose block lengths are
+// damaged halfway through.
+func corruptPcapng(t *testing.T, dir string) string {
+	t.Helper()
+	cfg := trafficgen.DefaultConfig()
+	cfg.Seed, cfg.Duration, cfg.Rate, cfg.Output.Format = 3, config.Duration(time.Minute), 20, "pcapng"
+	var buf bytes.Buffer
+	if _, err := trafficgen.Generate(&buf, cfg); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	// Walk the blocks (type, total length, ..., total length) to the
+	// middle of the file and break the next block's length.
+	off := 0
+	for off < len(b)/2 {
+		off += int(binary.LittleEndian.Uint32(b[off+4:]))
+	}
+	binary.LittleEndian.PutUint32(b[off+4:], 13) // not a multiple of 4
+	p := filepath.Join(dir, "corrupt.pcapng")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // A capture file cut in the middle of a packet is read to the end.
@@ -336,5 +367,17 @@ func TestRunResumesFromState(t *testing.T) {
 	first := stdout[:strings.IndexByte(stdout, '\n')]
 	if !strings.Contains(first, `"learning_left":0`) {
 		t.Errorf("first record after restore is learning: %s", first)
+	}
+}
+
+// A corrupt block mid-file is exit 4, after the windows before it are
+// reported.
+func TestRunCorruptFileReportsWindowsBefore(t *testing.T) {
+	stdout, _, err := runCmd(t, context.Background(), "run", "-d", corruptPcapng(t, t.TempDir()), "-v", "-s", "TRAFFIC")
+	if exitCode(err) != exitInput {
+		t.Fatalf("exit %d: %v", exitCode(err), err)
+	}
+	if n := strings.Count(stdout, `"type":"data"`); n < 20 {
+		t.Errorf("%d windows reported before the corrupt block, want those of the first half minute", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"netspot/core/api"
+	"netspot/core/config"
 	"netspot/core/pipeline"
 )
 
@@ -44,7 +45,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	srv, err := api.New(cfg.API, runner, api.Options{Log: log, Version: v, Config: cfg.Pipeline,
 		Defaults: func() *pipeline.Config { return defaults(e).Pipeline }})
 	if err != nil {
-		return runError(fmt.Errorf("serve: %w", err))
+		return runError(config.Within("api", err))
 	}
 	l, err := api.Listen(cfg.API)
 	if err != nil {

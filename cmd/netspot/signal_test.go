@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"netspot/core/sink/sinktest"
 )
 
 // buildNetspot compiles the command once for process-level tests.
@@ -79,5 +81,94 @@ func TestSignalsStopCleanly(t *testing.T) {
 		if !strings.Contains(stderr.String(), "netspot stopped") {
 			t.Errorf("%v: no clean stop logged:\n%s", sig, stderr.String())
 		}
+	}
+}
+
+// SIGHUP reloads the config file: a valid one applies from the next
+// window, an invalid one is refused with its problem and netspot goes on;
+// it never ends netspot.
+func TestSIGHUPReloads(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("live capture needs root (CAP_NET_RAW) and CI runs as root")
+		}
+		t.Skip("live capture on lo needs root (CAP_NET_RAW)")
+	}
+	bin := buildNetspot(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "netspot.toml")
+	write := func(doc string) {
+		if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("[miner]\ndevice = \"lo\"\n[analyzer]\nperiod = \"100ms\"\nstats = [\"TRAFFIC\"]\n")
+	cmd := exec.Command(bin, "run", "-c", cfg, "-v")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr sinktest.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	waitLine := func(what string, ok func(string) bool) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case l, open := <-lines:
+				if !open {
+					t.Fatalf("netspot ended waiting for %s\n%s", what, stderr.String())
+				}
+				if ok(l) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no record with %s\n%s", what, stderr.String())
+			}
+		}
+	}
+	waitLine("TRAFFIC", func(l string) bool { return strings.Contains(l, `"TRAFFIC"`) })
+
+	write("[miner]\ndevice = \"lo\"\n[analyzer]\nperiod = \"100ms\"\nstats = [\"TRAFFIC\", \"SYN_RATE\"]\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLine("SYN_RATE after the reload", func(l string) bool { return strings.Contains(l, `"SYN_RATE"`) })
+
+	write("[analyzer]\nperiod = 5\n")
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), "reload refused") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal logged:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), "netspot.toml:2: analyzer.period: expected a duration string") {
+		t.Errorf("the refusal does not name the key and line:\n%s", stderr.String())
+	}
+	waitLine("SYN_RATE still watched", func(l string) bool { return strings.Contains(l, `"SYN_RATE"`) })
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for range lines {
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit %v\n%s", err, stderr.String())
 	}
 }
