@@ -29,7 +29,11 @@ const (
 	// sink, and a sink that falls behind loses its oldest data records.
 	Live Mode = iota
 	// Replay of a capture file has none: Publish waits while a sink's
-	// queue is full, so that every sink gets every record.
+	// queue is full, so that every sink gets every record, however slow.
+	// A sink whose peer cannot be reached (a broker down) is not waited
+	// for: it is treated as in Live mode until its peer is back, so that
+	// a dead peer cannot hold a replay for ever (alarms stay queued, and
+	// a Persister keeps them durably).
 	Replay
 )
 
@@ -228,7 +232,7 @@ func (q *queue) signal() {
 
 func (q *queue) push(ctx context.Context, r *event.Record) {
 	q.mu.Lock()
-	for len(q.buf) >= q.opts.Len && q.mode == Replay && !q.abandoned && ctx.Err() == nil {
+	for len(q.buf) >= q.opts.Len && q.mode == Replay && q.outage == nil && !q.abandoned && ctx.Err() == nil {
 		q.mu.Unlock()
 		select {
 		case <-q.room:
@@ -414,9 +418,14 @@ func (q *queue) down(err error, prev time.Duration) time.Duration {
 		q.outage = &outage{since: time.Now()}
 		msg := "sink unreachable: records are kept and retried"
 		if q.mode == Replay {
-			msg = "sink unreachable: the replay waits for it"
+			msg = "sink unreachable: the replay goes on without waiting for it; data records beyond its queue are dropped"
 		}
 		q.log.Warn(msg, "err", err, "queued", len(q.buf))
+		// A replay waiting for room goes on.
+		select {
+		case q.room <- struct{}{}:
+		default:
+		}
 	} else {
 		q.log.Debug("sink still unreachable", "err", err, "retry_in", wait)
 	}
