@@ -79,6 +79,7 @@ type Sink struct {
 
 	mu        sync.Mutex
 	sess      *session // the open session, nil when none
+	short     int      // sessions in a row that lasted less than stableSession
 	connected bool
 	since     time.Time
 	closed    bool
@@ -232,6 +233,9 @@ func (s *Sink) Write(r *event.Record) error {
 	if err == nil {
 		return nil
 	}
+	if sink.IsUnreachable(err) {
+		return err // already says when to come back
+	}
 	if !errors.Is(err, errClosing) {
 		// Close takes over a session it interrupted; any other failure
 		// ends the session.
@@ -301,6 +305,10 @@ func (s *Sink) session(w waits) (*session, error) {
 		}
 		s.dropSession() // lost since the last Write (logged then)
 	}
+	if wait := s.reconnectWait(); wait > 0 {
+		return nil, sink.UnreachableFor(fmt.Errorf("the broker ended the last %d connections within %s of their start: next attempt in %s",
+			s.short, stableSession, wait.Round(time.Millisecond)), wait)
+	}
 	sess = &session{lost: make(chan struct{})}
 	sess.client = paho.NewClient(s.clientOptions(sess))
 	if err := s.connect(sess); err != nil {
@@ -333,6 +341,24 @@ func (s *Sink) session(w waits) (*session, error) {
 	return sess, nil
 }
 
+// stableSession is how long a session must have lasted for the next
+// connection to be made at once: a broker that accepts and then drops the
+// client (a duplicate client id, an ACL) is not called again every period.
+const stableSession = 30 * time.Second
+
+// reconnectWait returns how long to wait still before connecting again
+// after short sessions: one second doubled per short session in a row, up
+// to reconnect_max, counted from the end of the last one.
+func (s *Sink) reconnectWait() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.short == 0 {
+		return 0
+	}
+	wait := min(s.cfg.ReconnectMax.D(), time.Second<<min(s.short-1, 20))
+	return wait - time.Since(s.since)
+}
+
 // dropSession ends the current session abruptly, so that the broker
 // publishes the will: status goes "offline" until the next session.
 func (s *Sink) dropSession() {
@@ -342,6 +368,13 @@ func (s *Sink) dropSession() {
 	if s.connected {
 		s.connected = false
 		s.since = time.Now()
+	}
+	if sess != nil {
+		if s.since.Sub(sess.start) < stableSession {
+			s.short++
+		} else {
+			s.short = 0
+		}
 	}
 	s.mu.Unlock()
 	if sess != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -706,5 +707,41 @@ func TestWebSocket(t *testing.T) {
 	}
 	if got := b.retained("netspot/box1/status"); got != "offline" {
 		t.Errorf("status %q after Close", got)
+	}
+}
+
+// A broker that accepts the client and ends the session soon after (a
+// duplicate client id, an ACL) is not called again every period: the wait
+// before the next connection doubles per short session, up to
+// reconnect_max, and a session that lasted resets it.
+func TestShortSessionsSpaceReconnections(t *testing.T) {
+	cfg := testConfig(t, "127.0.0.1:1")
+	cfg.ReconnectMax = config.Duration(time.Minute)
+	log, _ := testLog()
+	s := newTestSink(t, cfg, log)
+	defer s.Close()
+	now := time.Now()
+	fake := func(start time.Time) *session {
+		sess := &session{lost: make(chan struct{}), start: start}
+		sess.client = paho.NewClient(s.clientOptions(sess))
+		return sess
+	}
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		s.mu.Lock()
+		s.sess = fake(now.Add(-time.Second))
+		s.connected = true
+		s.mu.Unlock()
+		s.dropSession()
+		if got := s.reconnectWait(); got > want || got < want-100*time.Millisecond {
+			t.Errorf("after %d short sessions, wait %v, want %v", i+1, got, want)
+		}
+	}
+	s.mu.Lock()
+	s.sess = fake(now.Add(-time.Minute))
+	s.connected = true
+	s.mu.Unlock()
+	s.dropSession()
+	if got := s.reconnectWait(); got > 0 {
+		t.Errorf("after a stable session, wait %v", got)
 	}
 }
