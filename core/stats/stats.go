@@ -48,7 +48,20 @@ const (
 	Average
 	// Machine: a measure of this machine (PERF), never judged.
 	Machine
+	// Event: a count of events that normal traffic hardly ever produces
+	// (an IPv4 address changing hands in ARP). A single one means
+	// something: its resolution is an eighth of an event, so that a
+	// detector that never saw one judges one far beyond its usual zeros.
+	Event
 )
+
+// eventResolution is the resolution of an Event statistic. On a detector
+// whose calibration saw only zeros, the alarm threshold is half a step
+// plus ln(1/((N+1)·q)) steps (see the spot package): 0.53 events for
+// N = 2000 and q = 1e-5, 0.84 for N = 200, so that one event is an alarm
+// however short the calibration; a statistic whose events do occur in
+// normal traffic gets a fitted tail instead.
+const eventResolution = 1.0 / 8
 
 // ratioResolution is the resolution of a ratio: shares are compared to
 // the percent. A share changes by one packet over the window's packets,
@@ -73,23 +86,61 @@ func (s Stat) Resolution(period time.Duration) float64 {
 		return 1 / period.Seconds()
 	case Ratio:
 		return ratioResolution
+	case Event:
+		return eventResolution
 	}
 	return 0
 }
 
 // table lists every statistic, sorted by name. It is never modified; All
 // and Lookup hand out copies.
+//
+// The HOST_* statistics look at one host at a time: each is the largest
+// count that one source address reached in the window, of its recent
+// events of one kind, decayed with a half-life of a minute (see the miner
+// package: an event counts 1 when it happens, 1/2 a minute later), so that
+// an attack too slow for any window count adds up.
 var table = [...]Stat{
+	stat("ARP_MAC_MOVE", Event, "packets", "ARP packets in which a MAC address claims another IPv4 address than the one it claimed within 10 minutes (one machine posing as others: ARP spoofing)",
+		func(s *event.Snapshot) float64 { return count(s.ARPMACMove, s) }),
 	stat("ARP_RATE", Rate, "packets/s", "ARP packets per second (ARP scans and spoofing)",
 		func(s *event.Snapshot) float64 { return rate(s.ARP, s) }),
+	stat("ARP_REBIND", Event, "packets", "ARP packets in which an IPv4 address is claimed by another MAC address than the one that claimed it within 4 hours (ARP spoofing, address conflicts)",
+		func(s *event.Snapshot) float64 { return count(s.ARPRebind, s) }),
+	stat("ARP_UNSOLICITED", Event, "packets", "ARP replies that answer no request seen in the last 10 seconds, gratuitous announcements left out (ARP cache poisoning)",
+		func(s *event.Snapshot) float64 { return count(s.ARPUnsolicited, s) }),
 	stat("AVG_PKT_SIZE", Average, "B", "Average size of IP packets (IP bytes / IP packets)",
 		func(s *event.Snapshot) float64 { return ratio(s.IPBytes, s.IP) }),
 	stat("BYTES", Rate, "B/s", "Traffic volume on the wire (bytes per second, all frames)",
 		func(s *event.Snapshot) float64 { return rate(s.Bytes, s) }),
+	stat("DNS_DATA_RATE", Rate, "queries/s", "DNS queries for TXT or NULL records, which carry data, per second (DNS tunnels)",
+		func(s *event.Snapshot) float64 { return rate(s.DNSDataQueries, s) }),
+	stat("DNS_LABEL_BITS", Count, "bits", "Largest information carried by one label of a DNS query name: its length times the Shannon entropy of its bytes, 0 without queries (data encoded in names: tunnels, exfiltration)",
+		func(s *event.Snapshot) float64 { return countF(s.DNSLabelBits, s) }),
+	stat("DNS_LABEL_LEN", Count, "characters", "Longest label of a DNS query name, 0 without queries (tunnels and exfiltration fill labels up to their 63 bytes)",
+		func(s *event.Snapshot) float64 { return count(s.DNSLabelLen, s) }),
+	stat("DNS_NAME_LEN", Count, "characters", "Longest DNS query name, dots included, 0 without queries (tunnels, exfiltration)",
+		func(s *event.Snapshot) float64 { return count(s.DNSNameLen, s) }),
+	stat("DNS_NXDOMAIN_RATE", Rate, "responses/s", "DNS responses saying that the name does not exist, per second (malware trying generated domain names, tunnels)",
+		func(s *event.Snapshot) float64 { return rate(s.DNSNXDomain, s) }),
 	stat("DNS_RATE", Rate, "packets/s", "DNS packets (port 53) per second (tunnels, floods, reflection)",
 		func(s *event.Snapshot) float64 { return rate(s.DNS, s) }),
 	stat("DROPPED", Rate, "packets/s", "Packets the kernel dropped before netspot saw them (per second, live capture)",
 		func(s *event.Snapshot) float64 { return rate(s.Dropped, s) }),
+	stat("HOST_AUTH", Count, "connections", "Largest number of recent TCP connection attempts from one source to one password-protected service port (FTP, SSH, Telnet, SMB, RDP, VNC, MQTT, mail, databases), decayed over a minute (brute force, also slow)",
+		func(s *event.Snapshot) float64 { return countF(s.HostAuth, s) }),
+	stat("HOST_DNS", Count, "queries", "Largest number of recent DNS queries of one source, decayed over a minute (DNS tunnels and exfiltration, malware trying generated names)",
+		func(s *event.Snapshot) float64 { return countF(s.HostDNS, s) }),
+	stat("HOST_DST_ADDRS", Count, "addresses", "Largest number of new destination addresses one source contacted recently (connection attempts, UDP requests, pings), decayed over a minute (host sweeps and scans of a few ports on many hosts, also slow)",
+		func(s *event.Snapshot) float64 { return countF(s.HostDstAddrs, s) }),
+	stat("HOST_DST_PORTS", Count, "ports", "Largest number of new destination ports one source contacted recently (TCP connection attempts, UDP requests), decayed over a minute (port scans, also slow)",
+		func(s *event.Snapshot) float64 { return countF(s.HostDstPorts, s) }),
+	stat("HOST_FAILED", Count, "attempts", "Largest number of recent failed connection attempts of one source: SYNs answered by a RST or by nothing within 5 s, and ICMP unreachables it received, decayed over a minute (scans of closed or filtered ports, IP protocol scans, slow scans)",
+		func(s *event.Snapshot) float64 { return countF(s.HostFailed, s) }),
+	stat("HOST_STRAY_SYNACK", Count, "segments", "Largest number of recent SYN-ACKs that one host received for connections it never opened, decayed over a minute (SYN-ACK reflection, also slow; backscatter of floods spoofing its address)",
+		func(s *event.Snapshot) float64 { return countF(s.HostStraySYNACK, s) }),
+	stat("ICMP_ECHO_SIZE", Count, "B", "Largest payload of an ICMP echo request or reply, 0 without any (ICMP tunnels carry data in pings)",
+		func(s *event.Snapshot) float64 { return count(s.ICMPEchoSize, s) }),
 	stat("ICMP_RATE", Rate, "packets/s", "ICMP messages per second, IPv6 neighbour discovery excluded (ping sweeps, ICMP floods)",
 		func(s *event.Snapshot) float64 { return rate(s.ICMP, s) }),
 	stat("NB_DST_ADDR", Count, "", "Distinct IP destination addresses in the window (host sweeps, spreading malware)",
@@ -214,6 +265,14 @@ func count(n uint64, s *event.Snapshot) float64 {
 		return math.NaN()
 	}
 	return float64(n)
+}
+
+// countF is count for a fractional (decayed) count.
+func countF(n float64, s *event.Snapshot) float64 {
+	if seconds(s) <= 0 {
+		return math.NaN()
+	}
+	return n
 }
 
 // perf is packets per second of decoding time; NaN when nothing was decoded.

@@ -73,38 +73,56 @@ func TestValues(t *testing.T) {
 		ARP: 20, ICMP: 8, ICMPUnreach: 2, TCP: 100, UDP: 50, DNS: 10,
 		SYN: 40, SYNACK: 10, ACK: 60, FIN: 4, RST: 16, NoACK: 8,
 		DistinctSrcAddr: 5, DistinctDstAddr: 50, DistinctSrcPort: 10, DistinctDstPort: 1000,
+		HostDstPorts: 120.5, HostDstAddrs: 33.25, HostFailed: 90.75, HostStraySYNACK: 4.5, HostAuth: 17.125, HostDNS: 41,
+		DNSQueries: 30, DNSDataQueries: 6, DNSNXDomain: 4, DNSNameLen: 77, DNSLabelLen: 63, DNSLabelBits: 280.5,
+		ARPRebind: 2, ARPMACMove: 3, ARPUnsolicited: 5, ICMPEchoSize: 1024,
 	}
 	s := window(2*time.Second, c)
 	s.Busy = 100 * time.Microsecond
 	s.Dropped = 6
 	want := map[string]float64{
-		"ARP_RATE":       10,
-		"DNS_RATE":       5,
-		"ICMP_RATE":      4,
-		"RST_RATE":       8,
-		"SYN_RATE":       20,
-		"AVG_PKT_SIZE":   500,
-		"BYTES":          50000,
-		"DROPPED":        3,
-		"NB_DST_ADDR":    50,
-		"NB_DST_PORT":    1000,
-		"NB_SRC_ADDR":    5,
-		"PERF":           2e6,
-		"R_ACK":          60.0 / 160,
-		"R_ARP":          0.1,
-		"R_DNS":          10.0 / 160,
-		"R_DST_SRC":      10,
-		"R_DST_SRC_PORT": 100,
-		"R_FIN":          4.0 / 160,
-		"R_ICMP":         8.0 / 160,
-		"R_ICMP_UNREACH": 2.0 / 160,
-		"R_IP":           0.8,
-		"R_IPV6":         0.25,
-		"R_RST":          0.1,
-		"R_SYN":          0.25,
-		"R_TCP_NOACK":    0.05,
-		"R_UDP":          50.0 / 160,
-		"TRAFFIC":        80,
+		"ARP_MAC_MOVE":      3,
+		"ARP_REBIND":        2,
+		"ARP_UNSOLICITED":   5,
+		"DNS_DATA_RATE":     3,
+		"DNS_LABEL_BITS":    280.5,
+		"DNS_LABEL_LEN":     63,
+		"DNS_NAME_LEN":      77,
+		"DNS_NXDOMAIN_RATE": 2,
+		"HOST_AUTH":         17.125,
+		"HOST_DNS":          41,
+		"HOST_DST_ADDRS":    33.25,
+		"HOST_DST_PORTS":    120.5,
+		"HOST_FAILED":       90.75,
+		"HOST_STRAY_SYNACK": 4.5,
+		"ICMP_ECHO_SIZE":    1024,
+		"ARP_RATE":          10,
+		"DNS_RATE":          5,
+		"ICMP_RATE":         4,
+		"RST_RATE":          8,
+		"SYN_RATE":          20,
+		"AVG_PKT_SIZE":      500,
+		"BYTES":             50000,
+		"DROPPED":           3,
+		"NB_DST_ADDR":       50,
+		"NB_DST_PORT":       1000,
+		"NB_SRC_ADDR":       5,
+		"PERF":              2e6,
+		"R_ACK":             60.0 / 160,
+		"R_ARP":             0.1,
+		"R_DNS":             10.0 / 160,
+		"R_DST_SRC":         10,
+		"R_DST_SRC_PORT":    100,
+		"R_FIN":             4.0 / 160,
+		"R_ICMP":            8.0 / 160,
+		"R_ICMP_UNREACH":    2.0 / 160,
+		"R_IP":              0.8,
+		"R_IPV6":            0.25,
+		"R_RST":             0.1,
+		"R_SYN":             0.25,
+		"R_TCP_NOACK":       0.05,
+		"R_UDP":             50.0 / 160,
+		"TRAFFIC":           80,
 	}
 	for _, st := range All() {
 		w, ok := want[st.Name]
@@ -123,7 +141,10 @@ func TestValues(t *testing.T) {
 func TestEmptyWindow(t *testing.T) {
 	s := window(time.Second, event.Counters{})
 	zero := map[string]bool{"BYTES": true, "DROPPED": true, "NB_DST_ADDR": true, "NB_DST_PORT": true,
-		"NB_SRC_ADDR": true, "TRAFFIC": true, "ARP_RATE": true, "DNS_RATE": true, "ICMP_RATE": true, "RST_RATE": true, "SYN_RATE": true}
+		"NB_SRC_ADDR": true, "TRAFFIC": true, "ARP_RATE": true, "DNS_RATE": true, "ICMP_RATE": true, "RST_RATE": true, "SYN_RATE": true,
+		"ARP_MAC_MOVE": true, "ARP_REBIND": true, "ARP_UNSOLICITED": true, "DNS_DATA_RATE": true, "DNS_LABEL_BITS": true,
+		"DNS_LABEL_LEN": true, "DNS_NAME_LEN": true, "DNS_NXDOMAIN_RATE": true, "HOST_AUTH": true, "HOST_DNS": true,
+		"HOST_DST_ADDRS": true, "HOST_DST_PORTS": true, "HOST_FAILED": true, "HOST_STRAY_SYNACK": true, "ICMP_ECHO_SIZE": true}
 	for _, st := range All() {
 		got := st.Compute(s)
 		if zero[st.Name] {
@@ -170,8 +191,9 @@ func BenchmarkComputeAll(b *testing.B) {
 }
 
 // Every judged statistic has a resolution that fits its kind: one thing
-// per window for a rate, one for a count, one byte for an average, a
-// percent for a ratio; the machine's own PERF has none.
+// per window for a rate, one for a count, one byte for an average or a
+// size, a percent for a ratio, an eighth of an event for rare events; the
+// machine's own PERF has none.
 func TestResolution(t *testing.T) {
 	for _, s := range All() {
 		got := s.Resolution(10 * time.Second)
@@ -179,10 +201,13 @@ func TestResolution(t *testing.T) {
 		switch {
 		case s.Informational:
 			want = 0
-		case s.Unit == "packets/s" || s.Unit == "B/s":
+		case strings.HasSuffix(s.Unit, "/s"):
 			want = 0.1
-		case strings.HasPrefix(s.Name, "NB_") || s.Name == "AVG_PKT_SIZE":
+		case strings.HasPrefix(s.Name, "NB_") || strings.HasPrefix(s.Name, "HOST_") || s.Name == "AVG_PKT_SIZE" ||
+			s.Name == "ICMP_ECHO_SIZE" || strings.HasPrefix(s.Name, "DNS_") && !strings.HasSuffix(s.Name, "_RATE"):
 			want = 1
+		case s.Name == "ARP_REBIND" || s.Name == "ARP_MAC_MOVE" || s.Name == "ARP_UNSOLICITED":
+			want = 0.125
 		case strings.HasPrefix(s.Name, "R_"):
 			want = 0.01
 		default:
