@@ -56,14 +56,14 @@ type Counters struct {
 	DistinctDstPort uint64 // distinct TCP/UDP destination ports
 
 	// What single hosts did: each is the largest value that one source
-	// address (or one MAC address) reached during the window, of a count of
-	// its recent events that decays with a half-life of a minute (an event
-	// counts 1 when it happens, 1/2 a minute later), kept by the miner in
-	// fixed-size sketches (see its documentation for their error bounds).
-	// Decay lets one window see an attack too slow for any window count: two
-	// connections a second add up to about 170. A host that was silent in
-	// the window does not count. Not additive: capture workers' values merge
-	// by their maximum.
+	// address reached during the window, of a count of its recent events
+	// that decays with a half-life of 30 seconds (an event counts 1 when it
+	// happens, 1/2 half a minute later), kept by the miner in fixed-size
+	// sketches (see its documentation for their error bounds). Decay lets one
+	// window see an attack too slow for any window count: two connections a
+	// second add up to about 87. A host that was silent in the window does
+	// not count. Not additive: capture workers' values merge by their
+	// maximum.
 	HostDstPorts    float64 `merge:"max"` // new destination ports of one source (TCP connection attempts, UDP to a lower port than its own)
 	HostDstAddrs    float64 `merge:"max"` // new destination addresses of one source (TCP connection attempts, UDP as above, ICMP echo requests)
 	HostFailed      float64 `merge:"max"` // failed connection attempts of one source: SYNs answered by a RST or by nothing, and the ICMP unreachables it received

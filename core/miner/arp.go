@@ -13,15 +13,19 @@ import (
 //
 // ARP spoofing makes a machine claim another's IPv4 address (the gateway's,
 // to see its victims' traffic), with replies nobody asked for. The miner
-// keeps, from the sender fields of Ethernet/IPv4 ARP packets, which MAC
-// address claimed each IPv4 address last and which address each MAC
-// claimed last, in fixed-size tables (arpBuckets × 4 entries, 96 KiB each),
-// and the requests of the last arpAskTTL (24 KiB), and counts:
+// keeps, from the sender fields of Ethernet/IPv4 ARP packets, the last three
+// distinct MAC addresses that claimed each IPv4 address and the last three
+// distinct addresses each MAC address claimed, in fixed-size tables
+// (arpBuckets × 4 entries, 160 KiB each), and the requests of the last
+// arpAskTTL (24 KiB), and counts:
 //
-//   - ARPRebind: an address claimed by another MAC than the one that
-//     claimed it within arpBindTTL;
-//   - ARPMACMove: a MAC claiming another address than the one it claimed
-//     within arpMoveTTL;
+//   - ARPRebind: an address claimed by a MAC that none of its last three
+//     owners was (within arpBindTTL); the owner changing back (the real
+//     gateway answering again between forged replies, or after the attack)
+//     is not counted again;
+//   - ARPMACMove: a MAC claiming an address that is none of the last three
+//     it claimed (within arpMoveTTL): a host has one address, a spoofer
+//     claims its victims' too;
 //   - ARPUnsolicited: a reply (other than a gratuitous announcement, whose
 //     sender and target are the same) that answers no request seen within
 //     arpAskTTL.
@@ -34,7 +38,7 @@ const (
 	arpBuckets    = 1024
 	arpAskBuckets = 256
 	arpBindTTL    = 4 * time.Hour
-	arpMoveTTL    = 10 * time.Minute
+	arpMoveTTL    = time.Hour
 	arpAskTTL     = 10 * time.Second
 
 	arpRequest = 1
@@ -45,14 +49,74 @@ const (
 	seedARPAsk = 0x3b8b5ebe1d5f9c35
 )
 
+// arpHistory is an entry of a binding table: the last distinct values
+// (MAC addresses of an IPv4 address, or the reverse), the latest first.
+type arpHistory struct {
+	key  uint64 // 0: free
+	seen int64
+	vals [3]uint64
+}
+
+// arpTable is a set-associative table of histories, 4 entries a bucket; a
+// full bucket evicts the entry seen least recently.
+type arpTable struct {
+	e    []arpHistory
+	mask uint64
+}
+
+func newARPTable(buckets int) arpTable {
+	return arpTable{e: make([]arpHistory, buckets*ways), mask: uint64(buckets - 1)}
+}
+
+// claim records that key claims v at now and reports whether v is new for
+// a key seen within ttl: none of its last values.
+func (tb *arpTable) claim(h, v uint64, now int64, ttl time.Duration) (changed bool) {
+	key := h | 1
+	i := int((h>>40)&tb.mask) * ways
+	b := tb.e[i : i+ways : i+ways]
+	var e *arpHistory
+	old := 0
+	for j := range b {
+		if b[j].key == key {
+			e = &b[j]
+			break
+		}
+		switch {
+		case b[old].key == 0: // keep the free slot found
+		case b[j].key == 0 || b[j].seen < b[old].seen:
+			old = j
+		}
+	}
+	if e == nil || now-e.seen > int64(ttl) {
+		if e == nil {
+			e = &b[old]
+		}
+		*e = arpHistory{key: key, seen: now, vals: [3]uint64{v}}
+		return false
+	}
+	e.seen = now
+	switch v {
+	case e.vals[0]:
+		return false
+	case e.vals[1]:
+		e.vals[0], e.vals[1] = v, e.vals[0]
+		return false
+	case e.vals[2]:
+		e.vals[0], e.vals[1], e.vals[2] = v, e.vals[0], e.vals[1]
+		return false
+	}
+	e.vals[0], e.vals[1], e.vals[2] = v, e.vals[0], e.vals[1]
+	return true
+}
+
 type arpState struct {
-	byIP  table // key: IPv4 address; val: MAC
-	byMAC table // key: MAC; val: IPv4 address
-	asked table // key: (asker, asked) addresses
+	byIP  arpTable // IPv4 address → its MAC addresses
+	byMAC arpTable // MAC address → its IPv4 addresses
+	asked table    // key: (asker, asked) addresses; t: when
 }
 
 func newARPState() *arpState {
-	return &arpState{byIP: newTable(arpBuckets), byMAC: newTable(arpBuckets), asked: newTable(arpAskBuckets)}
+	return &arpState{byIP: newARPTable(arpBuckets), byMAC: newARPTable(arpBuckets), asked: newTable(arpAskBuckets)}
 }
 
 func askKey(asker, asked uint32) uint64 {
@@ -70,16 +134,12 @@ func (a *arpState) packet(l *arpLayer, now int64, w *window) {
 		mac = mac<<8 | uint64(b)
 	}
 	if spa != 0 && mac != 0 && mac != 0xffffffffffff {
-		e, seen := a.byIP.put(mix64(uint64(spa) ^ seedARPIP))
-		if seen && now-e.t <= int64(arpBindTTL) && e.val != mac {
+		if a.byIP.claim(mix64(uint64(spa)^seedARPIP), mac, now, arpBindTTL) {
 			w.c.ARPRebind++
 		}
-		e.val, e.t = mac, now
-		e, seen = a.byMAC.put(mix64(mac ^ seedARPMAC))
-		if seen && now-e.t <= int64(arpMoveTTL) && e.val != uint64(spa) {
+		if a.byMAC.claim(mix64(mac^seedARPMAC), uint64(spa), now, arpMoveTTL) {
 			w.c.ARPMACMove++
 		}
-		e.val, e.t = uint64(spa), now
 	}
 	switch l.op {
 	case arpRequest:

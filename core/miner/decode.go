@@ -332,7 +332,7 @@ func (d *decoder) unreachable4(q []byte, cut bool, w *window) (malformed bool) {
 	hl := int(q[0]&0x0f) * 4
 	a := addr{lo: 0xffff00000000 | uint64(binary.BigEndian.Uint32(q[12:16]))}
 	b := addr{lo: 0xffff00000000 | uint64(binary.BigEndian.Uint32(q[16:20]))}
-	return d.unreachableAbout(a, b, layers.IPProtocol(q[9]), q, hl, cut, w)
+	return d.unreachableAbout(a, b, layers.IPProtocol(q[9]), q, hl, int(binary.BigEndian.Uint16(q[2:4])), cut, w)
 }
 
 // unreachable6 is unreachable4 for ICMPv6, whose body starts with 4 unused
@@ -345,17 +345,18 @@ func (d *decoder) unreachable6(q []byte, cut bool, w *window) (malformed bool) {
 	q = q[4:]
 	a := addr{hi: binary.BigEndian.Uint64(q[8:16]), lo: binary.BigEndian.Uint64(q[16:24])}
 	b := addr{hi: binary.BigEndian.Uint64(q[24:32]), lo: binary.BigEndian.Uint64(q[32:40])}
-	return d.unreachableAbout(a, b, layers.IPProtocol(q[6]), q, 40, cut, w)
+	return d.unreachableAbout(a, b, layers.IPProtocol(q[6]), q, 40, 40+int(binary.BigEndian.Uint16(q[4:6])), cut, w)
 }
 
 // unreachableAbout counts the failure of a datagram from a to b of the
 // given protocol, whose transport header starts at q[hl:]: a waiting TCP
-// attempt, or a failure of a. The quote must hold 8 bytes of that header.
-func (d *decoder) unreachableAbout(a, b addr, proto layers.IPProtocol, q []byte, hl int, cut bool, w *window) (malformed bool) {
+// attempt, or a failure of a. The quote must hold 8 bytes of that header,
+// or the whole datagram if it was shorter (size, from its IP header).
+func (d *decoder) unreachableAbout(a, b addr, proto layers.IPProtocol, q []byte, hl, size int, cut bool, w *window) (malformed bool) {
 	ka := hostKey(a)
 	if len(q) < hl+8 {
 		d.hosts.unreachable(ka, w)
-		return !cut
+		return !cut && len(q) < min(hl+8, size)
 	}
 	if proto == layers.IPProtocolTCP {
 		pa, pb := binary.BigEndian.Uint16(q[hl:]), binary.BigEndian.Uint16(q[hl+2:])

@@ -11,6 +11,7 @@
 package stats
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -49,7 +50,8 @@ const (
 	// Machine: a measure of this machine (PERF), never judged.
 	Machine
 	// Event: a count of events that normal traffic hardly ever produces
-	// (an IPv4 address changing hands in ARP). A single one means
+	// (an IPv4 address changing hands in ARP, or one host's recent events
+	// of a kind from a floor up: the HOST_* statistics). Any value means
 	// something: its resolution is an eighth of an event, so that a
 	// detector that never saw one judges one far beyond its usual zeros.
 	Event
@@ -127,18 +129,18 @@ var table = [...]Stat{
 		func(s *event.Snapshot) float64 { return rate(s.DNS, s) }),
 	stat("DROPPED", Rate, "packets/s", "Packets the kernel dropped before netspot saw them (per second, live capture)",
 		func(s *event.Snapshot) float64 { return rate(s.Dropped, s) }),
-	stat("HOST_AUTH", Count, "connections", "Largest number of recent TCP connection attempts from one source to one password-protected service port (FTP, SSH, Telnet, SMB, RDP, VNC, MQTT, mail, databases), decayed over a minute (brute force, also slow)",
-		func(s *event.Snapshot) float64 { return countF(s.HostAuth, s) }),
-	stat("HOST_DNS", Count, "queries", "Largest number of recent DNS queries of one source, decayed over a minute (DNS tunnels and exfiltration, malware trying generated names)",
-		func(s *event.Snapshot) float64 { return countF(s.HostDNS, s) }),
-	stat("HOST_DST_ADDRS", Count, "addresses", "Largest number of new destination addresses one source contacted recently (connection attempts, UDP requests, pings), decayed over a minute (host sweeps and scans of a few ports on many hosts, also slow)",
-		func(s *event.Snapshot) float64 { return countF(s.HostDstAddrs, s) }),
-	stat("HOST_DST_PORTS", Count, "ports", "Largest number of new destination ports one source contacted recently (TCP connection attempts, UDP requests), decayed over a minute (port scans, also slow)",
-		func(s *event.Snapshot) float64 { return countF(s.HostDstPorts, s) }),
-	stat("HOST_FAILED", Count, "attempts", "Largest number of recent failed connection attempts of one source: SYNs answered by a RST or by nothing within 5 s, and ICMP unreachables it received, decayed over a minute (scans of closed or filtered ports, IP protocol scans, slow scans)",
-		func(s *event.Snapshot) float64 { return countF(s.HostFailed, s) }),
-	stat("HOST_STRAY_SYNACK", Count, "segments", "Largest number of recent SYN-ACKs that one host received for connections it never opened, decayed over a minute (SYN-ACK reflection, also slow; backscatter of floods spoofing its address)",
-		func(s *event.Snapshot) float64 { return countF(s.HostStraySYNACK, s) }),
+	hostStat("HOST_AUTH", "connections", 4, "TCP connection attempts from one source to one port of a password-protected service (FTP, SSH, Telnet, mail, RDP, VNC, WinRM, MQTT, databases) (brute force, also slow)",
+		func(s *event.Snapshot) float64 { return s.HostAuth }),
+	hostStat("HOST_DNS", "queries", 16, "DNS queries of one source (DNS tunnels and exfiltration, malware trying generated names)",
+		func(s *event.Snapshot) float64 { return s.HostDNS }),
+	hostStat("HOST_DST_ADDRS", "addresses", 8, "destination addresses one source contacted that it had not in the last 10 minutes, by TCP connection attempts, UDP requests and pings (host sweeps, worms)",
+		func(s *event.Snapshot) float64 { return s.HostDstAddrs }),
+	hostStat("HOST_DST_PORTS", "ports", 4, "TCP and UDP destination ports one source contacted that it had not in the last 10 minutes (port scans, also slow)",
+		func(s *event.Snapshot) float64 { return s.HostDstPorts }),
+	hostStat("HOST_FAILED", "attempts", 4, "failed connection attempts of one source: SYNs answered by a RST or by nothing within 5 s, and the ICMP unreachables it received (scans of closed or filtered ports, of a few ports on many hosts, of IP protocols, also slow)",
+		func(s *event.Snapshot) float64 { return s.HostFailed }),
+	hostStat("HOST_STRAY_SYNACK", "segments", 4, "SYN-ACKs one host received for connections it never opened (SYN-ACK reflection, also slow; backscatter of floods spoofing its address)",
+		func(s *event.Snapshot) float64 { return s.HostStraySYNACK }),
 	stat("ICMP_ECHO_SIZE", Count, "B", "Largest payload of an ICMP echo request or reply, 0 without any (ICMP tunnels carry data in pings)",
 		func(s *event.Snapshot) float64 { return count(s.ICMPEchoSize, s) }),
 	stat("ICMP_RATE", Rate, "packets/s", "ICMP messages per second, IPv6 neighbour discovery excluded (ping sweeps, ICMP floods)",
@@ -191,11 +193,15 @@ var table = [...]Stat{
 // names none, chosen on labelled replays (docs/evaluation.md): counts and
 // rates, which stay meaningful in windows of a few packets, where ratios such
 // as R_ACK or R_IP swing between 0 and 1 and raise tens of false alarms an
-// hour. PERF is reported, never judged.
+// hour; the per-host counts of brute force, failed connections and stray
+// SYN-ACKs, the longest DNS label, the ARP changes of hands and unsolicited
+// replies, and the largest ping, which catch the slow and targeted attacks
+// that no count of the whole window shows. PERF is reported, never judged.
 var defaultNames = [...]string{
-	"ARP_RATE", "DNS_RATE", "ICMP_RATE", "NB_DST_ADDR", "NB_DST_PORT",
-	"NB_SRC_ADDR", "PERF", "RST_RATE", "R_ICMP_UNREACH", "R_TCP_NOACK",
-	"SYN_RATE", "TRAFFIC",
+	"ARP_MAC_MOVE", "ARP_RATE", "ARP_REBIND", "ARP_UNSOLICITED", "DNS_LABEL_LEN",
+	"DNS_RATE", "HOST_AUTH", "HOST_FAILED", "HOST_STRAY_SYNACK", "ICMP_ECHO_SIZE",
+	"ICMP_RATE", "NB_DST_ADDR", "NB_DST_PORT", "NB_SRC_ADDR", "PERF", "RST_RATE",
+	"R_ICMP_UNREACH", "R_TCP_NOACK", "SYN_RATE", "TRAFFIC",
 }
 
 // All returns every statistic, sorted by name.
@@ -229,6 +235,32 @@ func Names() []string {
 		names[i] = s.Name
 	}
 	return names
+}
+
+// hostStat is a table entry of a HOST_* statistic: the largest count that
+// one host reached in the window, of its events of one kind decayed with a
+// half-life of 30 seconds, reported from floor up (0 below it).
+//
+// The floor is what every host does (a couple of connections to a login
+// service, a few new ports): below it a host's activity is not reported.
+// It keeps the detector from learning the start of a slow attack. Such an
+// attack's count climbs by a few events a window, and each step, just
+// above the last, would be learnt as a normal extreme and raise the
+// threshold with it, so that a password guesser at a connection every
+// three seconds was never flagged. Counted from the floor up, its count
+// appears at once far above the zeros of a quiet network, and the
+// statistic's fine resolution (Event) makes that first value an alarm
+// however short the calibration; where hosts do reach the floor in normal
+// traffic, the detector learns them and judges the values beyond them.
+func hostStat(name, unit string, floor float64, what string, get func(*event.Snapshot) float64) Stat {
+	help := fmt.Sprintf("Largest number of recent %s, decayed with a half-life of 30 s; 0 below %g", what, floor)
+	return Stat{Name: name, Kind: Event, Unit: unit, Help: help, Compute: func(s *event.Snapshot) float64 {
+		n := get(s)
+		if n < floor {
+			n = 0
+		}
+		return countF(n, s)
+	}}
 }
 
 // stat is a table entry of a statistic judged by detectors.

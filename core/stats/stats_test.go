@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"fmt"
 	"math"
 	"regexp"
 	"slices"
@@ -203,10 +204,10 @@ func TestResolution(t *testing.T) {
 			want = 0
 		case strings.HasSuffix(s.Unit, "/s"):
 			want = 0.1
-		case strings.HasPrefix(s.Name, "NB_") || strings.HasPrefix(s.Name, "HOST_") || s.Name == "AVG_PKT_SIZE" ||
+		case strings.HasPrefix(s.Name, "NB_") || s.Name == "AVG_PKT_SIZE" ||
 			s.Name == "ICMP_ECHO_SIZE" || strings.HasPrefix(s.Name, "DNS_") && !strings.HasSuffix(s.Name, "_RATE"):
 			want = 1
-		case s.Name == "ARP_REBIND" || s.Name == "ARP_MAC_MOVE" || s.Name == "ARP_UNSOLICITED":
+		case s.Name == "ARP_REBIND" || s.Name == "ARP_MAC_MOVE" || s.Name == "ARP_UNSOLICITED" || strings.HasPrefix(s.Name, "HOST_"):
 			want = 0.125
 		case strings.HasPrefix(s.Name, "R_"):
 			want = 0.01
@@ -224,5 +225,47 @@ func TestResolution(t *testing.T) {
 	}
 	if got := traffic.Resolution(0); got != 0 {
 		t.Errorf("TRAFFIC at no period: %v", got)
+	}
+}
+
+// A HOST_* statistic is 0 below its floor and the count itself from the
+// floor up, and says so in its help.
+func TestHostFloors(t *testing.T) {
+	floors := map[string]float64{"HOST_AUTH": 4, "HOST_DNS": 16, "HOST_DST_ADDRS": 8, "HOST_DST_PORTS": 4, "HOST_FAILED": 4, "HOST_STRAY_SYNACK": 4}
+	set := func(name string, v float64) event.Counters {
+		var c event.Counters
+		switch name {
+		case "HOST_AUTH":
+			c.HostAuth = v
+		case "HOST_DNS":
+			c.HostDNS = v
+		case "HOST_DST_ADDRS":
+			c.HostDstAddrs = v
+		case "HOST_DST_PORTS":
+			c.HostDstPorts = v
+		case "HOST_FAILED":
+			c.HostFailed = v
+		case "HOST_STRAY_SYNACK":
+			c.HostStraySYNACK = v
+		}
+		return c
+	}
+	for _, st := range All() {
+		if !strings.HasPrefix(st.Name, "HOST_") {
+			continue
+		}
+		f, ok := floors[st.Name]
+		if !ok {
+			t.Errorf("%s: no floor in this test", st.Name)
+			continue
+		}
+		for _, c := range []struct{ in, want float64 }{{0, 0}, {f - 0.01, 0}, {f, f}, {f + 7.5, f + 7.5}} {
+			if got := st.Compute(window(time.Second, set(st.Name, c.in))); got != c.want {
+				t.Errorf("%s of %v = %v, want %v", st.Name, c.in, got, c.want)
+			}
+		}
+		if !strings.Contains(st.Help, fmt.Sprintf("0 below %g", f)) {
+			t.Errorf("%s: help %q does not give the floor %g", st.Name, st.Help, f)
+		}
 	}
 }
