@@ -28,7 +28,7 @@ import (
 //     claims its victims' too;
 //   - ARPUnsolicited: a reply (other than a gratuitous announcement, whose
 //     sender and target are the same) that answers no request seen within
-//     arpAskTTL.
+//     arpAskTTL, or one already answered (a spoofer racing the owner).
 //
 // A full bucket forgets its oldest entry: a flood of ARP from random
 // addresses evicts bindings (and can hide a change of one of them), it
@@ -149,9 +149,13 @@ func (a *arpState) packet(l *arpLayer, now int64, w *window) {
 		if spa == tpa {
 			return // a gratuitous announcement
 		}
-		if e := a.asked.find(askKey(tpa, spa)); e == nil || now-e.t > int64(arpAskTTL) {
+		e := a.asked.find(askKey(tpa, spa))
+		if e == nil || now-e.t > int64(arpAskTTL) {
 			w.c.ARPUnsolicited++
+			return
 		}
+		*e = entry{} // answered: a second answer is unsolicited
+
 	}
 }
 

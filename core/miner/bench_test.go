@@ -15,6 +15,7 @@ import (
 	"netspot/core/capture"
 	"netspot/core/event"
 	"netspot/dev/mixcap"
+	"netspot/dev/trafficgen"
 )
 
 // mixedFrames returns n frames of a plausible mix (dev/mixcap).
@@ -112,5 +113,82 @@ func TestDecodeAllocs(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%.1f allocations per %d packets, want 0", allocs, len(pkts))
+	}
+}
+
+// lanFrames returns n frames of the project's generated office LAN with a
+// SYN scan, a DNS tunnel, ARP spoofing and a brute force in it: every
+// per-host count, DNS question and ARP table at work.
+func lanFrames(tb testing.TB, n int) []capture.Packet {
+	tb.Helper()
+	c := trafficgen.DefaultConfig()
+	c.Rate, c.Hosts = 400, 40
+	for _, s := range []string{"syn-scan@10s+20s", "dns-tunnel@10s+40s", "arp-spoof@5s+50s", "ssh-brute@5s+50s:rate=5", "host-scan@5s+50s:rate=5"} {
+		a, err := trafficgen.ParseAttack(s)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c.Attacks = append(c.Attacks, a)
+	}
+	g, err := trafficgen.New(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []capture.Packet
+	var p trafficgen.Packet
+	for len(out) < n && g.Next(&p) {
+		out = append(out, capture.Packet{Data: append([]byte(nil), p.Data...), Length: p.Length, Link: capture.LinkEthernet,
+			Time: c.Start.Add(p.Offset).UnixNano()})
+	}
+	return out
+}
+
+// BenchmarkDecodeLAN is the per-packet path on the generated LAN: every
+// counter, distinct set, per-host sketch and table. The packets' times
+// move on by the capture's span at each pass, so that the per-host state
+// sees time go forward.
+func BenchmarkDecodeLAN(b *testing.B) {
+	pkts := lanFrames(b, 1<<15)
+	span := pkts[len(pkts)-1].Time - pkts[0].Time + 1
+	d := newDecoder()
+	w := newWindow(1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		j := i & (len(pkts) - 1)
+		if j == 0 {
+			w.reset()
+			if i > 0 {
+				for k := range pkts {
+					pkts[k].Time += span
+				}
+			}
+		}
+		d.count(&pkts[j], w)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "packets/s")
+}
+
+// TestDecodeLANAllocs: the generated LAN, attacks included, decodes
+// without allocating.
+func TestDecodeLANAllocs(t *testing.T) {
+	pkts := lanFrames(t, 1<<14)
+	d := newDecoder()
+	w := newWindow(1)
+	for i := range pkts {
+		d.count(&pkts[i], w)
+	}
+	span := pkts[len(pkts)-1].Time - pkts[0].Time + 1
+	allocs := testing.AllocsPerRun(5, func() {
+		for i := range pkts {
+			pkts[i].Time += span
+			d.count(&pkts[i], w)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per %d packets, want 0", allocs, len(pkts))
+	}
+	if c := w.counters(); c.HostFailed == 0 || c.DNSLabelLen < 63 || c.ARPUnsolicited == 0 || c.HostAuth == 0 {
+		t.Errorf("the attacks are not all seen: %+v", c)
 	}
 }
