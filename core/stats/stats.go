@@ -103,13 +103,13 @@ func (s Stat) Resolution(period time.Duration) float64 {
 // package: an event counts 1 when it happens, 1/2 a minute later), so that
 // an attack too slow for any window count adds up.
 var table = [...]Stat{
-	stat("ARP_MAC_MOVE", Event, "packets", "ARP packets in which a MAC address claims another IPv4 address than the one it claimed within 10 minutes (one machine posing as others: ARP spoofing)",
+	stat("ARP_MAC_MOVE", Event, "packets", "ARP packets in which a MAC address claims an IPv4 address that is none of the last three it claimed within an hour (one machine posing as others: ARP spoofing)",
 		func(s *event.Snapshot) float64 { return count(s.ARPMACMove, s) }),
 	stat("ARP_RATE", Rate, "packets/s", "ARP packets per second (ARP scans and spoofing)",
 		func(s *event.Snapshot) float64 { return rate(s.ARP, s) }),
-	stat("ARP_REBIND", Event, "packets", "ARP packets in which an IPv4 address is claimed by another MAC address than the one that claimed it within 4 hours (ARP spoofing, address conflicts)",
+	stat("ARP_REBIND", Event, "packets", "ARP packets in which an IPv4 address is claimed by a MAC address that is none of the last three that claimed it within 4 hours (ARP spoofing, address conflicts)",
 		func(s *event.Snapshot) float64 { return count(s.ARPRebind, s) }),
-	stat("ARP_UNSOLICITED", Event, "packets", "ARP replies that answer no request seen in the last 10 seconds, gratuitous announcements left out (ARP cache poisoning)",
+	stat("ARP_UNSOLICITED", Event, "packets", "ARP replies that answer no request of the last 10 seconds, or one already answered; gratuitous announcements left out (ARP cache poisoning)",
 		func(s *event.Snapshot) float64 { return count(s.ARPUnsolicited, s) }),
 	stat("AVG_PKT_SIZE", Average, "B", "Average size of IP packets (IP bytes / IP packets)",
 		func(s *event.Snapshot) float64 { return ratio(s.IPBytes, s.IP) }),
@@ -129,18 +129,18 @@ var table = [...]Stat{
 		func(s *event.Snapshot) float64 { return rate(s.DNS, s) }),
 	stat("DROPPED", Rate, "packets/s", "Packets the kernel dropped before netspot saw them (per second, live capture)",
 		func(s *event.Snapshot) float64 { return rate(s.Dropped, s) }),
-	hostStat("HOST_AUTH", "connections", 4, "TCP connection attempts from one source to one port of a password-protected service (FTP, SSH, Telnet, mail, RDP, VNC, WinRM, MQTT, databases) (brute force, also slow)",
-		func(s *event.Snapshot) float64 { return s.HostAuth }),
-	hostStat("HOST_DNS", "queries", 16, "DNS queries of one source (DNS tunnels and exfiltration, malware trying generated names)",
-		func(s *event.Snapshot) float64 { return s.HostDNS }),
-	hostStat("HOST_DST_ADDRS", "addresses", 8, "destination addresses one source contacted that it had not in the last 10 minutes, by TCP connection attempts, UDP requests and pings (host sweeps, worms)",
-		func(s *event.Snapshot) float64 { return s.HostDstAddrs }),
-	hostStat("HOST_DST_PORTS", "ports", 4, "TCP and UDP destination ports one source contacted that it had not in the last 10 minutes (port scans, also slow)",
-		func(s *event.Snapshot) float64 { return s.HostDstPorts }),
-	hostStat("HOST_FAILED", "attempts", 4, "failed connection attempts of one source: SYNs answered by a RST or by nothing within 5 s, and the ICMP unreachables it received (scans of closed or filtered ports, of a few ports on many hosts, of IP protocols, also slow)",
-		func(s *event.Snapshot) float64 { return s.HostFailed }),
-	hostStat("HOST_STRAY_SYNACK", "segments", 4, "SYN-ACKs one host received for connections it never opened (SYN-ACK reflection, also slow; backscatter of floods spoofing its address)",
-		func(s *event.Snapshot) float64 { return s.HostStraySYNACK }),
+	hostStat("HOST_AUTH", "connections", 4, "TCP connection attempts from one source to one port of a password-protected service (FTP, SSH, Telnet, mail, RDP, VNC, WinRM, MQTT, databases)",
+		"brute force, also slow", func(s *event.Snapshot) float64 { return s.HostAuth }),
+	hostStat("HOST_DNS", "queries", 16, "DNS queries of one source",
+		"DNS tunnels and exfiltration, malware trying generated names", func(s *event.Snapshot) float64 { return s.HostDNS }),
+	hostStat("HOST_DST_ADDRS", "addresses", 8, "destination addresses one source contacted (TCP connection attempts, UDP requests, pings) that it had not in the last 10 minutes",
+		"host sweeps, worms", func(s *event.Snapshot) float64 { return s.HostDstAddrs }),
+	hostStat("HOST_DST_PORTS", "ports", 4, "TCP and UDP destination ports one source contacted that it had not in the last 10 minutes",
+		"port scans, also slow", func(s *event.Snapshot) float64 { return s.HostDstPorts }),
+	hostStat("HOST_FAILED", "attempts", 4, "failed connection attempts of one source: SYNs answered by a RST or by nothing within 5 s, and the ICMP unreachables it received",
+		"scans of closed or filtered ports, of a few ports on many hosts, of IP protocols, also slow", func(s *event.Snapshot) float64 { return s.HostFailed }),
+	hostStat("HOST_STRAY_SYNACK", "segments", 4, "SYN-ACKs one host received for connections it never opened",
+		"SYN-ACK reflection, also slow; backscatter of floods spoofing its address", func(s *event.Snapshot) float64 { return s.HostStraySYNACK }),
 	stat("ICMP_ECHO_SIZE", Count, "B", "Largest payload of an ICMP echo request or reply, 0 without any (ICMP tunnels carry data in pings)",
 		func(s *event.Snapshot) float64 { return count(s.ICMPEchoSize, s) }),
 	stat("ICMP_RATE", Rate, "packets/s", "ICMP messages per second, IPv6 neighbour discovery excluded (ping sweeps, ICMP floods)",
@@ -252,8 +252,8 @@ func Names() []string {
 // statistic's fine resolution (Event) makes that first value an alarm
 // however short the calibration; where hosts do reach the floor in normal
 // traffic, the detector learns them and judges the values beyond them.
-func hostStat(name, unit string, floor float64, what string, get func(*event.Snapshot) float64) Stat {
-	help := fmt.Sprintf("Largest number of recent %s, decayed with a half-life of 30 s; 0 below %g", what, floor)
+func hostStat(name, unit string, floor float64, what, catches string, get func(*event.Snapshot) float64) Stat {
+	help := fmt.Sprintf("Largest number of recent %s, decayed with a half-life of 30 s, 0 below %g (%s)", what, floor, catches)
 	return Stat{Name: name, Kind: Event, Unit: unit, Help: help, Compute: func(s *event.Snapshot) float64 {
 		n := get(s)
 		if n < floor {

@@ -264,7 +264,7 @@ func TestHostFloors(t *testing.T) {
 				t.Errorf("%s of %v = %v, want %v", st.Name, c.in, got, c.want)
 			}
 		}
-		if !strings.Contains(st.Help, fmt.Sprintf("0 below %g", f)) {
+		if !strings.Contains(st.Help, fmt.Sprintf("0 below %g (", f)) {
 			t.Errorf("%s: help %q does not give the floor %g", st.Name, st.Help, f)
 		}
 	}
