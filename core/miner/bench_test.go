@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,5 +191,44 @@ func TestDecodeLANAllocs(t *testing.T) {
 	}
 	if c := w.counters(); c.HostFailed == 0 || c.DNSLabelLen < 63 || c.ARPUnsolicited == 0 || c.HostAuth == 0 {
 		t.Errorf("the attacks are not all seen: %+v", c)
+	}
+}
+
+// BenchmarkPacketKinds is the cost of one packet of each kind that the
+// per-host statistics look at, against a data segment that they do not:
+// a SYN to a new port of a new host (pending attempt, two recent pairs,
+// two or three sketches), its SYN-ACK, a DNS query with a 63-byte label, an
+// ARP reply, an ICMP echo request.
+func BenchmarkPacketKinds(b *testing.B) {
+	fr := frames{b}
+	label := strings.Repeat("k", 63)
+	for _, c := range []struct {
+		name  string
+		frame func(i int) []byte
+	}{
+		{"ack", func(i int) []byte { return fr.tcp("10.0.0.1", "10.0.0.2", 40000, 443, flagACK) }},
+		{"syn", func(i int) []byte {
+			return fr.tcp("10.0.0.1", "10.1."+itoa(i>>8&255)+"."+itoa(i&255), uint16(30000+i), uint16(1+i%1024), flagSYN)
+		}},
+		{"synack", func(i int) []byte { return fr.tcp("10.0.0.2", "10.0.0.1", 443, uint16(30000+i), flagSYN|flagACK) }},
+		{"dns", func(i int) []byte { return fr.udp("10.0.0.1", "10.0.0.53", uint16(30000+i), 53, query(label+".t.example", 16)) }},
+		{"arp", func(i int) []byte { return fr.arp(2, macB, "10.0.0.1", "10.0.0."+itoa(i&255)) }},
+		{"echo", func(i int) []byte { return fr.echo("10.0.0.1", "10.2."+itoa(i>>8&255)+"."+itoa(i&255), 56) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			const n = 4096
+			pkts := make([]capture.Packet, n)
+			for i := range pkts {
+				f := c.frame(i)
+				pkts[i] = capture.Packet{Data: f, Length: len(f), Link: capture.LinkEthernet, Time: base.UnixNano() + int64(i)*int64(time.Millisecond)}
+			}
+			d := newDecoder()
+			w := newWindow(1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				d.count(&pkts[i&(n-1)], w)
+			}
+		})
 	}
 }
