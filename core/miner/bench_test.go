@@ -211,7 +211,9 @@ func BenchmarkPacketKinds(b *testing.B) {
 			return fr.tcp("10.0.0.1", "10.1."+itoa(i>>8&255)+"."+itoa(i&255), uint16(30000+i), uint16(1+i%1024), flagSYN)
 		}},
 		{"synack", func(i int) []byte { return fr.tcp("10.0.0.2", "10.0.0.1", 443, uint16(30000+i), flagSYN|flagACK) }},
-		{"dns", func(i int) []byte { return fr.udp("10.0.0.1", "10.0.0.53", uint16(30000+i), 53, query(label+".t.example", 16)) }},
+		{"dns", func(i int) []byte {
+			return fr.udp("10.0.0.1", "10.0.0.53", uint16(30000+i), 53, query(label+".t.example", 16))
+		}},
 		{"arp", func(i int) []byte { return fr.arp(2, macB, "10.0.0.1", "10.0.0."+itoa(i&255)) }},
 		{"echo", func(i int) []byte { return fr.echo("10.0.0.1", "10.2."+itoa(i>>8&255)+"."+itoa(i&255), 56) }},
 	} {

@@ -31,8 +31,10 @@ import (
 //     δ = e⁻⁴ = 1.8 %. Conservative update (a cell is raised only as far as
 //     the key's new estimate) makes the excess much smaller in practice;
 //     with fewer active keys than cells, estimates are almost always exact.
-//     Under a spoofed flood the excess grows with the flood's mass, so the
-//     Host* counters rise with it: the flood is flagged, no host is hidden.
+//     Under a spoofed flood the excess grows with the flood's mass: the
+//     estimates of the sketches it feeds rise (new ports and addresses
+//     reached about 221 per source during a flood of a million sources in
+//     a second), and no host is hidden.
 //   - a table of recently seen (source, destination port) and (source,
 //     destination address) pairs, recentBuckets × 4 entries (384 KiB): a
 //     pair counts as new once per recentTTL. When a bucket is full the
@@ -97,7 +99,6 @@ const (
 	seedPorts   = 0x3f84d5b5b5470917
 	seedAddrs   = 0x9216d5d98979fb1b
 	seedDNS     = 0xd1310ba698dfb5ac
-	seedMAC     = 0x2ffd72dbd01adfb7
 )
 
 // sketch is a count-min sketch of decayed counts. A cell holds counts
@@ -126,20 +127,6 @@ func (s *sketch) addCU(h uint64, g float32) float32 {
 func (s *sketch) estimate(h uint64) float32 {
 	c := &s.cells
 	return min(c[index(h, 0)], c[index(h, 1)], c[index(h, 2)], c[index(h, 3)])
-}
-
-// add adds g, which may be negative, to every cell of key h, never below
-// zero, and returns the key's new estimate. A decrement only ever undoes an
-// increment of the same key, so that cells stay sums of non-negative counts.
-func (s *sketch) add(h uint64, g float32) float32 {
-	c := &s.cells
-	m := float32(math.MaxFloat32)
-	for r := 0; r < sketchDepth; r++ {
-		i := index(h, r)
-		c[i] = max(c[i]+g, 0)
-		m = min(m, c[i])
-	}
-	return m
 }
 
 // scale multiplies every cell by f.
@@ -254,8 +241,6 @@ func (tb *table) put(h uint64) (*entry, bool) {
 	return &b[old], false
 }
 
-func (tb *table) clear() { clear(tb.e) }
-
 // hosts is the per-host state of one decoding worker.
 type hosts struct {
 	clk decayClock
@@ -349,7 +334,7 @@ func (h *hosts) advance(t int64, w *window) {
 func (h *hosts) count(est float32) float64 { return float64(est * h.clk.inv) }
 
 func (h *hosts) fail(initiator uint64, w *window) {
-	h.note(w, hFailed, h.count(h.failed.add(mix64(initiator^seedFailed), h.clk.g)))
+	h.note(w, hFailed, h.count(h.failed.addCU(mix64(initiator^seedFailed), h.clk.g)))
 }
 
 // newPair counts a new (source, destination port) or (source, destination
