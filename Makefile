@@ -195,5 +195,5 @@ eval-captures: ## write the generated suite's captures to dev/eval/generated/cap
 eval: eval-captures ## run the generated suite (tuning and held-out) with the default settings
 	$(EVALSUITE) run dev/eval/generated
 
-eval-real: ## run the suite of real captures (needs ../shared/pcaps beside the repository)
+eval-real: eval-captures ## run the suite of real captures (needs ../shared/pcaps beside the repository; its slow attacks are generated captures)
 	$(EVALSUITE) run dev/eval/real
