@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"netspot/core/event"
@@ -56,6 +57,27 @@ const (
 	// detector that never saw one judges one far beyond its usual zeros.
 	Event
 )
+
+// String names the kind: "ratio", "count", "rate", "average", "machine",
+// "event" (the API shows it, so that a chart can name values that have no
+// unit).
+func (k Kind) String() string {
+	switch k {
+	case Ratio:
+		return "ratio"
+	case Count:
+		return "count"
+	case Rate:
+		return "rate"
+	case Average:
+		return "average"
+	case Machine:
+		return "machine"
+	case Event:
+		return "event"
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
 
 // eventResolution is the resolution of an Event statistic. On a detector
 // whose calibration saw only zeros, the alarm threshold is half a step
