@@ -109,14 +109,14 @@ func checkLearning(s *Scenario, opt Options, period time.Duration) error {
 	learn := 0
 	for _, name := range opt.Analyzer.Watched() {
 		p := opt.Spot.For(name)
-		learn = max(learn, p.Depth+p.NInit)
+		learn = max(learn, p.Spot().JudgesAfter())
 	}
 	calib := time.Duration(learn) * period
 	for i := range s.Attack {
 		a := &s.Attack[i]
 		if a.At.D() < calib {
 			return &Error{File: s.Path, Line: a.line, Entry: attackName(a), Key: "at",
-				Err: fmt.Errorf("%w: %s is before the detectors watch (depth + n_init = %d periods of %s = %s); inject it later, lengthen the timeline, or shorten calibration",
+				Err: fmt.Errorf("%w: %s is before the detectors watch (they learn for %d periods of %s = %s); inject it later, lengthen the timeline, or shorten calibration",
 					ErrLearning, a.At, learn, period, calib)}
 		}
 	}
