@@ -109,7 +109,9 @@ func DefaultConfig() Config {
 		MaxExcess: 1000,
 		Depth:     0,
 		MinShape:  -0.5,
-		Up:        true,
+		// Used only with a WatchAfter: see Config.Confidence.
+		Confidence: 0.95,
+		Up:         true,
 	}
 }
 
