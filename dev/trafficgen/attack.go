@@ -218,6 +218,8 @@ func (s *attackSrc) probe(g *Generator, t int64, i int) {
 			src: vi.ip4, dst: p.src, sport: p.dport, dport: p.sport, seq: p.ack, ttl: vi.ttl()})
 	case "ping-sweep":
 		s.sweep(g, t, i)
+	case "arp-spoof":
+		s.arpSpoof(g, t, i)
 	case "arp-scan":
 		sc := a.scanner
 		target := a.addrs[i%len(a.addrs)]

@@ -75,6 +75,7 @@ var kinds = []kindInfo{
 	{"ssh-brute", "SSH password guessing from the Internet: many short connections to port 22", []string{"rate", "from", "target"}, "connections/s (default 2)"},
 	{"ftp-brute", "FTP password guessing from the Internet: many short connections to port 21", []string{"rate", "from", "target"}, "connections/s (default 2)"},
 	{"synack-reflection", "SYN-ACK reflection: SYN-ACKs from many servers to a victim that answers each with a RST", []string{"rate", "target"}, "SYN-ACKs/s (default 1000)"},
+	{"arp-spoof", "ARP spoofing of the whole LAN by one host, as bettercap's arp.spoof does: forged ARP replies telling every host that the gateway is at the attacker's MAC, and the gateway that every host is", []string{"rate", "from"}, "forged replies/s (default: a round a second, two per LAN host)"},
 }
 
 // Kinds returns the attack kinds and their descriptions, in a stable order.
@@ -238,7 +239,7 @@ func (a *Attack) validate(c *Config) error {
 			return config.Errorf("target", "a sweep's target is an IPv4 prefix such as 192.168.1.0/24, not %q", a.Target)
 		}
 	}
-	if c.Output.LinkType == "raw" && (a.Kind == "arp-scan" || (a.Kind == "ping-sweep" && (a.Target == "" || strings.HasPrefix(a.Target, "192.168.1.")))) {
+	if c.Output.LinkType == "raw" && (a.Kind == "arp-scan" || a.Kind == "arp-spoof" || (a.Kind == "ping-sweep" && (a.Target == "" || strings.HasPrefix(a.Target, "192.168.1.")))) {
 		return config.Errorf("kind", "%s is made of ARP frames, which the raw link type cannot hold", a.Kind)
 	}
 	if a.Label != "" && strings.ContainsAny(a.Label, "\x00\n\r\t") {
