@@ -59,7 +59,10 @@ type Detector struct {
 	sorted []float64
 	// scratch has room for a copy of the batch.
 	scratch []float64
-	stage   stage
+	// held holds the values (x, x − drift, in pairs) of the current run in
+	// the cautious band of a provisional tail, not yet learnt.
+	held  []float64
+	stage stage
 }
 
 // stage is where a detector is in its life.
@@ -242,7 +245,11 @@ func (d *Detector) fitProvisional(y float64) {
 }
 
 // stepProvisional judges x against the provisional tails and, unless it
-// is abnormal, adds it to the calibration batch and refits them.
+// is abnormal, learns it: adds it to the calibration batch and the drift
+// window, and refits the tails. A value in the cautious band of a tail,
+// beyond the point estimate of its quantile but not beyond the bound, is
+// held: learnt once the values after it come back below the band, dropped
+// if they raise an alarm (it was the start of the alarm's excursion).
 func (d *Detector) stepProvisional(x float64) Result {
 	m := d.drift()
 	y := x - m
@@ -253,24 +260,48 @@ func (d *Detector) stepProvisional(x float64) Result {
 	if d.cfg.Down {
 		r.Down = d.down.judge(&d.cfg, -y)
 	}
-	// An alarm is not learnt (unless KeepAnomalies) and never enters
-	// the drift window.
 	abnormal := r.Abnormal()
-	if abnormal && !d.cfg.KeepAnomalies {
+	if d.cfg.KeepAnomalies {
+		// Alarms are learnt, but never enter the drift window.
+		d.learnProvisional(x, y, !abnormal)
 		return r
 	}
-	if !abnormal {
+	if abnormal {
+		// An alarm and the rest of its excursion are not learnt, nor
+		// the start of the excursion that was held.
+		d.held = d.held[:0]
+		return r
+	}
+	if ((d.cfg.Up && y > d.up.zPoint) || (d.cfg.Down && -y > d.down.zPoint)) && len(d.held) < 2*maxExcursion(&d.cfg) {
+		d.held = append(d.held, x, y)
+		return r
+	}
+	for i := 0; i+1 < len(d.held) && d.stage == provisional; i += 2 {
+		d.learnProvisional(d.held[i], d.held[i+1], true)
+	}
+	d.held = d.held[:0]
+	if d.stage == provisional {
+		d.learnProvisional(x, y, true)
+	}
+	return r
+}
+
+// learnProvisional learns x, y = x − drift while provisional: into the
+// drift window (with window), the batch and the provisional tails, or
+// into the complete model once the batch is full.
+func (d *Detector) learnProvisional(x, y float64, window bool) {
+	if window {
 		d.pushWindow(x)
 	}
 	d.batch = append(d.batch, y)
 	if len(d.batch) == d.cfg.Depth+d.cfg.NInit {
+		d.held = d.held[:0]
 		d.calibrate()
-		return r
+		return
 	}
 	i, _ := slices.BinarySearch(d.sorted, y)
 	d.sorted = slices.Insert(d.sorted, i, y)
 	d.fitProvisional(y)
-	return r
 }
 
 func (d *Detector) pushWindow(x float64) {

@@ -267,3 +267,57 @@ func TestExcursionBounded(t *testing.T) {
 		t.Fatalf("drift %v after the excursion ended, was %v: the new level was not learnt", d.Drift(), m)
 	}
 }
+
+// TestProvisionalHoldsTheBand: a value in the cautious band of a
+// provisional tail (beyond the point estimate of its quantile, not beyond
+// the bound) is held: learnt when the run ends below the band, dropped
+// when the run raises an alarm, as the start of its excursion. It survives
+// a snapshot.
+func TestProvisionalHoldsTheBand(t *testing.T) {
+	c := Config{Q: 1e-4, Level: 0.99, NInit: 2000, MaxExcess: 1000, Depth: 100, Up: true, MinShape: 0, WatchAfter: 300, Confidence: 0.95}
+	xs := gaussian(14, 600)
+	feed := func(conf float64) *Detector {
+		cc := c
+		cc.Confidence = conf
+		d := mustNew(t, cc)
+		for _, x := range xs {
+			d.Step(x)
+		}
+		return d
+	}
+	point, _ := feed(0).Thresholds()
+	bound, _ := feed(c.Confidence).Thresholds()
+	if !(bound > point) {
+		t.Fatalf("bound %v, point estimate %v", bound, point)
+	}
+	band := (point + bound) / 2
+
+	d := feed(c.Confidence)
+	left := d.Provisional()
+	if r := d.Step(band); r.Up != Excess || d.Provisional() != left {
+		t.Fatalf("a value in the band: %+v, provisional %d (was %d): learnt at once", r, d.Provisional(), left)
+	}
+	snap, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var restored Detector
+	if err := restored.UnmarshalBinary(snap); err != nil {
+		t.Fatal(err)
+	}
+	for _, dd := range []*Detector{d, &restored} {
+		if r := dd.Step(0); r.Up != Normal || dd.Provisional() != left-2 {
+			t.Fatalf("back below the band: %+v, provisional %d, want %d (both learnt)", r, dd.Provisional(), left-2)
+		}
+	}
+
+	d = feed(c.Confidence)
+	d.Step(band)
+	if r := d.Step(bound + 100); r.Up != Alarm {
+		t.Fatalf("flood: %+v", r)
+	}
+	d.Step(0)
+	if d.Provisional() != left-1 {
+		t.Fatalf("provisional %d after a band value, an alarm and a normal value: want %d (only the normal one learnt)", d.Provisional(), left-1)
+	}
+}

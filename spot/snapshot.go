@@ -14,8 +14,9 @@ import (
 //	"SPOT" version:u8 flags:u8 q level resolution min_shape confidence:f64 n_init max_excess depth watch_after:u32
 //	window: pos:u32 len:u32 pushes:u32 sum:f64 values:[len]f64
 //	batch (learning or provisional): len:u32 values:[len]f64
+//	held (provisional): len:u32 values:[len]f64 (x, x − drift pairs)
 //	per watched tail, once judging (provisional or complete):
-//	  t z gamma sigma:f64 n nt:u64 from_calibration:u32 root:f64 excursion:u32 fitted_on:u32
+//	  t z gamma sigma:f64 n nt:u64 from_calibration:u32 root:f64 excursion:u32 fitted_on:u32 z_point:f64
 //	  cursor size pushes:u32 sum sum_sq min max:f64 values:[size]f64
 //	crc32c of everything before:u32
 //
@@ -82,6 +83,10 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 		b = appendU32(b, len(d.batch))
 		b = appendF64(b, d.batch...)
 	}
+	if d.stage == provisional {
+		b = appendU32(b, len(d.held))
+		b = appendF64(b, d.held...)
+	}
 	for _, tl := range d.watched() {
 		if d.stage == learning {
 			break
@@ -92,6 +97,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 		b = appendU32(b, tl.fromCalibration)
 		b = appendF64(b, tl.root)
 		b = appendU32(b, tl.excursion, tl.boundN)
+		b = appendF64(b, tl.zPoint)
 		e := &tl.peaks
 		b = appendU32(b, e.cursor, e.size, e.pushes)
 		b = appendF64(b, e.sum, e.sumSq, e.min, e.max)
@@ -207,6 +213,14 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 		}
 	} else {
 		nd.batch = nil
+	}
+	if nd.stage == provisional {
+		// Pairs of a run of at most maxExcursion values.
+		n := r.count(2*maxExcursion(&c), "held run")
+		if r.err == nil && n%2 != 0 {
+			return snapshotErrorf("held run of %d values, not pairs", n)
+		}
+		nd.held = r.values(nd.held[:0], n, "held value", false)
 	}
 	if nd.stage != learning {
 		for _, tl := range nd.watched() {
@@ -340,8 +354,15 @@ func (tl *tail) read(r *reader, c *Config, version byte, st stage, batch int) er
 	switch {
 	case version >= 3:
 		tl.excursion, tl.boundN = r.u32(), r.u32()
-		if r.err == nil && tl.excursion > maxExcursion(c) {
+		tl.zPoint = r.f64()
+		switch {
+		case r.err != nil:
+		case tl.excursion > maxExcursion(c):
 			r.err = snapshotErrorf("excursion of %d values, longer than %d", tl.excursion, maxExcursion(c))
+		case st == provisional && !(tl.zPoint <= tl.z):
+			r.err = snapshotErrorf("provisional tail with its point estimate %g above its threshold %g", tl.zPoint, tl.z)
+		case st != provisional && !math.IsNaN(tl.zPoint):
+			r.err = snapshotErrorf("a point estimate outside the provisional stage")
 		}
 	case version == 2:
 		switch b := r.take(1); {

@@ -135,7 +135,8 @@ func TestSnapshotInconsistent(t *testing.T) {
 	const tOff = 6 + 40 + 16 + 12 + 8
 	// After t: z, γ, σ (24), n, nt (16), from_calibration (4), root (8),
 	// the excursion's length (4), the values the tail was fitted on (4),
-	// the ring's cursor, size, pushes (12), then its sum.
+	// the point estimate of z (8), the ring's cursor, size, pushes (12),
+	// then its sum.
 	const excursionOff = tOff + 32 + 16 + 4 + 8
 	for _, c := range []struct {
 		name, want string
@@ -152,7 +153,8 @@ func TestSnapshotInconsistent(t *testing.T) {
 		{"excess too big", "excess", put(len(good)-12, 1e300)},
 		{"counters", "counters", put(tOff+32, 0)},
 		{"excursion", "excursion of 5000 values", put32(excursionOff, 5000)},
-		{"sum of excesses", "do not match", put(excursionOff+8+12, 12345)},
+		{"point estimate", "point estimate outside", put(excursionOff+8, 3)},
+		{"sum of excesses", "do not match", put(excursionOff+16+12, 12345)},
 	} {
 		var r Detector
 		err := r.UnmarshalBinary(c.b)
@@ -306,8 +308,9 @@ func downgrade(t *testing.T, v3 []byte, version byte) []byte {
 	// Header: bytes 22 to 38 hold resolution and min_shape (version 2),
 	// 38 to 46 confidence, 46 to 58 n_init, max_excess and depth, 58 to
 	// 62 watch_after; the window state follows (20 bytes without values),
-	// then the tail: 60 bytes of fields, the excursion's length (4) and
-	// the values it was fitted on (4), then its excesses.
+	// then the tail: 60 bytes of fields, the excursion's length (4), the
+	// values it was fitted on (4) and the point estimate of z (8), then
+	// its excesses.
 	const tail = 62 + 20
 	const excursion = tail + 60
 	if v3[4] != 3 {
@@ -322,7 +325,7 @@ func downgrade(t *testing.T, v3 []byte, version byte) []byte {
 	if version >= 2 {
 		old = append(old, byte(binary.LittleEndian.Uint32(v3[excursion:])))
 	}
-	old = append(old, v3[excursion+8:len(v3)-4]...)
+	old = append(old, v3[excursion+16:len(v3)-4]...)
 	old[4] = version
 	return resign(append(old, 0, 0, 0, 0))
 }

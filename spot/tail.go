@@ -33,17 +33,21 @@ type tail struct {
 	// boundN is the number of values a provisional tail was last fitted
 	// on (see fitProvisional).
 	boundN int
+	// zPoint is the point estimate of a provisional tail's z, below its
+	// cautious z: between them lies the band whose values are held.
+	zPoint float64
 }
 
 func newTail(sign float64, maxExcess int, reference bool) tail {
 	return tail{
-		sign:  sign,
-		t:     math.NaN(),
-		z:     math.NaN(),
-		gamma: math.NaN(),
-		sigma: math.NaN(),
-		peaks: newExcesses(maxExcess, reference),
-		root:  math.NaN(),
+		sign:   sign,
+		t:      math.NaN(),
+		z:      math.NaN(),
+		gamma:  math.NaN(),
+		sigma:  math.NaN(),
+		zPoint: math.NaN(),
+		peaks:  newExcesses(maxExcess, reference),
+		root:   math.NaN(),
 	}
 }
 
@@ -77,6 +81,7 @@ func (tl *tail) calibrate(c *Config, level float64, batch, scratch []float64) {
 	}
 	tl.fromCalibration = tl.peaks.size
 	tl.root = math.NaN()
+	tl.zPoint = math.NaN()
 	tl.refit(c)
 }
 
@@ -109,6 +114,7 @@ func (tl *tail) fitProvisional(c *Config, s []float64, y float64) {
 	tl.fromCalibration = tl.peaks.size
 	// The fit starts from the previous one (root), as after an excess.
 	tl.refit(c)
+	tl.zPoint = tl.z
 	tl.z = tl.t + tl.upperHeight(c, c.Q)
 	tl.boundN = n
 }
