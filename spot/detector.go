@@ -37,9 +37,10 @@ const (
 // alarm on it, so that an attack that pushes a series up is not learnt as
 // the new normal by either side.
 //
-// A Detector learns from its first Depth+NInit values (Step returns
-// Learning), then judges each value. It is not safe for concurrent use.
-// The zero Detector watches nothing; use New.
+// A Detector learns from its first Config.JudgesAfter values (Step returns
+// Learning): Depth+NInit, or WatchAfter, from which it judges with
+// provisional tails until it has its complete model. It is not safe for
+// concurrent use. The zero Detector watches nothing; use New.
 type Detector struct {
 	cfg      Config
 	up, down tail
@@ -350,8 +351,7 @@ func (d *Detector) drift() float64 {
 func (d *Detector) Drift() float64 { return d.drift() }
 
 // Remaining returns how many values the detector still needs before it
-// judges: WatchAfter (in reference mode Depth+NInit) at first, 0 once
-// judging.
+// judges: Config.JudgesAfter at first, 0 once judging.
 func (d *Detector) Remaining() int {
 	if d.stage != learning || (!d.cfg.Up && !d.cfg.Down) {
 		return 0
