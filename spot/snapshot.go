@@ -120,13 +120,6 @@ func (d *Detector) watched() []*tail {
 
 func crcTable() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) }
 
-func boolByte(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 func appendF64(b []byte, vs ...float64) []byte {
 	for _, v := range vs {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
