@@ -48,8 +48,9 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	if err := opt.Analyzer.Validate(); err != nil {
 		return nil, fmt.Errorf("eval: analyzer: %w", err)
 	}
-	// Before checkLearning, which reads depth and n_init: a value out of
-	// range is reported as such, not as an attack during calibration.
+	// Before checkLearning, which reads watch_after, depth and n_init: a
+	// value out of range is reported as such, not as an attack during
+	// calibration.
 	if err := opt.Spot.Validate(); err != nil {
 		return nil, fmt.Errorf("eval: spot: %w", err)
 	}
@@ -102,9 +103,9 @@ func Replay(ctx context.Context, tl *Timeline, mc miner.Config, period time.Dura
 	return m.Run(ctx, emit)
 }
 
-// checkLearning refuses attacks placed before the detectors can have
-// learnt: they would be learnt as normal traffic, and their verdict would
-// say nothing about detection.
+// checkLearning refuses attacks placed before the detectors judge
+// (watch_after periods): they would be learnt as normal traffic, and their
+// verdict would say nothing about detection.
 func checkLearning(s *Scenario, opt Options, period time.Duration) error {
 	learn := 0
 	for _, name := range opt.Analyzer.Watched() {
