@@ -333,7 +333,7 @@
 // reference mode, where libspot built with its own Makefile (-O3) takes
 // 600 ns on the same x86-64 machine, measured back to back. A provisional
 // step, both tails of a count with a drift window as netspot judges its
-// first 2000 values, takes about 9 µs on average (refits of 20 excesses,
+// first 2000 values, takes 5 to 9 µs on average (refits of 20 excesses,
 // the quantile's bound, the sorted values kept):
 //
 //	go test ./spot -run '^$' -bench 'StreamA|Step|Refit|Provisional' -benchmem

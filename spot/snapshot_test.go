@@ -203,6 +203,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 func FuzzStep(f *testing.F) {
 	f.Add(uint8(3), uint8(0), uint8(1), []byte("\x00\x01\x02\x03\x04\x05\x06\x07"))
 	f.Add(uint8(10), uint8(4), uint8(3), []byte("some bytes that become floats, some huge some tiny........"))
+	f.Add(uint8(0x43), uint8(5), uint8(19), []byte("\x00\x01\x02\x00\x03\x00\x00\x09\x00\x01\x40\x00"))
 	f.Fuzz(func(t *testing.T, qExp, depth, flags uint8, raw []byte) {
 		c := Config{
 			Q:         math.Pow(10, -float64(2+qExp%6)),
@@ -219,6 +220,10 @@ func FuzzStep(f *testing.F) {
 			c.Resolution = float64(1+qExp%4) / 2
 		}
 		c.MinShape = -float64(flags>>5) / 7 // 0 … −1
+		if qExp&0x40 != 0 && !c.Reference {
+			// Judging early, with provisional tails.
+			c.WatchAfter, c.Confidence = 40+int(depth)%60, float64(qExp%4)/4
+		}
 		d, err := New(c)
 		if err != nil {
 			t.Fatal(err)
