@@ -42,6 +42,10 @@ type watched struct {
 	// stage is where the detector was after the last window: learning,
 	// provisional or complete (see Stage), to log its changes.
 	stage Stage
+	// windows and values count, while it learns, the windows judged and
+	// those in which the statistic was defined: how many windows a value
+	// takes, for learning_left.
+	windows, values int
 }
 
 // Stage is where a statistic's detector is in its life.
@@ -83,6 +87,10 @@ type StatLearning struct {
 	// Left is the number of values it learns before it judges, 0 once it
 	// judges.
 	Left int
+	// Windows estimates the windows it still needs before it judges: Left,
+	// divided by the share of the windows so far in which the statistic
+	// was defined.
+	Windows int
 	// Provisional is the number of values it learns before its complete
 	// model, 0 once it has it. Alarms are not learnt.
 	Provisional int
@@ -182,21 +190,34 @@ func (a *Analyzer) Learning() []StatLearning {
 		out[i] = StatLearning{Stat: w.stat.Name, Stage: stageOf(w.det)}
 		if w.det != nil {
 			out[i].Left, out[i].Provisional = w.det.Remaining(), w.det.Provisional()
+			out[i].Windows = w.windowsLeft()
 		}
 	}
 	return out
 }
 
-// LearningLeft is the number of values the slowest detector still needs
-// before it judges (one value per window in which its statistic is
-// defined, so that it counts windows when every statistic is defined in
-// every window): the data records' learning_left. Learning tells each
-// statistic apart.
+// windowsLeft estimates the windows before the detector judges: its
+// values left, times the windows a value has taken so far (one, before
+// any window).
+func (w *watched) windowsLeft() int {
+	left := w.det.Remaining()
+	if left == 0 || w.values == 0 || w.values == w.windows {
+		return left
+	}
+	return int(math.Ceil(float64(left) * float64(w.windows) / float64(w.values)))
+}
+
+// LearningLeft is the number of windows until every detector judges: the
+// data records' learning_left. A detector learns one value per window in
+// which its statistic is defined: for a statistic that is undefined in
+// some windows (a ratio to IP packets in a window without any), the
+// windows are estimated from the share of the windows so far in which it
+// was. Learning tells each statistic apart.
 func (a *Analyzer) LearningLeft() int {
 	left := 0
 	for _, w := range a.watch {
 		if w.det != nil {
-			left = max(left, w.det.Remaining())
+			left = max(left, w.windowsLeft())
 		}
 	}
 	return left
@@ -227,7 +248,14 @@ func (a *Analyzer) Process(s *event.Snapshot) *event.Record {
 			var before [2]float64
 			before[event.Up], before[event.Down] = w.det.Thresholds()
 			var status [2]spot.Status
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			defined := !math.IsNaN(v) && !math.IsInf(v, 0)
+			if w.det.Remaining() > 0 {
+				w.windows++
+				if defined {
+					w.values++
+				}
+			}
+			if defined {
 				res := w.det.Step(v)
 				status[event.Up], status[event.Down] = res.Up, res.Down
 			}

@@ -59,7 +59,7 @@ func TestLearningThenWatching(t *testing.T) {
 	if got := a.LearningLeft(); got != 300 {
 		t.Fatalf("LearningLeft before any window = %d, want watch_after = 300", got)
 	}
-	want := []StatLearning{{Stat: "TRAFFIC", Stage: Learning, Left: 300, Provisional: 1020}, {Stat: "PERF", Stage: Informational}}
+	want := []StatLearning{{Stat: "TRAFFIC", Stage: Learning, Left: 300, Windows: 300, Provisional: 1020}, {Stat: "PERF", Stage: Informational}}
 	if got := a.Learning(); !slices.Equal(got, want) {
 		t.Fatalf("Learning() = %+v, want %+v", got, want)
 	}
@@ -573,5 +573,24 @@ func TestStateFromBeforeJudgingEarly(t *testing.T) {
 	rep, err = c.LoadState(bytes.NewReader(buf.Bytes()))
 	if err != nil || len(rep.Restored) != 0 || !strings.Contains(rep.Skipped["TRAFFIC"], "parameters changed") || c.LearningLeft() != 300 {
 		t.Fatalf("learning detector: %+v, %v, learning left %d", rep, err, c.LearningLeft())
+	}
+}
+
+// TestLearningLeftInWindows: a statistic undefined in every other window
+// (a ratio to IP packets, in windows without any) learns a value every
+// two windows, and learning_left says so.
+func TestLearningLeftInWindows(t *testing.T) {
+	a := testAnalyzer(t, func(cfg *Config, _ *SpotConfig) { cfg.Stats = []string{"R_TCP_NOACK", "TRAFFIC"} })
+	var rec *event.Record
+	for i := range 100 {
+		n := uint64(0)
+		if i%2 == 0 {
+			n = 1000
+		}
+		rec = a.Process(window(i, n))
+	}
+	l := a.Learning()
+	if l[0].Left != 250 || l[0].Windows != 500 || l[1].Left != 200 || l[1].Windows != 200 || rec.LearningLeft != 500 {
+		t.Fatalf("learning %+v, learning_left %d; want 250 values in 500 windows for the ratio, 200 for TRAFFIC", l, rec.LearningLeft)
 	}
 }
