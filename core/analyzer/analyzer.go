@@ -207,17 +207,18 @@ func (w *watched) windowsLeft() int {
 	return int(math.Ceil(float64(left) * float64(w.windows) / float64(w.values)))
 }
 
-// LearningLeft is the number of windows until every detector judges: the
-// data records' learning_left. A detector learns one value per window in
-// which its statistic is defined: for a statistic that is undefined in
-// some windows (a ratio to IP packets in a window without any), the
-// windows are estimated from the share of the windows so far in which it
-// was. Learning tells each statistic apart.
+// LearningLeft is the number of values the slowest detector still needs
+// before it judges: the data records' learning_left. A detector learns
+// one value per window in which its statistic is defined, so that this
+// counts windows when every statistic is defined in every window; a
+// statistic that is undefined in some windows (a ratio to IP packets in a
+// window without any) takes more, which Learning estimates per statistic
+// (StatLearning.Windows) and the log reports when it happens.
 func (a *Analyzer) LearningLeft() int {
 	left := 0
 	for _, w := range a.watch {
 		if w.det != nil {
-			left = max(left, w.windowsLeft())
+			left = max(left, w.det.Remaining())
 		}
 	}
 	return left

@@ -578,7 +578,7 @@ func TestStateFromBeforeJudgingEarly(t *testing.T) {
 
 // TestLearningLeftInWindows: a statistic undefined in every other window
 // (a ratio to IP packets, in windows without any) learns a value every
-// two windows, and learning_left says so.
+// two windows, and Learning says so; learning_left counts values.
 func TestLearningLeftInWindows(t *testing.T) {
 	a := testAnalyzer(t, func(cfg *Config, _ *SpotConfig) { cfg.Stats = []string{"R_TCP_NOACK", "TRAFFIC"} })
 	var rec *event.Record
@@ -590,7 +590,7 @@ func TestLearningLeftInWindows(t *testing.T) {
 		rec = a.Process(window(i, n))
 	}
 	l := a.Learning()
-	if l[0].Left != 250 || l[0].Windows != 500 || l[1].Left != 200 || l[1].Windows != 200 || rec.LearningLeft != 500 {
+	if l[0].Left != 250 || l[0].Windows != 500 || l[1].Left != 200 || l[1].Windows != 200 || rec.LearningLeft != 250 {
 		t.Fatalf("learning %+v, learning_left %d; want 250 values in 500 windows for the ratio, 200 for TRAFFIC", l, rec.LearningLeft)
 	}
 }
