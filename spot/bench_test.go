@@ -116,3 +116,29 @@ func BenchmarkSnapshot(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkProvisional measures the provisional stage of a detector that
+// judges early, netspot's way (a drift window of 300, judging after 300
+// values, the complete model after 2300): each op is the 2000 provisional
+// steps of one detector on both tails, and ns/value their average.
+func BenchmarkProvisional(b *testing.B) {
+	c := Config{Q: 1e-5, Level: 0.99, NInit: 2000, MaxExcess: 1000, Depth: 300, Up: true, Down: true,
+		Resolution: 1, WatchAfter: 300, Confidence: 0.95}
+	r := splitMix64{5}
+	xs := make([]float64, c.Depth+c.NInit)
+	for i := range xs {
+		xs[i] = poisson(&r, 4)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		d := mustNew(b, c)
+		for _, x := range xs {
+			d.Step(x)
+		}
+		if d.Provisional() != 0 {
+			b.Fatal("not calibrated")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(len(xs)-c.WatchAfter)), "ns/value")
+}

@@ -3,6 +3,7 @@ package spot
 import (
 	"errors"
 	"math"
+	"slices"
 )
 
 // MaxValue bounds the magnitude of the values a Detector accepts: beyond
@@ -36,9 +37,10 @@ const (
 // alarm on it, so that an attack that pushes a series up is not learnt as
 // the new normal by either side.
 //
-// A Detector learns from its first Depth+NInit values (Step returns
-// Learning), then judges each value. It is not safe for concurrent use.
-// The zero Detector watches nothing; use New.
+// A Detector learns from its first Config.JudgesAfter values (Step returns
+// Learning): Depth+NInit, or WatchAfter, from which it judges with
+// provisional tails until it has its complete model. It is not safe for
+// concurrent use. The zero Detector watches nothing; use New.
 type Detector struct {
 	cfg      Config
 	up, down tail
@@ -49,9 +51,33 @@ type Detector struct {
 	wsum    float64   // their sum
 	wpushes int       // pushes since wsum was recomputed
 
-	batch      []float64 // calibration values minus drift; nil once watching
-	calibrated bool
+	// batch holds the calibration values: raw values while learning in
+	// the default mode (they become values minus drift when judging
+	// starts), values minus drift in reference mode and while
+	// provisional; nil once watching with the complete model.
+	batch []float64
+	// sorted is the provisional batch in increasing order.
+	sorted []float64
+	// scratch has room for a copy of the batch.
+	scratch []float64
+	// held holds the values (x, x − drift, in pairs) of the current run in
+	// the cautious band of a provisional tail, not yet learnt.
+	held  []float64
+	stage stage
 }
+
+// stage is where a detector is in its life.
+type stage uint8
+
+const (
+	// learning: values are learnt, nothing is judged.
+	learning stage = iota
+	// provisional: values are judged against a provisional tail fitted
+	// on the calibration batch so far, which keeps growing.
+	provisional
+	// watching: the complete model, calibrated on NInit values.
+	watching
+)
 
 // New returns a Detector for c, or a *ParamError naming the invalid
 // parameter.
@@ -69,7 +95,7 @@ func New(c Config) (*Detector, error) {
 	if c.Depth > 0 {
 		d.window = make([]float64, c.Depth)
 	}
-	d.batch = make([]float64, 0, c.NInit)
+	d.batch = make([]float64, 0, c.Depth+c.NInit)
 	return d, nil
 }
 
@@ -87,9 +113,16 @@ func (d *Detector) Step(x float64) Result {
 	if !(math.Abs(x) <= MaxValue) {
 		return d.both(Invalid)
 	}
-	if !d.calibrated {
+	switch d.stage {
+	case learning:
 		d.learn(x)
+		if d.stage == learning {
+			return d.both(Learning)
+		}
+		// The last value of learning: judging starts with the next.
 		return d.both(Learning)
+	case provisional:
+		return d.stepProvisional(x)
 	}
 	m := d.drift()
 	r := Result{Off, Off}
@@ -118,27 +151,158 @@ func (d *Detector) both(s Status) Result {
 }
 
 func (d *Detector) learn(x float64) {
-	if d.wlen < d.cfg.Depth {
+	if d.cfg.Reference {
+		// The reference library has no drift: with a depth, the first
+		// Depth values only fill the window, as DSPOT was first
+		// written.
+		if d.wlen < d.cfg.Depth {
+			d.pushWindow(x)
+			return
+		}
+		d.batch = append(d.batch, x-d.drift())
 		d.pushWindow(x)
+		if len(d.batch) == d.cfg.NInit {
+			d.calibrate()
+		}
 		return
 	}
-	d.batch = append(d.batch, x-d.drift())
+	// Once the drift window is full, a value is learnt relative to it, as
+	// it is judged; before, it is kept as it is.
+	if len(d.batch) < d.cfg.Depth {
+		d.batch = append(d.batch, x)
+	} else {
+		d.batch = append(d.batch, x-d.drift())
+	}
 	d.pushWindow(x)
-	if len(d.batch) < d.cfg.NInit {
+	if len(d.batch) < d.cfg.watchAfter() {
 		return
 	}
+	d.headRelativeToDrift()
+	if len(d.batch) == d.cfg.Depth+d.cfg.NInit {
+		d.calibrate()
+		return
+	}
+	full := d.cfg.Depth + d.cfg.NInit
+	d.sorted = append(make([]float64, 0, full), d.batch...)
+	slices.Sort(d.sorted)
+	d.scratch = make([]float64, len(d.batch), full)
+	d.stage = provisional
+	d.fitProvisional(math.NaN())
+}
+
+// headRelativeToDrift replaces the first Depth values of the batch, kept
+// as they came because no full drift window was behind them, by their
+// distance to the mean of those values (of all of them, when fewer came):
+// the provisional tails learn from them too. The complete model never
+// does (see calibrate).
+func (d *Detector) headRelativeToDrift() {
+	head := d.batch[:min(d.cfg.Depth, len(d.batch))]
+	if len(head) == 0 {
+		return
+	}
+	var sum float64
+	for _, x := range head {
+		sum += x
+	}
+	m := sum / float64(len(head))
+	for i := range head {
+		head[i] -= m
+	}
+}
+
+// calibrate fits the complete model on the last NInit values of the
+// batch: in the default mode, the first Depth ones (relative to a drift
+// window that was not full yet) only served provisional tails.
+func (d *Detector) calibrate() {
+	batch := d.batch[len(d.batch)-d.cfg.NInit:]
 	var scratch []float64
 	if !d.cfg.Reference {
-		scratch = make([]float64, len(d.batch))
+		scratch = make([]float64, len(batch))
 	}
 	if d.cfg.Up {
-		d.up.calibrate(&d.cfg, d.batch, scratch)
+		d.up.calibrate(&d.cfg, d.cfg.Level, batch, scratch)
 	}
 	if d.cfg.Down {
-		d.down.calibrate(&d.cfg, d.batch, scratch)
+		d.down.calibrate(&d.cfg, d.cfg.Level, batch, scratch)
 	}
-	d.batch = nil
-	d.calibrated = true
+	d.batch, d.sorted, d.scratch = nil, nil, nil
+	d.stage = watching
+}
+
+// fitProvisional fits the provisional tails on the batch so far; y is
+// the value just added (NaN for none).
+func (d *Detector) fitProvisional(y float64) {
+	n := len(d.sorted)
+	if d.cfg.Up {
+		d.up.fitProvisional(&d.cfg, d.sorted, y)
+	}
+	if d.cfg.Down {
+		s := d.scratch[:n]
+		for i, v := range d.sorted {
+			s[n-1-i] = -v
+		}
+		d.down.fitProvisional(&d.cfg, s, -y)
+	}
+}
+
+// stepProvisional judges x against the provisional tails and, unless it
+// is abnormal, learns it: adds it to the calibration batch and the drift
+// window, and refits the tails. A value in the cautious band of a tail,
+// beyond the point estimate of its quantile but not beyond the bound, is
+// held: learnt once the values after it come back below the band, dropped
+// if they raise an alarm (it was the start of the alarm's excursion).
+func (d *Detector) stepProvisional(x float64) Result {
+	m := d.drift()
+	y := x - m
+	r := Result{Off, Off}
+	if d.cfg.Up {
+		r.Up = d.up.judge(&d.cfg, y)
+	}
+	if d.cfg.Down {
+		r.Down = d.down.judge(&d.cfg, -y)
+	}
+	abnormal := r.Abnormal()
+	if d.cfg.KeepAnomalies {
+		// Alarms are learnt, but never enter the drift window.
+		d.learnProvisional(x, y, !abnormal)
+		return r
+	}
+	if abnormal {
+		// An alarm and the rest of its excursion are not learnt, nor
+		// the start of the excursion that was held.
+		d.held = d.held[:0]
+		return r
+	}
+	if ((d.cfg.Up && y > d.up.zPoint) || (d.cfg.Down && -y > d.down.zPoint)) && len(d.held) < 2*maxExcursion(&d.cfg) {
+		d.held = append(d.held, x, y)
+		return r
+	}
+	for i := 0; i+1 < len(d.held) && d.stage == provisional; i += 2 {
+		d.learnProvisional(d.held[i], d.held[i+1], true)
+	}
+	d.held = d.held[:0]
+	if d.stage == provisional {
+		d.learnProvisional(x, y, true)
+	}
+	return r
+}
+
+// learnProvisional learns x, y = x − drift while provisional: into the
+// drift window (with window), the batch and the provisional tails, or
+// into the complete model once the batch is full.
+func (d *Detector) learnProvisional(x, y float64, window bool) {
+	if window {
+		d.pushWindow(x)
+	}
+	d.batch = append(d.batch, y)
+	if len(d.batch) == d.cfg.Depth+d.cfg.NInit {
+		d.held = d.held[:0]
+		d.calibrate()
+		return
+	}
+	i, _ := slices.BinarySearch(d.sorted, y)
+	d.sorted = slices.Insert(d.sorted, i, y)
+	d.fitProvisional(y)
 }
 
 func (d *Detector) pushWindow(x float64) {
@@ -167,37 +331,61 @@ func (d *Detector) pushWindow(x float64) {
 	}
 }
 
-// drift is M, the mean of the window: 0 without drift, NaN while the
-// window fills.
+// drift is M, the mean of the window: 0 without drift. In the default
+// mode it is the mean of the values seen so far until the window is full
+// (NaN before the first one); in reference mode NaN until it is full.
 func (d *Detector) drift() float64 {
 	if len(d.window) == 0 {
 		return 0
 	}
-	if d.wlen < len(d.window) {
+	if d.wlen == 0 || (d.cfg.Reference && d.wlen < len(d.window)) {
 		return math.NaN()
 	}
 	return d.wsum / float64(d.wlen)
 }
 
 // Drift returns M, the mean of the drift window that the next value is
-// compared to: 0 when Depth is 0, NaN while the window fills.
+// compared to: 0 when Depth is 0. In the default mode the window starts
+// as the mean of the values seen so far (NaN before the first one); in
+// reference mode it is NaN until Depth values fill it.
 func (d *Detector) Drift() float64 { return d.drift() }
 
 // Remaining returns how many values the detector still needs before it
-// watches: Depth+NInit at first, 0 once watching.
+// judges: Config.JudgesAfter at first, 0 once judging.
 func (d *Detector) Remaining() int {
-	if d.calibrated || (!d.cfg.Up && !d.cfg.Down) {
+	if d.stage != learning || (!d.cfg.Up && !d.cfg.Down) {
 		return 0
 	}
-	return d.cfg.Depth - d.wlen + d.cfg.NInit - len(d.batch)
+	if d.cfg.Reference {
+		return d.cfg.Depth - d.wlen + d.cfg.NInit - len(d.batch)
+	}
+	return max(d.cfg.watchAfter()-len(d.batch), 0)
 }
+
+// Provisional returns how many more values the detector needs for its
+// complete model: Depth+NInit at first, then fewer with every value
+// learnt (alarms are not), 0 once its tails are calibrated. While it is above 0 and
+// Remaining is 0, the detector judges with provisional tails and
+// cautious thresholds.
+func (d *Detector) Provisional() int {
+	if d.stage == watching || (!d.cfg.Up && !d.cfg.Down) {
+		return 0
+	}
+	if d.cfg.Reference {
+		return d.Remaining()
+	}
+	return d.cfg.Depth + d.cfg.NInit - len(d.batch)
+}
+
+// judging reports whether the detector judges values.
+func (d *Detector) judging() bool { return d.stage != learning }
 
 // Thresholds returns the alarm thresholds, in data units with the drift
 // included, that the next value is judged against: above up or below down
 // is an alarm. NaN for a tail that is not watched and while learning.
 func (d *Detector) Thresholds() (up, down float64) {
 	up, down = math.NaN(), math.NaN()
-	if !d.calibrated {
+	if !d.judging() {
 		return up, down
 	}
 	m := d.drift()
@@ -212,19 +400,21 @@ func (d *Detector) Thresholds() (up, down float64) {
 
 // Quantile returns, for each tail, the value that the next value exceeds
 // (upward for up, downward for down) with probability risk under the
-// fitted tails: Thresholds is Quantile(Config.Q). NaN for a tail that is
-// not watched, while learning, and for a risk outside (0, 1).
+// fitted tails: Thresholds is Quantile(Config.Q). While provisional it is
+// the upper confidence bound of that value. NaN for a tail that is not
+// watched, while learning, and for a risk outside (0, 1).
 func (d *Detector) Quantile(risk float64) (up, down float64) {
 	up, down = math.NaN(), math.NaN()
-	if !d.calibrated || !(risk > 0 && risk < 1) {
+	if !d.judging() || !(risk > 0 && risk < 1) {
 		return up, down
 	}
 	m := d.drift()
+	bound := d.stage == provisional
 	if d.cfg.Up {
-		up = m + d.up.quantile(&d.cfg, risk)
+		up = m + d.up.quantile(&d.cfg, risk, bound)
 	}
 	if d.cfg.Down {
-		down = m - d.down.quantile(&d.cfg, risk)
+		down = m - d.down.quantile(&d.cfg, risk, bound)
 	}
 	return up, down
 }
@@ -237,10 +427,11 @@ func (d *Detector) Quantile(risk float64) (up, down float64) {
 // bounded tail. NaN where it is unknown: a tail not watched, while
 // learning, an invalid x, and x on the normal side of the excess threshold
 // (the body of the distribution is not modelled; reference mode
-// extrapolates the tail there, as the reference library does).
+// extrapolates the tail there, as the reference library does). While
+// provisional it is the point estimate of the provisional tail.
 func (d *Detector) Probability(x float64) (up, down float64) {
 	up, down = math.NaN(), math.NaN()
-	if !d.calibrated || !(math.Abs(x) <= MaxValue) {
+	if !d.judging() || !(math.Abs(x) <= MaxValue) {
 		return up, down
 	}
 	m := d.drift()
@@ -267,14 +458,14 @@ type TailState struct {
 }
 
 // ErrNotWatching is returned by Tail for a tail that is not watched or
-// while the detector learns.
+// while the detector learns (before it judges).
 var ErrNotWatching = errors.New("spot: tail not watched or still learning")
 
 // Tail returns the state of one tail.
 func (d *Detector) Tail(s Side) (TailState, error) {
 	var tl *tail
 	switch {
-	case !d.calibrated:
+	case !d.judging():
 		return TailState{}, ErrNotWatching
 	case s == Upper && d.cfg.Up:
 		tl = &d.up

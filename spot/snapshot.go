@@ -6,27 +6,34 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 )
 
-// Snapshot format, little-endian:
+// Snapshot format, little-endian (version 3):
 //
-//	"SPOT" version:u8 flags:u8 q:f64 level:f64 resolution:f64 min_shape:f64 n_init:u32 max_excess:u32 depth:u32
+//	"SPOT" version:u8 flags:u8 q level resolution min_shape confidence:f64 n_init max_excess depth watch_after:u32
 //	window: pos:u32 len:u32 pushes:u32 sum:f64 values:[len]f64
-//	batch (while learning): len:u32 values:[len]f64
-//	per watched tail, once watching:
-//	  t z gamma sigma:f64 n nt:u64 from_calibration:u32 root:f64 excursion:u8 (version 2)
+//	batch (learning or provisional): len:u32 values:[len]f64
+//	held (provisional): len:u32 values:[len]f64 (x, x − drift pairs)
+//	per watched tail, once judging (provisional or complete):
+//	  t z gamma sigma:f64 n nt:u64 from_calibration:u32 root:f64 excursion:u32 fitted_on:u32 z_point:f64
 //	  cursor size pushes:u32 sum sum_sq min max:f64 values:[size]f64
 //	crc32c of everything before:u32
 //
 // Everything a detector needs to continue exactly where it was is stored,
 // including running sums (their rounding history) and the warm start of
 // the fit, so that a restored detector gives the same results, bit for bit,
-// as one that never stopped. Version 1 had neither resolution nor min_shape:
-// it reads as resolution 0 and min_shape −1, the rules of its time.
+// as one that never stopped. Older versions are read with the rules of
+// their time: version 1 had neither resolution nor min_shape (resolution
+// 0, min_shape −1); versions 1 and 2 had neither watch_after nor
+// confidence (the detector judged once calibrated), their excursion was a
+// flag (read as an excursion one value long), and in the default mode
+// their batch held only the values after the first Depth ones (those,
+// which the complete model never used, read as zeros).
 
 const (
 	snapshotMagic   = "SPOT"
-	snapshotVersion = 2
+	snapshotVersion = 3
 )
 
 const (
@@ -34,7 +41,8 @@ const (
 	flagDown
 	flagKeepAnomalies
 	flagReference
-	flagCalibrated
+	flagCalibrated  // the complete model
+	flagProvisional // judging with provisional tails (version 3)
 )
 
 // ErrSnapshot is wrapped by every error of UnmarshalBinary.
@@ -51,7 +59,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("spot: cannot snapshot a detector not made by New: %w", err)
 	}
-	b := make([]byte, 0, 128+8*(d.wlen+len(d.batch)+2*c.MaxExcess))
+	b := make([]byte, 0, 160+8*(d.wlen+len(d.batch)+2*c.MaxExcess))
 	b = append(b, snapshotMagic...)
 	var flags byte
 	set := func(bit byte, on bool) {
@@ -63,19 +71,24 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	set(flagDown, c.Down)
 	set(flagKeepAnomalies, c.KeepAnomalies)
 	set(flagReference, c.Reference)
-	set(flagCalibrated, d.calibrated)
+	set(flagCalibrated, d.stage == watching)
+	set(flagProvisional, d.stage == provisional)
 	b = append(b, snapshotVersion, flags)
-	b = appendF64(b, c.Q, c.Level, c.Resolution, c.MinShape)
-	b = appendU32(b, c.NInit, c.MaxExcess, c.Depth)
+	b = appendF64(b, c.Q, c.Level, c.Resolution, c.MinShape, c.Confidence)
+	b = appendU32(b, c.NInit, c.MaxExcess, c.Depth, c.WatchAfter)
 	b = appendU32(b, d.wpos, d.wlen, d.wpushes)
 	b = appendF64(b, d.wsum)
 	b = appendF64(b, d.window[:d.wlen]...)
-	if !d.calibrated {
+	if d.stage != watching {
 		b = appendU32(b, len(d.batch))
 		b = appendF64(b, d.batch...)
 	}
+	if d.stage == provisional {
+		b = appendU32(b, len(d.held))
+		b = appendF64(b, d.held...)
+	}
 	for _, tl := range d.watched() {
-		if !d.calibrated {
+		if d.stage == learning {
 			break
 		}
 		b = appendF64(b, tl.t, tl.z, tl.gamma, tl.sigma)
@@ -83,7 +96,8 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 		b = binary.LittleEndian.AppendUint64(b, tl.nt)
 		b = appendU32(b, tl.fromCalibration)
 		b = appendF64(b, tl.root)
-		b = append(b, boolByte(tl.excursion))
+		b = appendU32(b, tl.excursion, tl.boundN)
+		b = appendF64(b, tl.zPoint)
 		e := &tl.peaks
 		b = appendU32(b, e.cursor, e.size, e.pushes)
 		b = appendF64(b, e.sum, e.sumSq, e.min, e.max)
@@ -105,13 +119,6 @@ func (d *Detector) watched() []*tail {
 }
 
 func crcTable() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) }
-
-func boolByte(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 func appendF64(b []byte, vs ...float64) []byte {
 	for _, v := range vs {
@@ -146,8 +153,15 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	}
 	r := reader{b: body[6:]}
 	flags := body[5]
-	if flags&^(flagUp|flagDown|flagKeepAnomalies|flagReference|flagCalibrated) != 0 {
+	known := byte(flagUp | flagDown | flagKeepAnomalies | flagReference | flagCalibrated)
+	if version >= 3 {
+		known |= flagProvisional
+	}
+	if flags&^known != 0 {
 		return snapshotErrorf("unknown flags %#x", flags)
+	}
+	if flags&flagCalibrated != 0 && flags&flagProvisional != 0 {
+		return snapshotErrorf("both calibrated and provisional")
 	}
 	c := Config{
 		Up:            flags&flagUp != 0,
@@ -160,7 +174,13 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	if version >= 2 {
 		c.Resolution, c.MinShape = r.f64(), r.f64()
 	}
+	if version >= 3 {
+		c.Confidence = r.f64()
+	}
 	c.NInit, c.MaxExcess, c.Depth = r.u32(), r.u32(), r.u32()
+	if version >= 3 {
+		c.WatchAfter = r.u32()
+	}
 	if r.err != nil {
 		return r.err
 	}
@@ -171,22 +191,33 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	if err != nil {
 		return snapshotErrorf("configuration: %v", err)
 	}
-	nd.calibrated = flags&flagCalibrated != 0
+	switch {
+	case flags&flagCalibrated != 0:
+		nd.stage = watching
+	case flags&flagProvisional != 0:
+		nd.stage = provisional
+	}
 	if err := nd.readWindow(&r); err != nil {
 		return err
 	}
-	if !nd.calibrated {
-		// A full batch is calibrated on the spot: a detector still
-		// learning holds at most NInit−1 values.
-		n := r.count(c.NInit-1, "calibration batch")
-		nd.batch = r.values(nd.batch[:0], n, "calibration value", false)
-		if r.err == nil && n > 0 && nd.wlen < c.Depth {
-			return snapshotErrorf("calibration values before the drift window is full")
+	if nd.stage != watching {
+		if err := nd.readBatch(&r, version); err != nil {
+			return err
 		}
 	} else {
 		nd.batch = nil
+	}
+	if nd.stage == provisional {
+		// Pairs of a run of at most maxExcursion values.
+		n := r.count(2*maxExcursion(&c), "held run")
+		if r.err == nil && n%2 != 0 {
+			return snapshotErrorf("held run of %d values, not pairs", n)
+		}
+		nd.held = r.values(nd.held[:0], n, "held value", false)
+	}
+	if nd.stage != learning {
 		for _, tl := range nd.watched() {
-			if err := tl.read(&r, &c, version); err != nil {
+			if err := tl.read(&r, &c, version, nd.stage, len(nd.batch)); err != nil {
 				return err
 			}
 		}
@@ -197,8 +228,69 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	if len(r.b) != 0 {
 		return snapshotErrorf("%d unexpected bytes at the end", len(r.b))
 	}
+	if nd.stage == provisional {
+		full := c.Depth + c.NInit
+		nd.sorted = append(make([]float64, 0, full), nd.batch...)
+		slices.Sort(nd.sorted)
+		nd.scratch = make([]float64, len(nd.batch), full)
+	}
 	*d = *nd
 	return nil
+}
+
+// readBatch reads the batch of a detector that is learning or
+// provisional.
+func (d *Detector) readBatch(r *reader, version byte) error {
+	c := &d.cfg
+	full := c.Depth + c.NInit
+	if c.Reference {
+		// A full batch is calibrated on the spot: a detector still
+		// learning holds at most NInit−1 values, all learnt after the
+		// drift window was full.
+		n := r.count(c.NInit-1, "calibration batch")
+		d.batch = r.values(d.batch[:0], n, "calibration value", false)
+		if r.err == nil && n > 0 && d.wlen < c.Depth {
+			return snapshotErrorf("calibration values before the drift window is full")
+		}
+		return r.err
+	}
+	if version < 3 {
+		// The batch of versions 1 and 2 held the values after the first
+		// Depth ones, which only filled the window: while it filled,
+		// they are the values in it; after, placeholders, which the
+		// complete model does not use.
+		n := r.count(c.NInit-1, "calibration batch")
+		if r.err != nil {
+			return r.err
+		}
+		if n > 0 && d.wlen < c.Depth {
+			return snapshotErrorf("calibration values before the drift window is full")
+		}
+		if d.wlen < c.Depth {
+			d.batch = append(d.batch[:0], d.window[:d.wlen]...)
+		} else {
+			d.batch = append(d.batch[:0], make([]float64, c.Depth)...)
+		}
+		d.batch = r.values(d.batch, n, "calibration value", false)
+		return r.err
+	}
+	// While learning, the batch holds at most watch_after − 1 values (a
+	// full one is calibrated on the spot), every one of them pushed into
+	// the window; while provisional, from watch_after to depth + n_init −
+	// 1.
+	lo, hi := 0, c.watchAfter()-1
+	if d.stage == provisional {
+		lo, hi = c.watchAfter(), full-1
+	}
+	n := r.count(hi, "calibration batch")
+	if r.err == nil && n < lo {
+		return snapshotErrorf("provisional with %d values learnt, fewer than watch_after = %d", n, lo)
+	}
+	if r.err == nil && d.stage == learning && d.wlen != min(n, c.Depth) {
+		return snapshotErrorf("drift window of %d values after %d values learnt", d.wlen, n)
+	}
+	d.batch = r.values(d.batch[:0], n, "calibration value", false)
+	return r.err
 }
 
 func (d *Detector) readWindow(r *reader) error {
@@ -215,7 +307,9 @@ func (d *Detector) readWindow(r *reader) error {
 		return snapshotErrorf("drift window state without a window")
 	case depth > 0 && (d.wpos >= depth || d.wpushes >= depth || (d.wlen < depth && d.wpos != d.wlen)):
 		return snapshotErrorf("inconsistent drift window position")
-	case d.calibrated && d.wlen < depth:
+	case d.cfg.Reference && d.stage == watching && d.wlen < depth:
+		// (In the default mode a window may still be filling once
+		// calibrated: alarms learnt with KeepAnomalies do not enter it.)
 		return snapshotErrorf("watching with a drift window not full")
 	}
 	if depth > 0 {
@@ -243,18 +337,33 @@ func closeSum(running, exact float64, vs []float64) bool {
 	return math.Abs(running-exact) <= float64(1e-9*mag)+1e-300
 }
 
-func (tl *tail) read(r *reader, c *Config, version byte) error {
+// read reads a tail of a detector at stage st whose batch holds batch
+// values.
+func (tl *tail) read(r *reader, c *Config, version byte, st stage, batch int) error {
 	tl.t, tl.z, tl.gamma, tl.sigma = r.f64(), r.f64(), r.f64(), r.f64()
 	tl.n, tl.nt = r.u64(), r.u64()
 	tl.fromCalibration = r.u32()
 	tl.root = r.f64()
-	if version >= 2 {
+	switch {
+	case version >= 3:
+		tl.excursion, tl.boundN = r.u32(), r.u32()
+		tl.zPoint = r.f64()
+		switch {
+		case r.err != nil:
+		case tl.excursion > maxExcursion(c):
+			r.err = snapshotErrorf("excursion of %d values, longer than %d", tl.excursion, maxExcursion(c))
+		case st == provisional && !(tl.zPoint <= tl.z):
+			r.err = snapshotErrorf("provisional tail with its point estimate %g above its threshold %g", tl.zPoint, tl.z)
+		case st != provisional && !math.IsNaN(tl.zPoint):
+			r.err = snapshotErrorf("a point estimate outside the provisional stage")
+		}
+	case version == 2:
 		switch b := r.take(1); {
 		case b == nil:
 		case b[0] > 1:
 			r.err = snapshotErrorf("excursion flag %d", b[0])
 		default:
-			tl.excursion = b[0] == 1
+			tl.excursion = int(b[0])
 		}
 	}
 	e := &tl.peaks
@@ -275,11 +384,14 @@ func (tl *tail) read(r *reader, c *Config, version byte) error {
 		return snapshotErrorf("more calibration excesses than stored ones")
 	case !finite(tl.t) || !finite(tl.z):
 		return snapshotErrorf("thresholds t=%g z=%g not finite", tl.t, tl.z)
-	case tl.n < uint64(c.NInit) || tl.nt > tl.n || uint64(e.size) > tl.nt:
+	case st == watching && tl.n < uint64(c.NInit), st == provisional && tl.n != uint64(batch),
+		tl.nt > tl.n, uint64(e.size) > tl.nt:
 		return snapshotErrorf("inconsistent counters n=%d nt=%d stored=%d", tl.n, tl.nt, e.size)
+	case st == provisional && (tl.boundN > batch || tl.fromCalibration != e.size):
+		return snapshotErrorf("inconsistent provisional tail")
 	case !(math.IsNaN(tl.root) || (tl.root > -1 && finite(tl.root))):
 		return snapshotErrorf("invalid fit state")
-	case tl.excursion && (c.Reference || c.KeepAnomalies):
+	case tl.excursion > 0 && (c.Reference || c.KeepAnomalies):
 		return snapshotErrorf("excursion state in a mode that learns alarms")
 	}
 	r.values(e.data[:0], e.size, "excess", true)

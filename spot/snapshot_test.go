@@ -15,6 +15,9 @@ var snapshotConfigs = []Config{
 	{Q: 1e-4, Level: 0.98, NInit: 2000, MaxExcess: 200, Up: true, Reference: true},
 	{Q: 1e-3, Level: 0.95, NInit: 500, MaxExcess: 50, Down: true, KeepAnomalies: true, Depth: 5},
 	{Q: 1e-4, Level: 0.99, NInit: 1000, MaxExcess: 100, Up: true, Down: true, Depth: 20, Resolution: 0.5, MinShape: -0.5},
+	// Judging early: provisional tails from the 100th value to the 1030th.
+	{Q: 1e-4, Level: 0.99, NInit: 1000, MaxExcess: 100, Up: true, Down: true, Depth: 30, Resolution: 0.5, MinShape: 0, WatchAfter: 100, Confidence: 0.95},
+	{Q: 1e-3, Level: 0.98, NInit: 1000, MaxExcess: 100, Up: true, WatchAfter: 60, KeepAnomalies: true},
 }
 
 // TestSnapshotResumesExactly: a detector restored from a snapshot taken at
@@ -28,7 +31,11 @@ func TestSnapshotResumesExactly(t *testing.T) {
 		}
 	}
 	for _, c := range snapshotConfigs {
-		for _, at := range []int{0, 3, c.Depth + c.NInit/2, c.Depth + c.NInit, 4000} {
+		points := []int{0, 3, c.Depth + c.NInit/2, c.Depth + c.NInit, 4000}
+		if c.WatchAfter > 0 { // provisional: just after it starts, and later
+			points = append(points, c.WatchAfter+7, c.WatchAfter+251)
+		}
+		for _, at := range points {
 			orig := mustNew(t, c)
 			for _, x := range xs[:at] {
 				orig.Step(x)
@@ -116,34 +123,38 @@ func TestSnapshotInconsistent(t *testing.T) {
 		binary.LittleEndian.PutUint64(b[off:], math.Float64bits(v))
 		return resign(b)
 	}
-	putByte := func(off int, v byte) []byte {
+	put32 := func(off int, v uint32) []byte {
 		b := append([]byte(nil), good...)
-		b[off] = v
+		binary.LittleEndian.PutUint32(b[off:], v)
 		return resign(b)
 	}
 	const qOff = 6
-	// Offsets after the header: q, level, resolution, min_shape (32),
-	// n_init, max_excess, depth (12), window pos, len, pushes (12), window
-	// sum (8) = 70; then t.
-	const tOff = 6 + 32 + 12 + 12 + 8
+	// Offsets after the header: q, level, resolution, min_shape,
+	// confidence (40), n_init, max_excess, depth, watch_after (16), window
+	// pos, len, pushes (12), window sum (8) = 82; then t.
+	const tOff = 6 + 40 + 16 + 12 + 8
 	// After t: z, γ, σ (24), n, nt (16), from_calibration (4), root (8),
-	// the excursion flag (1), the ring's cursor, size, pushes (12), then
-	// its sum.
-	const flagOff = tOff + 32 + 16 + 4 + 8
+	// the excursion's length (4), the values the tail was fitted on (4),
+	// the point estimate of z (8), the ring's cursor, size, pushes (12),
+	// then its sum.
+	const excursionOff = tOff + 32 + 16 + 4 + 8
 	for _, c := range []struct {
 		name, want string
 		b          []byte
 	}{
 		{"q out of range", "q:", put(qOff, 2)},
 		{"min_shape out of range", "min_shape", put(qOff+24, 0.5)},
+		{"confidence out of range", "confidence", put(qOff+32, 1)},
+		{"watch_after out of range", "watch_after", put32(qOff+40+12, 5000)},
 		{"t not finite", "not finite", put(tOff, math.Inf(1))},
 		{"σ negative", "invalid", put(tOff+24, -1)},
 		{"trailing bytes", "unexpected bytes", resign(append(append([]byte(nil), good[:len(good)-4]...), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))},
 		{"wrong excess", "excess", put(len(good)-12, -5)},
 		{"excess too big", "excess", put(len(good)-12, 1e300)},
 		{"counters", "counters", put(tOff+32, 0)},
-		{"excursion flag", "excursion flag 7", putByte(flagOff, 7)},
-		{"sum of excesses", "do not match", put(flagOff+1+12, 12345)},
+		{"excursion", "excursion of 5000 values", put32(excursionOff, 5000)},
+		{"point estimate", "point estimate outside", put(excursionOff+8, 3)},
+		{"sum of excesses", "do not match", put(excursionOff+16+12, 12345)},
 	} {
 		var r Detector
 		err := r.UnmarshalBinary(c.b)
@@ -192,6 +203,7 @@ func FuzzUnmarshalBinary(f *testing.F) {
 func FuzzStep(f *testing.F) {
 	f.Add(uint8(3), uint8(0), uint8(1), []byte("\x00\x01\x02\x03\x04\x05\x06\x07"))
 	f.Add(uint8(10), uint8(4), uint8(3), []byte("some bytes that become floats, some huge some tiny........"))
+	f.Add(uint8(0x43), uint8(5), uint8(19), []byte("\x00\x01\x02\x00\x03\x00\x00\x09\x00\x01\x40\x00"))
 	f.Fuzz(func(t *testing.T, qExp, depth, flags uint8, raw []byte) {
 		c := Config{
 			Q:         math.Pow(10, -float64(2+qExp%6)),
@@ -208,6 +220,10 @@ func FuzzStep(f *testing.F) {
 			c.Resolution = float64(1+qExp%4) / 2
 		}
 		c.MinShape = -float64(flags>>5) / 7 // 0 … −1
+		if qExp&0x40 != 0 && !c.Reference {
+			// Judging early, with provisional tails.
+			c.WatchAfter, c.Confidence = 40+int(depth)%60, float64(qExp%4)/4
+		}
 		d, err := New(c)
 		if err != nil {
 			t.Fatal(err)
@@ -290,38 +306,107 @@ func FuzzFit(f *testing.F) {
 	})
 }
 
-// TestSnapshotVersion1: a snapshot written before resolutions, shape
-// floors and excursions is read with the rules of its time (resolution 0,
-// shape floor −1) and continues from where it was.
-func TestSnapshotVersion1(t *testing.T) {
-	c := Config{Q: 1e-3, Level: 0.98, NInit: 1000, MaxExcess: 100, Up: true, MinShape: gammaFloor}
-	d := mustNew(t, c)
-	for _, x := range gaussian(6, 1500) {
-		d.Step(x)
+// downgrade rewrites the version 3 snapshot of a detector watching one
+// tail, without a drift window, in the format of version 1 or 2.
+func downgrade(t *testing.T, v3 []byte, version byte) []byte {
+	t.Helper()
+	// Header: bytes 22 to 38 hold resolution and min_shape (version 2),
+	// 38 to 46 confidence, 46 to 58 n_init, max_excess and depth, 58 to
+	// 62 watch_after; the window state follows (20 bytes without values),
+	// then the tail: 60 bytes of fields, the excursion's length (4), the
+	// values it was fitted on (4) and the point estimate of z (8), then
+	// its excesses.
+	const tail = 62 + 20
+	const excursion = tail + 60
+	if v3[4] != 3 {
+		t.Fatalf("version %d", v3[4])
 	}
-	v2, _ := d.MarshalBinary()
-	// Version 1: no resolution nor min_shape in the header (bytes 22 to
-	// 38), no excursion flag after the tail's root (header 38 + window
-	// 32 + tail fields 60).
-	const flag = 38 + 32 + 60
-	if v2[flag] != 0 {
-		t.Fatalf("excursion flag %d where it should be", v2[flag])
+	old := append([]byte(nil), v3[:22]...)
+	if version >= 2 {
+		old = append(old, v3[22:38]...)
 	}
-	v1 := append([]byte(nil), v2[:22]...)
-	v1 = append(v1, v2[38:flag]...)
-	v1 = append(v1, v2[flag+1:len(v2)-4]...)
-	v1[4] = 1
-	v1 = resign(append(v1, 0, 0, 0, 0))
-	var r Detector
-	if err := r.UnmarshalBinary(v1); err != nil {
-		t.Fatal(err)
+	old = append(old, v3[46:58]...)
+	old = append(old, v3[62:excursion]...)
+	if version >= 2 {
+		old = append(old, byte(binary.LittleEndian.Uint32(v3[excursion:])))
 	}
-	if r.Config() != c {
-		t.Fatalf("config %+v, want %+v", r.Config(), c)
+	old = append(old, v3[excursion+16:len(v3)-4]...)
+	old[4] = version
+	return resign(append(old, 0, 0, 0, 0))
+}
+
+// TestSnapshotOldVersions: a snapshot written before resolutions, shape
+// floors and excursions (version 1), or before judging early (version 2),
+// is read with the rules of its time (version 1: resolution 0, shape
+// floor −1; both: judging once calibrated) and continues from where it
+// was.
+func TestSnapshotOldVersions(t *testing.T) {
+	for _, version := range []byte{1, 2} {
+		c := Config{Q: 1e-3, Level: 0.98, NInit: 1000, MaxExcess: 100, Up: true, MinShape: gammaFloor}
+		d := mustNew(t, c)
+		xs := gaussian(6, 1500)
+		for _, x := range xs {
+			d.Step(x)
+		}
+		if version == 2 {
+			// An alarm just before: the excursion flag is set.
+			if r := d.Step(30); r.Up != Alarm {
+				t.Fatalf("spike: %+v", r)
+			}
+		}
+		v3, _ := d.MarshalBinary()
+		var r Detector
+		if err := r.UnmarshalBinary(downgrade(t, v3, version)); err != nil {
+			t.Fatalf("version %d: %v", version, err)
+		}
+		if r.Config() != c {
+			t.Fatalf("version %d: config %+v, want %+v", version, r.Config(), c)
+		}
+		for _, x := range append([]float64{2.5}, gaussian(7, 500)...) {
+			if a, b := d.Step(x), r.Step(x); a != b {
+				t.Fatalf("restored version %d diverges: %+v vs %+v", version, a, b)
+			}
+		}
 	}
-	for _, x := range gaussian(7, 500) {
-		if a, b := d.Step(x), r.Step(x); a != b {
-			t.Fatalf("restored version 1 diverges: %+v vs %+v", a, b)
+}
+
+// TestSnapshotVersion2Learning: the batch of a version 2 detector still
+// learning with a drift window held only the values after the window was
+// full; it continues to the same complete model.
+func TestSnapshotVersion2Learning(t *testing.T) {
+	c := Config{Q: 1e-3, Level: 0.98, NInit: 1000, MaxExcess: 100, Up: true, Depth: 40, MinShape: -0.5}
+	xs := gaussian(8, 3000)
+	for _, at := range []int{25, 40, 700} {
+		d := mustNew(t, c)
+		for _, x := range xs[:at] {
+			d.Step(x)
+		}
+		v3, _ := d.MarshalBinary()
+		// Header 62, window state 20 and its values, then the batch.
+		w := int(binary.LittleEndian.Uint32(v3[62+4:]))
+		batch := 62 + 20 + 8*w
+		n := int(binary.LittleEndian.Uint32(v3[batch:]))
+		old := append([]byte(nil), v3[:38]...)
+		old = append(old, v3[46:58]...)
+		old = append(old, v3[62:batch]...)
+		kept := max(n-c.Depth, 0)
+		old = binary.LittleEndian.AppendUint32(old, uint32(kept))
+		old = append(old, v3[batch+4+8*(n-kept):len(v3)-4]...)
+		old[4] = 2
+		var r Detector
+		if err := r.UnmarshalBinary(resign(append(old, 0, 0, 0, 0))); err != nil {
+			t.Fatalf("at %d: %v", at, err)
+		}
+		if r.Remaining() != d.Remaining() {
+			t.Fatalf("at %d: remaining %d, want %d", at, r.Remaining(), d.Remaining())
+		}
+		for i, x := range xs[at:] {
+			a, b := d.Step(x), r.Step(x)
+			ua, _ := d.Thresholds()
+			ub, _ := r.Thresholds()
+			if a != b || !same(ua, ub) {
+				t.Fatalf("at %d, step %d: %+v (%v) vs %+v (%v)", at, at+i, a, ua, b, ub)
+			}
 		}
 	}
 }
@@ -344,7 +429,7 @@ func TestSnapshotFullBatch(t *testing.T) {
 		t.Fatalf("a batch one value short: %v, remaining %d", err, r.Remaining())
 	}
 	// Header, window state and sum, then the batch length.
-	const batchOff = 6 + 32 + 12 + 12 + 8
+	const batchOff = 6 + 40 + 16 + 12 + 8
 	b := append([]byte(nil), good[:len(good)-4]...)
 	binary.LittleEndian.PutUint32(b[batchOff:], uint32(c.NInit))
 	b = appendF64(b, 0.5)

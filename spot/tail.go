@@ -24,36 +24,45 @@ type tail struct {
 	// default fit (φ = γ/σ scaled), the warm start of the next fit; NaN
 	// when there is none.
 	root float64
-	// excursion is set by an alarm and cleared by the next value at or
-	// below t: the values beyond t in between continue the alarm's
-	// excursion and are not learnt (default mode, alarms not learnt).
-	excursion bool
+	// excursion counts the values since the alarm that started an
+	// excursion, 0 when there is none: the values beyond t (and beyond
+	// the drift) that follow an alarm continue its excursion and are not
+	// learnt (default mode, alarms not learnt), for at most
+	// maxExcursion values.
+	excursion int
+	// boundN is the number of values a provisional tail was last fitted
+	// on (see fitProvisional).
+	boundN int
+	// zPoint is the point estimate of a provisional tail's z, below its
+	// cautious z: between them lies the band whose values are held.
+	zPoint float64
 }
 
 func newTail(sign float64, maxExcess int, reference bool) tail {
 	return tail{
-		sign:  sign,
-		t:     math.NaN(),
-		z:     math.NaN(),
-		gamma: math.NaN(),
-		sigma: math.NaN(),
-		peaks: newExcesses(maxExcess, reference),
-		root:  math.NaN(),
+		sign:   sign,
+		t:      math.NaN(),
+		z:      math.NaN(),
+		gamma:  math.NaN(),
+		sigma:  math.NaN(),
+		zPoint: math.NaN(),
+		peaks:  newExcesses(maxExcess, reference),
+		root:   math.NaN(),
 	}
 }
 
 // calibrate sets t from the calibration batch (values relative to the
 // drift, data units), stores its excesses and fits the first model.
 // scratch has room for a copy of the batch.
-func (tl *tail) calibrate(c *Config, batch, scratch []float64) {
+func (tl *tail) calibrate(c *Config, level float64, batch, scratch []float64) {
 	tl.peaks.reset()
 	tl.n, tl.nt = uint64(len(batch)), 0
 	if c.Reference {
 		// The reference takes the low quantile of the raw values for
 		// the lower tail, not the high quantile of the negated ones.
-		p := c.Level
+		p := level
 		if tl.sign < 0 {
-			p = 1 - c.Level
+			p = 1 - level
 		}
 		tl.t = tl.sign * p2Quantile(p, batch)
 	} else {
@@ -62,7 +71,7 @@ func (tl *tail) calibrate(c *Config, batch, scratch []float64) {
 			s[i] = tl.sign * x
 		}
 		slices.Sort(s)
-		tl.t = excessThreshold(s, c.Level, c.Resolution/2)
+		tl.t = excessThreshold(s, level, c.Resolution/2)
 	}
 	for _, x := range batch {
 		if y := float64(tl.sign*x) - tl.t; y > 0 {
@@ -72,8 +81,93 @@ func (tl *tail) calibrate(c *Config, batch, scratch []float64) {
 	}
 	tl.fromCalibration = tl.peaks.size
 	tl.root = math.NaN()
-	tl.excursion = false
+	tl.zPoint = math.NaN()
 	tl.refit(c)
+}
+
+// fitProvisional fits a provisional tail on the sorted calibration values
+// so far (oriented, relative to the drift): t leaves at least
+// provisionalExcesses excesses above it (the level quantile once the
+// batch is large enough), and z is the upper confidence bound of the
+// quantile, its deviance scaled by fade. y is the value just added (NaN
+// for none): when it left t and the excesses as they were, and the batch
+// grew by less than boundGrowth since the last fit, only the counts
+// change.
+func (tl *tail) fitProvisional(c *Config, s []float64, y float64) {
+	n := len(s)
+	level := min(c.Level, 1-float64(provisionalExcesses)/float64(n))
+	t := excessThreshold(s, level, c.Resolution/2)
+	if t == tl.t && !(y > t) && float64(n) < boundGrowth*float64(tl.boundN) {
+		tl.n = uint64(n)
+		return
+	}
+	tl.t = t
+	tl.peaks.reset()
+	tl.n, tl.nt = uint64(n), 0
+	i, _ := slices.BinarySearch(s, tl.t)
+	for ; i < n; i++ {
+		if y := s[i] - tl.t; y > 0 {
+			tl.peaks.push(tl.jitter(c, y))
+			tl.nt++
+		}
+	}
+	tl.fromCalibration = tl.peaks.size
+	// The fit starts from the previous one (root), as after an excess.
+	tl.refit(c)
+	tl.zPoint = tl.z
+	tl.z = tl.t + tl.upperHeight(c, c.Q)
+	tl.boundN = n
+}
+
+// boundGrowth: a provisional tail whose excesses did not change is refitted
+// when the batch has grown by this factor, for its frequency of excesses
+// (and the bound's fading) to follow.
+const boundGrowth = 1.02
+
+// maxExcursion is the longest excursion: the drift window's length (an
+// excursion that outlasts it is a change of level, which the drift must
+// follow), or NInit values without a drift window.
+func maxExcursion(c *Config) int {
+	if c.Depth > 0 {
+		return c.Depth
+	}
+	return c.NInit
+}
+
+// continues reports whether y continues the current excursion: it is
+// beyond t and beyond the drift (a value at or below the mean of the
+// normal values ends any excursion, whatever t is), and the excursion is
+// not yet maxExcursion values long.
+func (tl *tail) continues(c *Config, y float64) bool {
+	return y > max(tl.t, 0) && tl.excursion < maxExcursion(c)
+}
+
+// alarmed records an alarm in the excursion count: it starts an
+// excursion, or lengthens the current one.
+func (tl *tail) alarmed(c *Config) {
+	if !c.Reference && !c.KeepAnomalies {
+		tl.excursion++
+	}
+}
+
+// judge judges y (oriented, relative to the drift) against a provisional
+// tail, which learns nothing itself: the detector refits it on the batch.
+func (tl *tail) judge(c *Config, y float64) Status {
+	if y > tl.z {
+		tl.alarmed(c)
+		return Alarm
+	}
+	if tl.excursion > 0 {
+		if tl.continues(c, y) {
+			tl.excursion++
+			return Continued
+		}
+		tl.excursion = 0
+	}
+	if y > tl.t {
+		return Excess
+	}
+	return Normal
 }
 
 // excessThreshold places the excess threshold t in the sorted calibration
@@ -145,15 +239,17 @@ func (tl *tail) step(c *Config, y float64) Status {
 		// teach the tail that attacks are normal (a scan's trailing
 		// windows raised a detector's threshold tenfold in the
 		// evaluation). They continue the alarm instead, until a value
-		// comes back to t.
-		tl.excursion = !c.Reference
+		// comes back to t (or to the drift), for at most
+		// maxExcursion values.
+		tl.alarmed(c)
 		return Alarm
 	}
-	if tl.excursion {
-		if y > tl.t {
+	if tl.excursion > 0 {
+		if tl.continues(c, y) {
+			tl.excursion++
 			return Continued
 		}
-		tl.excursion = false
+		tl.excursion = 0
 	}
 	tl.n++
 	ex := y - tl.t
@@ -285,8 +381,12 @@ func (tl *tail) excessQuantile(c *Config, risk float64) float64 {
 	return gpdQuantile(tl.gamma, tl.sigma, risk/s)
 }
 
-// quantile is the oriented threshold that y exceeds with probability risk.
-func (tl *tail) quantile(c *Config, risk float64) float64 {
+// quantile is the oriented threshold that y exceeds with probability
+// risk: with bound, its upper confidence bound (provisional tails).
+func (tl *tail) quantile(c *Config, risk float64, bound bool) float64 {
+	if bound {
+		return tl.t + tl.upperHeight(c, risk)
+	}
 	if c.Reference && tl.hasModel() {
 		if z := tl.t + refTailQuantile(tl.gamma, tl.sigma, tl.frequency(), risk); !math.IsNaN(z) {
 			return z

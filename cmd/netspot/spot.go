@@ -17,16 +17,25 @@ number per line, after an optional header line "x"; with --column NAME it is
 a CSV file with a header, and NAME picks the column. Empty fields, "nan" and
 "null" are missing values: they are skipped (and counted on standard error).
 
+With --watch-after N below depth + n-init (netspot judges after 300
+periods), the detector judges from its N-th value on with provisional tails,
+refitted on the values seen so far, against a cautious threshold (the upper
+bound of its quantile at --confidence), until depth + n-init values give it
+its complete model.
+
 Output (CSV on standard output):
-  i,status,t,z,n,Nt,peaks,gamma,sigma    (drift after status with --depth > 0)
+  i,status,t,z,n,Nt,peaks,gamma,sigma    (drift after status with --depth > 0,
+                                          then left with --watch-after)
   i       0-based index of the input value
-  status  -1 for the state right after calibration (at the last calibration
-          value), then 0 normal, 1 excess, 2 alarm for each value, and
-          6 for a value beyond t that continues an alarm's excursion
+  status  -1 for the state right after learning (at the last value learnt
+          before judging), then 0 normal, 1 excess, 2 alarm for each value,
+          and 6 for a value beyond t that continues an alarm's excursion
           (not learnt; never in reference mode nor with --keep-anomalies)
   t, z    excess and alarm thresholds after the step, in data units relative
           to drift: the next value is an alarm beyond z + drift
   drift   mean of the drift window after the step (--depth > 0)
+  left    values still to learn before the complete model, 0 once it is
+          calibrated: until then t, z and the tail are provisional
   n, Nt   values and excesses counted; peaks: excesses stored for the fit
   gamma, sigma  fitted tail (generalized Pareto shape and scale)`
 
@@ -37,7 +46,9 @@ func cmdSpot(ctx context.Context, e *env, args []string) error {
 	fs := newFlags("spot", "netspot spot [options] [FILE]", spotDescription)
 	q := fs.Float64("q", def.Q, "risk: probability of a value beyond the alarm threshold")
 	level := fs.Float64("level", def.Level, "quantile of the calibration values where the tail starts")
-	nInit := fs.Int("n-init", def.NInit, "values learnt before watching")
+	nInit := fs.Int("n-init", def.NInit, "values the complete model is calibrated on (after depth values)")
+	watchAfter := fs.Int("watch-after", def.WatchAfter, "values learnt before judging, with provisional tails until depth + n-init (0: depth + n-init)")
+	confidence := fs.Float64("confidence", def.Confidence, "confidence of the cautious threshold of provisional tails (0: the point estimate)")
 	maxExcess := fs.Int("max-excess", def.MaxExcess, "excesses kept to fit the tail")
 	lower := fs.Bool("lower", false, "watch the lower tail (low values) instead of the upper one")
 	depth := fs.Int("depth", def.Depth, "drift window length (DSPOT); 0 for none")
@@ -54,6 +65,7 @@ func cmdSpot(ctx context.Context, e *env, args []string) error {
 	}
 	c := spot.Config{
 		Q: *q, Level: *level, NInit: *nInit, MaxExcess: *maxExcess, Depth: *depth, Resolution: *resolution, MinShape: *minShape,
+		WatchAfter: *watchAfter, Confidence: *confidence,
 		Up: !*lower, Down: *lower, KeepAnomalies: *keep, Reference: *reference,
 	}
 	d, err := spot.New(c)
@@ -79,7 +91,8 @@ func cmdSpot(ctx context.Context, e *env, args []string) error {
 	if *lower {
 		side = spot.Lower
 	}
-	res, err := spotcsv.Run(ctx, d, side, c.Depth > 0, in, name, *column, e.stdout)
+	res, err := spotcsv.Run(ctx, d, in, e.stdout, spotcsv.Options{Name: name, Column: *column, Side: side,
+		Drift: c.Depth > 0, Left: c.JudgesAfter() < c.Depth+c.NInit})
 	var ie *spotcsv.InputError
 	if errors.As(err, &ie) {
 		return withCode(exitInput, err)
@@ -91,8 +104,8 @@ func cmdSpot(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "netspot spot: %d missing or non-finite values skipped (first on line %d)\n", res.Missing, res.FirstMissing)
 	}
 	if d.Remaining() > 0 {
-		return withCode(exitInput, fmt.Errorf("spot: %s: %d values read, the detector needs %d more (depth + n_init = %d) before it watches",
-			name, res.Values, d.Remaining(), c.Depth+c.NInit))
+		return withCode(exitInput, fmt.Errorf("spot: %s: %d values read, the detector needs %d more (%d in all) before it judges",
+			name, res.Values, d.Remaining(), c.JudgesAfter()))
 	}
 	return nil
 }

@@ -284,3 +284,42 @@ func FuzzSpotInput(f *testing.F) {
 		}
 	})
 }
+
+// With --watch-after, the detector judges early: the first row comes at
+// the last value learnt, the left column counts down to the complete
+// model, and a flood while provisional is an alarm.
+func TestSpotWatchAfter(t *testing.T) {
+	var in strings.Builder
+	s := uint64(7)
+	for i := range 600 {
+		s = s*6364136223846793005 + 1442695040888963407
+		v := 10 + int(s>>60) // counts from 10 to 25
+		if i == 200 {
+			v = 400
+		}
+		in.WriteString(strconv.Itoa(v) + "\n")
+	}
+	out, errs, code := runSpot(t, in.String(), "--watch-after", "100", "--depth", "30", "--n-init", "300", "--level", "0.95",
+		"--q", "1e-4", "--resolution", "1", "--min-shape", "0")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	header, rows, order := parseSpotOutput(t, out)
+	if header != "i,status,drift,left,t,z,n,Nt,peaks,gamma,sigma" {
+		t.Fatalf("header %q", header)
+	}
+	if order[0] != 99 || rows[99][1] != "-1" || rows[99][3] != "230" || len(order) != 501 {
+		t.Fatalf("first row %v, %d rows", rows[order[0]], len(order))
+	}
+	if rows[200][1] != "2" {
+		t.Errorf("flood while provisional: %v", rows[200])
+	}
+	// The flood is not learnt: the complete model comes one value later.
+	if rows[329][3] != "1" || rows[330][3] != "0" || rows[599][3] != "0" {
+		t.Errorf("left at 329, 330, 599: %v %v %v", rows[329][3], rows[330][3], rows[599][3])
+	}
+	_, errs, code = runSpot(t, "1\n", "--watch-after", "10")
+	if code != exitUsage || !strings.Contains(errs, "--watch-after") {
+		t.Errorf("watch-after 10: exit %d, %q", code, errs)
+	}
+}

@@ -21,6 +21,7 @@ func (a *Analyzer) Adopt(prev *Analyzer) (relearning []string) {
 			continue
 		}
 		w.det, w.alarm = o.det, o.alarm
+		w.stage, w.windows, w.values = o.stage, o.windows, o.values
 	}
 	return relearning
 }

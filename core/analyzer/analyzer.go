@@ -39,6 +39,73 @@ type watched struct {
 	det    *spot.Detector // nil for informational statistics
 	// active alarm per side (event.Up, event.Down); nil when none.
 	alarm [2]*activeAlarm
+	// stage is where the detector was after the last window: learning,
+	// provisional or complete (see Stage), to log its changes.
+	stage Stage
+	// windows and values count, while it learns, the windows judged and
+	// those in which the statistic was defined: how many windows a value
+	// takes, for learning_left.
+	windows, values int
+}
+
+// Stage is where a statistic's detector is in its life.
+type Stage int8
+
+const (
+	// Learning: it learns, and judges nothing yet.
+	Learning Stage = iota
+	// Provisional: it judges, with provisional tails and cautious
+	// thresholds, and learns on towards its complete model.
+	Provisional
+	// Complete: it judges with its complete model.
+	Complete
+	// Informational: the statistic is reported, never judged.
+	Informational
+)
+
+func (s Stage) String() string {
+	switch s {
+	case Learning:
+		return "learning"
+	case Provisional:
+		return "provisional"
+	case Complete:
+		return "complete"
+	case Informational:
+		return "informational"
+	}
+	return "Stage(" + strconv.Itoa(int(s)) + ")"
+}
+
+// StatLearning says when one statistic's detector judges. The counts are
+// values of the statistic, one per window in which it is defined: a
+// statistic that is undefined in some windows (a ratio of nothing to
+// nothing) takes more windows than that.
+type StatLearning struct {
+	Stat  string
+	Stage Stage
+	// Left is the number of values it learns before it judges, 0 once it
+	// judges.
+	Left int
+	// Windows estimates the windows it still needs before it judges: Left,
+	// divided by the share of the windows so far in which the statistic
+	// was defined.
+	Windows int
+	// Provisional is the number of values it learns before its complete
+	// model, 0 once it has it. Alarms are not learnt.
+	Provisional int
+}
+
+func stageOf(d *spot.Detector) Stage {
+	switch {
+	case d == nil:
+		return Informational
+	case d.Remaining() > 0:
+		return Learning
+	case d.Provisional() > 0:
+		return Provisional
+	}
+	return Complete
 }
 
 type activeAlarm struct {
@@ -79,7 +146,7 @@ func New(cfg Config, sp SpotConfig, opt Options) (*Analyzer, error) {
 		if !ok {
 			return nil, fmt.Errorf("analyzer: unknown statistic %q", name)
 		}
-		w := &watched{stat: st, params: sp.For(name)}
+		w := &watched{stat: st, params: sp.For(name), stage: Informational}
 		if !w.params.Bounded {
 			// netspot's unbounded mode stored every excess for ever:
 			// memory that grows for as long as the box runs.
@@ -90,7 +157,7 @@ func New(cfg Config, sp SpotConfig, opt Options) (*Analyzer, error) {
 			if err != nil {
 				return nil, fmt.Errorf("analyzer: detector for %s: %w", name, err)
 			}
-			w.det = det
+			w.det, w.stage = det, stageOf(det)
 		}
 		a.watch = append(a.watch, w)
 	}
@@ -114,9 +181,39 @@ func (a *Analyzer) Stats() []stats.Stat {
 	return out
 }
 
+// Learning says, for every watched statistic in output order, when its
+// detector judges and when it has its complete model: what the wiring logs
+// at start (the analyzer itself logs each change, see Process).
+func (a *Analyzer) Learning() []StatLearning {
+	out := make([]StatLearning, len(a.watch))
+	for i, w := range a.watch {
+		out[i] = StatLearning{Stat: w.stat.Name, Stage: stageOf(w.det)}
+		if w.det != nil {
+			out[i].Left, out[i].Provisional = w.det.Remaining(), w.det.Provisional()
+			out[i].Windows = w.windowsLeft()
+		}
+	}
+	return out
+}
+
+// windowsLeft estimates the windows before the detector judges: its
+// values left, times the windows a value has taken so far (one, before
+// any window).
+func (w *watched) windowsLeft() int {
+	left := w.det.Remaining()
+	if left == 0 || w.values == 0 || w.values == w.windows {
+		return left
+	}
+	return int(math.Ceil(float64(left) * float64(w.windows) / float64(w.values)))
+}
+
 // LearningLeft is the number of values the slowest detector still needs
-// before it watches (one value per window in which its statistic is
-// defined).
+// before it judges: the data records' learning_left. A detector learns
+// one value per window in which its statistic is defined, so that this
+// counts windows when every statistic is defined in every window; a
+// statistic that is undefined in some windows (a ratio to IP packets in a
+// window without any) takes more, which Learning estimates per statistic
+// (StatLearning.Windows) and the log reports when it happens.
 func (a *Analyzer) LearningLeft() int {
 	left := 0
 	for _, w := range a.watch {
@@ -152,7 +249,14 @@ func (a *Analyzer) Process(s *event.Snapshot) *event.Record {
 			var before [2]float64
 			before[event.Up], before[event.Down] = w.det.Thresholds()
 			var status [2]spot.Status
-			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			defined := !math.IsNaN(v) && !math.IsInf(v, 0)
+			if w.det.Remaining() > 0 {
+				w.windows++
+				if defined {
+					w.values++
+				}
+			}
+			if defined {
 				res := w.det.Step(v)
 				status[event.Up], status[event.Down] = res.Up, res.Down
 			}
@@ -164,6 +268,7 @@ func (a *Analyzer) Process(s *event.Snapshot) *event.Record {
 		}
 		out.Up, out.Down = w.det.Thresholds()
 		out.Learning = w.det.Remaining() > 0
+		a.logStage(w, s.End)
 		for _, al := range w.alarm {
 			if al != nil {
 				out.AlarmID = al.id
@@ -173,9 +278,25 @@ func (a *Analyzer) Process(s *event.Snapshot) *event.Record {
 	}
 	rec.LearningLeft = a.LearningLeft()
 	if wasLearning && rec.LearningLeft == 0 {
-		a.log.Info("calibration done: watching", "stats", len(a.watch), "at", s.End)
+		a.log.Info("every detector judges", "stats", len(a.watch), "at", s.End)
 	}
 	return rec
+}
+
+// logStage logs a statistic's detector starting to judge, and getting its
+// complete model.
+func (a *Analyzer) logStage(w *watched, at time.Time) {
+	st := stageOf(w.det)
+	if st == w.stage {
+		return
+	}
+	w.stage = st
+	switch st {
+	case Provisional:
+		a.log.Info("statistic judging, provisional", "stat", w.stat.Name, "provisional_values", w.det.Provisional(), "at", at)
+	case Complete:
+		a.log.Info("statistic calibrated: complete model", "stat", w.stat.Name, "at", at)
+	}
 }
 
 // track updates the alarm state of one side of a statistic after a judged

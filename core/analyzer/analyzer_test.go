@@ -2,8 +2,10 @@ package analyzer
 
 import (
 	"bytes"
+	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,26 +46,58 @@ func window(i int, n uint64) *event.Snapshot {
 func normal(r *rand.Rand) uint64 { return uint64(1000 + 30*r.NormFloat64()) }
 
 func TestLearningThenWatching(t *testing.T) {
-	a := testAnalyzer(t, nil)
+	var logs bytes.Buffer
+	cfg := DefaultConfig()
+	cfg.Stats = []string{"TRAFFIC", "PERF"}
+	sp := DefaultSpotConfig()
+	sp.NInit, sp.Depth, sp.MaxExcess = 1000, 20, 200
+	a, err := New(cfg, sp, Options{RunID: "test", Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := rand.New(rand.NewPCG(1, 2))
-	if got := a.LearningLeft(); got != 1020 {
-		t.Fatalf("LearningLeft before any window = %d, want depth + n_init = 1020", got)
+	if got := a.LearningLeft(); got != 300 {
+		t.Fatalf("LearningLeft before any window = %d, want watch_after = 300", got)
+	}
+	want := []StatLearning{{Stat: "TRAFFIC", Stage: Learning, Left: 300, Windows: 300, Provisional: 1020}, {Stat: "PERF", Stage: Informational}}
+	if got := a.Learning(); !slices.Equal(got, want) {
+		t.Fatalf("Learning() = %+v, want %+v", got, want)
 	}
 	var rec *event.Record
 	for i := range 1020 {
 		rec = a.Process(window(i, normal(r)))
-		if i < 1019 {
-			if !rec.Stats[0].Learning || !math.IsNaN(rec.Stats[0].Up) || rec.LearningLeft != 1019-i {
-				t.Fatalf("window %d: %+v learning_left %d", i, rec.Stats[0], rec.LearningLeft)
+		s := rec.Stats[0]
+		switch {
+		case i < 299:
+			if !s.Learning || !math.IsNaN(s.Up) || rec.LearningLeft != 299-i {
+				t.Fatalf("window %d: %+v learning_left %d", i, s, rec.LearningLeft)
+			}
+		case i < 1019:
+			// Judging with a provisional tail.
+			if s.Learning || rec.LearningLeft != 0 || !(s.Up > 1050) {
+				t.Fatalf("window %d: %+v learning_left %d", i, s, rec.LearningLeft)
+			}
+			if l := a.Learning()[0]; l.Stage != Provisional || l.Provisional != 1019-i {
+				t.Fatalf("window %d: %+v", i, l)
 			}
 		}
 	}
 	s := rec.Stats[0]
-	if s.Learning || rec.LearningLeft != 0 {
-		t.Fatalf("still learning after depth + n_init windows: %+v", rec)
+	if s.Learning || rec.LearningLeft != 0 || a.Learning()[0].Stage != Complete {
+		t.Fatalf("not complete after depth + n_init windows: %+v %+v", rec, a.Learning())
 	}
 	if !(s.Up > 1050 && s.Up < 1300) || !math.IsNaN(s.Down) {
 		t.Errorf("threshold after calibration = %v / %v, want an upper threshold a few sigma above 1000 and no lower one", s.Up, s.Down)
+	}
+	// The log says when the statistic is judged, and when its model is
+	// complete, once each.
+	out := logs.String()
+	for _, line := range []string{`msg="statistic judging, provisional" stat=TRAFFIC provisional_values=720 at=2026-05-01T00:05:00.000Z`,
+		`msg="every detector judges" stats=2 at=2026-05-01T00:05:00.000Z`,
+		`msg="statistic calibrated: complete model" stat=TRAFFIC at=2026-05-01T00:17:00.000Z`} {
+		if strings.Count(out, line) != 1 {
+			t.Errorf("log line %q not once in:\n%s", line, out)
+		}
 	}
 }
 
@@ -489,5 +523,74 @@ func TestCaptureOutageNotLearned(t *testing.T) {
 	}
 	if after := a.Process(window(i, normal(r))).Stats[0].Up; math.Abs(after-before) > 0.2*before {
 		t.Errorf("threshold moved from %v to %v: the outage was learned", before, after)
+	}
+}
+
+// TestStateFromBeforeJudgingEarly: a state saved before watch_after and
+// confidence existed (zero in its parameters and its detectors) resumes a
+// detector that has its complete model, which they do not change; one
+// still learning learns again, now judging early.
+func TestStateFromBeforeJudgingEarly(t *testing.T) {
+	old := func(sp *SpotConfig) { sp.WatchAfter, sp.Confidence = 0, 0 }
+	a, r, i := calibrated(t, func(_ *Config, sp *SpotConfig) { old(sp) })
+	var buf bytes.Buffer
+	if err := a.SaveState(&buf, t0); err != nil {
+		t.Fatal(err)
+	}
+	b := testAnalyzer(t, nil)
+	rep, err := b.LoadState(bytes.NewReader(buf.Bytes()))
+	if err != nil || len(rep.Restored) != 1 {
+		t.Fatalf("complete detector: %+v, %v", rep, err)
+	}
+	if l := b.Learning()[0]; l.Stage != Complete {
+		t.Fatalf("restored as %+v", l)
+	}
+	for range 50 {
+		w := window(i, normal(r))
+		i++
+		if ra, rb := a.Process(w), b.Process(w); ra.Stats[0].Up != rb.Stats[0].Up {
+			t.Fatalf("restored detector diverges: %v vs %v", ra.Stats[0].Up, rb.Stats[0].Up)
+		}
+	}
+	// Saved again and restored: still resumes.
+	buf.Reset()
+	if err := b.SaveState(&buf, t0); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := testAnalyzer(t, nil).LoadState(bytes.NewReader(buf.Bytes())); err != nil || len(rep.Restored) != 1 {
+		t.Fatalf("saved again: %+v, %v", rep, err)
+	}
+
+	learning := testAnalyzer(t, func(_ *Config, sp *SpotConfig) { old(sp) })
+	for k := range 100 {
+		learning.Process(window(k, normal(r)))
+	}
+	buf.Reset()
+	if err := learning.SaveState(&buf, t0); err != nil {
+		t.Fatal(err)
+	}
+	c := testAnalyzer(t, nil)
+	rep, err = c.LoadState(bytes.NewReader(buf.Bytes()))
+	if err != nil || len(rep.Restored) != 0 || !strings.Contains(rep.Skipped["TRAFFIC"], "parameters changed") || c.LearningLeft() != 300 {
+		t.Fatalf("learning detector: %+v, %v, learning left %d", rep, err, c.LearningLeft())
+	}
+}
+
+// TestLearningLeftInWindows: a statistic undefined in every other window
+// (a ratio to IP packets, in windows without any) learns a value every
+// two windows, and Learning says so; learning_left counts values.
+func TestLearningLeftInWindows(t *testing.T) {
+	a := testAnalyzer(t, func(cfg *Config, _ *SpotConfig) { cfg.Stats = []string{"R_TCP_NOACK", "TRAFFIC"} })
+	var rec *event.Record
+	for i := range 100 {
+		n := uint64(0)
+		if i%2 == 0 {
+			n = 1000
+		}
+		rec = a.Process(window(i, n))
+	}
+	l := a.Learning()
+	if l[0].Left != 250 || l[0].Windows != 500 || l[1].Left != 200 || l[1].Windows != 200 || rec.LearningLeft != 250 {
+		t.Fatalf("learning %+v, learning_left %d; want 250 values in 500 windows for the ratio, 200 for TRAFFIC", l, rec.LearningLeft)
 	}
 }

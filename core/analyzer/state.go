@@ -74,12 +74,8 @@ func (a *Analyzer) LoadState(r io.Reader) (RestoreReport, error) {
 			continue
 		}
 		s, ok := f.Detectors[w.stat.Name]
-		switch {
-		case !ok:
+		if !ok {
 			rep.Skipped[w.stat.Name] = "not in the state file"
-			continue
-		case s.Params != w.params:
-			rep.Skipped[w.stat.Name] = "parameters changed since it was saved"
 			continue
 		}
 		want := a.detectorConfig(w)
@@ -91,14 +87,28 @@ func (a *Analyzer) LoadState(r io.Reader) (RestoreReport, error) {
 			rep.Skipped[w.stat.Name] = fmt.Sprintf("corrupt state: %v", err)
 			continue
 		}
-		if got := det.Config(); got != want {
+		// When to judge matters only until the complete model: a
+		// detector that has it resumes whatever watch_after and
+		// confidence are now (or were, in a state saved before they
+		// existed).
+		complete := det.Remaining() == 0 && det.Provisional() == 0
+		got, saved := det.Config(), s.Params
+		if complete {
+			got.WatchAfter, got.Confidence = want.WatchAfter, want.Confidence
+			saved.WatchAfter, saved.Confidence = w.params.WatchAfter, w.params.Confidence
+		}
+		switch {
+		case saved != w.params:
+			rep.Skipped[w.stat.Name] = "parameters changed since it was saved"
+			continue
+		case got != want:
 			// Same settings in the file, another detector in the state:
 			// a different period (the resolution of rates follows it),
 			// or a state saved by an older netspot.
 			rep.Skipped[w.stat.Name] = fmt.Sprintf("saved detector does not match the settings (resolution %g, now %g)", got.Resolution, want.Resolution)
 			continue
 		}
-		w.det = det
+		w.det, w.stage = det, stageOf(det)
 		rep.Restored = append(rep.Restored, w.stat.Name)
 	}
 	return rep, nil

@@ -50,8 +50,9 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	if cfg.Miner.Device == "" || cfg.Miner.Device == "any" {
 		cfg.Miner.Device = "timeline" // not opened: the timeline is the source
 	}
-	// Before checkLearning, which reads depth and n_init: a value out of
-	// range is reported as such, not as an attack during calibration.
+	// Before checkLearning, which reads watch_after, depth and n_init: a
+	// value out of range is reported as such, not as an attack during
+	// calibration.
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -113,21 +114,21 @@ func Replay(ctx context.Context, tl *Timeline, mc miner.Config, period time.Dura
 	return m.Run(ctx, emit)
 }
 
-// checkLearning refuses attacks placed before the detectors can have
-// learnt: they would be learnt as normal traffic, and their verdict would
-// say nothing about detection.
+// checkLearning refuses attacks placed before the detectors judge
+// (watch_after periods): they would be learnt as normal traffic, and their
+// verdict would say nothing about detection.
 func checkLearning(s *Scenario, cfg *pipeline.Config, period time.Duration) error {
 	learn := 0
 	for _, name := range cfg.Analyzer.Watched() {
 		p := cfg.Spot.For(name)
-		learn = max(learn, p.Depth+p.NInit)
+		learn = max(learn, p.Spot().JudgesAfter())
 	}
 	calib := time.Duration(learn) * period
 	for i := range s.Attack {
 		a := &s.Attack[i]
 		if a.At.D() < calib {
 			return &Error{File: s.Path, Line: a.line, Entry: attackName(a), Key: "at",
-				Err: fmt.Errorf("%w: %s is before the detectors watch (depth + n_init = %d periods of %s = %s); inject it later, lengthen the timeline, or shorten calibration",
+				Err: fmt.Errorf("%w: %s is before the detectors watch (they learn for %d periods of %s = %s); inject it later, lengthen the timeline, or shorten calibration",
 					ErrLearning, a.At, learn, period, calib)}
 		}
 	}

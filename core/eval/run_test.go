@@ -232,8 +232,15 @@ func TestRunRefusesAttacksDuringCalibration(t *testing.T) {
 	generate(t, filepath.Join(dir, "scan.pcapng"), office(3, "syn-scan@1m+20s"), true)
 	s := parse(t, dir, "duration = \"20m\"\n[[background]]\nfile = \"bg.pcapng\"\n[[attack]]\nfile = \"scan.pcapng\"\nat = \"4m\"\n")
 	_, err := Run(context.Background(), s, quick())
-	if !errors.Is(err, ErrLearning) || !strings.Contains(err.Error(), "depth + n_init = 330 periods") {
-		t.Errorf("attack at 4m with 330 s of calibration: %v", err)
+	if !errors.Is(err, ErrLearning) || !strings.Contains(err.Error(), "they learn for 300 periods of 1s = 5m0s") {
+		t.Errorf("attack at 4m, judged after 300 s: %v", err)
+	}
+	// Judging from watch_after, not from the complete model: an attack
+	// at 4m is refused with watch_after 300, accepted with 200.
+	opt := quick()
+	opt.Config.Spot.WatchAfter = 200
+	if _, err := Run(context.Background(), s, opt); err != nil {
+		t.Errorf("attack at 4m, judged after 200 s: %v", err)
 	}
 }
 

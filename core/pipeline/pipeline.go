@@ -435,18 +435,16 @@ type learningLog struct {
 	log    *slog.Logger
 }
 
+// update logs the progress of r's window; the analyzer itself says when
+// each statistic starts judging, and when every one does.
 func (l *learningLog) update(r *event.Record) {
-	if l.total == 0 || r.LearningLeft == 0 && l.logged == 10 {
+	if l.total == 0 || r.LearningLeft == 0 {
 		return
 	}
 	tenths := 10 * (l.total - r.LearningLeft) / l.total
 	if tenths > l.logged {
 		l.logged = tenths
-		if r.LearningLeft == 0 {
-			l.log.Info("learning done: every detector watches")
-			return
-		}
-		l.log.Info("learning", "done_percent", 10*tenths, "periods_left", r.LearningLeft)
+		l.log.Info("learning", "done_percent", 10*tenths, "values_left", r.LearningLeft)
 	}
 }
 

@@ -31,14 +31,21 @@ type Result struct {
 	FirstMissing int // line of the first of them
 }
 
-// Run feeds the series read from in (named name in errors) to d and writes
-// a header and one row per step to out. Without column, in holds one
-// number per line after an optional header "x"; with it, in is CSV with a
-// header that names the column. side is the tail whose thresholds are
-// written; drift adds the drift column.
-func Run(ctx context.Context, d *spot.Detector, side spot.Side, drift bool, in io.Reader, name, column string, out io.Writer) (Result, error) {
+// Options say what Run reads and writes.
+type Options struct {
+	Name   string    // of the input, in errors
+	Column string    // the CSV column to read; "": one number per line, after an optional header "x"
+	Side   spot.Side // the tail whose thresholds are written
+	Drift  bool      // write the drift column
+	Left   bool      // write the left column: values still to learn before the complete model
+}
+
+// Run feeds the series read from in to d and writes a header and one row
+// per step to out.
+func Run(ctx context.Context, d *spot.Detector, in io.Reader, out io.Writer, opt Options) (Result, error) {
 	w := bufio.NewWriter(out)
-	r := spotRun{d: d, side: side, drift: drift, out: w}
+	r := spotRun{d: d, side: opt.Side, drift: opt.Drift, left: opt.Left, out: w}
+	name, column := opt.Name, opt.Column
 	err := r.series(ctx, in, name, column)
 	if ferr := w.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("spot: write: %w", ferr)
@@ -51,6 +58,7 @@ type spotRun struct {
 	d     *spot.Detector
 	side  spot.Side
 	drift bool
+	left  bool // the left column: judging before the complete model
 	out   *bufio.Writer
 	buf   []byte
 
@@ -69,6 +77,9 @@ func (r *spotRun) series(ctx context.Context, in io.Reader, name, column string)
 	header := "i,status"
 	if r.drift {
 		header += ",drift"
+	}
+	if r.left {
+		header += ",left"
 	}
 	r.out.WriteString(header + ",t,z,n,Nt,peaks,gamma,sigma\n")
 
@@ -184,7 +195,7 @@ func (r *spotRun) step(x float64) error {
 		if r.d.Remaining() > 0 {
 			return nil
 		}
-		return r.row(i, -1) // calibration done on this value
+		return r.row(i, -1) // the detector judges from the next value
 	case spot.Normal, spot.Excess, spot.Alarm, spot.Continued:
 		return r.row(i, int(st))
 	}
@@ -202,6 +213,9 @@ func (r *spotRun) row(i, status int) error {
 	b = strconv.AppendInt(b, int64(status), 10)
 	if r.drift {
 		b = appendG10(append(b, ','), r.d.Drift())
+	}
+	if r.left {
+		b = strconv.AppendInt(append(b, ','), int64(r.d.Provisional()), 10)
 	}
 	b = appendG10(append(b, ','), t.Excess)
 	b = appendG10(append(b, ','), t.Anomaly)

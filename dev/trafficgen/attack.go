@@ -252,6 +252,8 @@ func (s *attackSrc) probe(g *Generator, t int64, i int) {
 			p.t = t + int64(r.between(80, 600))*1e3
 			s.push(p)
 		}
+	case "arp-spoof-lan":
+		s.arpSpoof(g, t, i)
 	case "arp-scan":
 		sc := a.scanner
 		target := a.addrs[i%len(a.addrs)]

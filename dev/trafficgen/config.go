@@ -81,6 +81,7 @@ var kinds = []kindInfo{
 	{"host-scan", "TCP SYN scan of a few ports on every address of a prefix, host after host; on the scanner's LAN each address is first resolved with ARP", []string{"rate", "from", "target", "ports"}, "hosts/s (default: the prefix spread over the duration); ports: per host (default 3)"},
 	{"proto-scan", "IP protocol scan of one host (nmap -sO): an empty datagram per protocol number, answered by ICMP protocol unreachable (rate-limited by the target)", []string{"rate", "from", "target"}, "probes/s (default: every protocol over the duration)"},
 	{"dns-exfil", "data exfiltration in DNS names: A queries for long hex-encoded labels under the attacker's domain, answered NXDOMAIN", []string{"rate", "from"}, "queries/s (default 2)"},
+	{"arp-spoof-lan", "ARP spoofing of the whole LAN by one host, as bettercap's arp.spoof does: forged ARP replies telling every host that the gateway is at the attacker's MAC, and the gateway that every host is", []string{"rate", "from"}, "forged replies/s (default: a round a second, two per LAN host)"},
 }
 
 // Kinds returns the attack kinds and their descriptions, in a stable order.
@@ -248,7 +249,7 @@ func (a *Attack) validate(c *Config) error {
 			return config.Errorf("target", "a sweep's target is an IPv4 prefix such as 192.168.1.0/24, not %q", a.Target)
 		}
 	}
-	if c.Output.LinkType == "raw" && (a.Kind == "arp-scan" || a.Kind == "arp-spoof" ||
+	if c.Output.LinkType == "raw" && (a.Kind == "arp-scan" || a.Kind == "arp-spoof" || a.Kind == "arp-spoof-lan" ||
 		((a.Kind == "ping-sweep" || a.Kind == "host-scan") && (a.Target == "" || strings.HasPrefix(a.Target, "192.168.1.")))) {
 		return config.Errorf("kind", "%s is made of ARP frames, which the raw link type cannot hold", a.Kind)
 	}

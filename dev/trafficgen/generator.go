@@ -296,6 +296,15 @@ func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 		}
 		a.rate = 1000
 		a.target = ipString(a.victim.ip4)
+	case "arp-spoof-lan":
+		if a.scanner, err = host(spec.From, firstClient); err != nil {
+			return nil, fieldErr("from", err)
+		}
+		if a.scanner == l.gw {
+			return nil, config.Errorf("from", "the gateway cannot spoof itself")
+		}
+		a.rate = float64(2 * len(spoofTargets(l, a.scanner)))
+		a.attacker, a.target = ipString(a.scanner.ip4), "192.168.1.0/24"
 	case "dns-tunnel":
 		if a.scanner, err = host(spec.From, firstClient); err != nil {
 			return nil, fieldErr("from", err)

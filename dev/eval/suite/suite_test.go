@@ -14,8 +14,11 @@ import (
 // holds them to the goals they were chosen for (docs/evaluation.md): on
 // each tuning scenario, every volumetric attack within two periods, every
 // other attack detected but the known misses below, and at most one false
-// alarm per hour of benign traffic. The held-out scenarios must keep every
-// volumetric attack on time; their false alarms are reported, not bounded.
+// alarm per hour of benign traffic, judged for at least half the
+// scenario's length (the first-hour scenarios are judged from their fifth
+// minute, the longer ones from their 38th). The held-out scenarios must
+// keep every volumetric attack on time; their false alarms are reported,
+// not bounded.
 //
 // The known misses are attacks that no statistic of the default set shows
 // at 1 s (none at present: the SSH brute force of office-a and office-c,
@@ -74,7 +77,7 @@ func TestGeneratedSuite(t *testing.T) {
 				t.Errorf("%s: %s detected: %v, want %v", p, a.Label, a.Detected, !known)
 			}
 		}
-		if one.BenignHours < 5 || one.FalsePerHour() > 1 {
+		if one.BenignHours < r.DurationS/3600/2 || one.FalsePerHour() > 1 {
 			t.Errorf("%s: %d false alarms in %.2f benign hours (%.2f per hour), want at most 1 per hour", p, one.FalseAlarms, one.BenignHours, one.FalsePerHour())
 		}
 	}

@@ -6,6 +6,7 @@
 //	evalsuite tune SUITE...                    compare detector settings on the tuning scenarios
 //	evalsuite compare -original BIN SUITE...   run the original netspot on the same timelines
 //	evalsuite series [-o out.csv] SCENARIO     every statistic of every window, as CSV
+//	evalsuite restarts SCENARIO...             false alarms of detectors started afresh over benign traffic
 //
 // A SUITE is a directory with tuning/ and held-out/ scenario folders, such as
 // dev/eval/generated or dev/eval/real.
@@ -38,7 +39,7 @@ func main() {
 
 func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: evalsuite gen|run|tune|compare|series [options] (see the package documentation)")
+		return errors.New("usage: evalsuite gen|run|tune|compare|series|restarts [options] (see the package documentation)")
 	}
 	switch args[0] {
 	case "gen":
@@ -57,8 +58,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return cmdCompare(ctx, args[1:], out)
 	case "series":
 		return cmdSeries(ctx, args[1:], out)
+	case "restarts":
+		return cmdRestarts(ctx, args[1:], out)
 	}
-	return fmt.Errorf("unknown command %q (gen, run, tune, compare, series)", args[0])
+	return fmt.Errorf("unknown command %q (gen, run, tune, compare, series, restarts)", args[0])
 }
 
 func cmdRun(ctx context.Context, args []string, out io.Writer) error {

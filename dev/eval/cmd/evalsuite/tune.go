@@ -54,6 +54,8 @@ func cmdTune(ctx context.Context, args []string, out io.Writer) error {
 	clears := fs.String("clear_after", "3,10", "alarm hysteresis to try")
 	maxExcesses := fs.String("max_excess", "", "numbers of stored excesses to try (default: the default)")
 	minShapes := fs.String("min_shape", "", "lightest tail shapes to try (default: the default)")
+	watchAfters := fs.String("watch_after", "", "periods before judging to try (default: the default)")
+	confidences := fs.String("confidence", "", "confidences of the provisional thresholds to try (default: the default)")
 	statSets := fs.String("sets", "", "statistic sets to score besides each statistic alone, separated by ';' (names separated by ',')")
 	detail := fs.Bool("detail", false, "list, for each statistic, the attacks it detects and its false alarms per scenario")
 	if err := fs.Parse(args); err != nil {
@@ -87,10 +89,12 @@ func cmdTune(ctx context.Context, args []string, out io.Writer) error {
 	clearAfter, err5 := list("clear_after", *clears, defAnalyzer.ClearAfter, strconv.Atoi)
 	maxExcess, err6 := list("max_excess", *maxExcesses, def.MaxExcess, strconv.Atoi)
 	minShape, err7 := list("min_shape", *minShapes, def.MinShape, parseFloat)
-	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7); err != nil {
+	watchAfter, err8 := list("watch_after", *watchAfters, def.WatchAfter, strconv.Atoi)
+	confidence, err9 := list("confidence", *confidences, def.Confidence, parseFloat)
+	if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9); err != nil {
 		return fmt.Errorf("tune: %w", err)
 	}
-	tries, err := settings(q, level, depth, nInit, clearAfter, maxExcess, minShape)
+	tries, err := settings(q, level, depth, nInit, clearAfter, maxExcess, minShape, watchAfter, confidence)
 	if err != nil {
 		return fmt.Errorf("tune: %w", err)
 	}
@@ -130,8 +134,8 @@ func cmdTune(ctx context.Context, args []string, out io.Writer) error {
 			outs = append(outs, o)
 		}
 		sp := st.spot
-		fmt.Fprintf(out, "\n### q=%g level=%g depth=%d n_init=%d clear_after=%d max_excess=%d min_shape=%g\n",
-			sp.Q, sp.Level, sp.Depth, sp.NInit, st.clearAfter, sp.MaxExcess, sp.MinShape)
+		fmt.Fprintf(out, "\n### q=%g level=%g depth=%d n_init=%d clear_after=%d max_excess=%d min_shape=%g watch_after=%d confidence=%g\n",
+			sp.Q, sp.Level, sp.Depth, sp.NInit, st.clearAfter, sp.MaxExcess, sp.MinShape, sp.WatchAfter, sp.Confidence)
 		printStats(out, outs, all, sets)
 		if *detail {
 			printDetail(out, outs, all)
@@ -148,7 +152,7 @@ type setting struct {
 
 // settings lists every combination of the values given, each checked as
 // the config file's [spot] section and clear_after would be.
-func settings(qs, levels []float64, depths, ninits, clears, maxExcesses []int, minShapes []float64) ([]setting, error) {
+func settings(qs, levels []float64, depths, ninits, clears, maxExcesses []int, minShapes []float64, watchAfters []int, confidences []float64) ([]setting, error) {
 	var out []setting
 	for _, q := range qs {
 		for _, lv := range levels {
@@ -157,17 +161,22 @@ func settings(qs, levels []float64, depths, ninits, clears, maxExcesses []int, m
 					for _, ca := range clears {
 						for _, me := range maxExcesses {
 							for _, ms := range minShapes {
-								sp := analyzer.DefaultSpotConfig()
-								sp.Q, sp.Level, sp.Depth, sp.NInit, sp.MaxExcess, sp.MinShape = q, lv, d, ni, me, ms
-								ac := analyzer.DefaultConfig()
-								ac.ClearAfter = ca
-								if err := sp.Validate(); err != nil {
-									return nil, err
+								for _, wa := range watchAfters {
+									for _, cf := range confidences {
+										sp := analyzer.DefaultSpotConfig()
+										sp.Q, sp.Level, sp.Depth, sp.NInit, sp.MaxExcess, sp.MinShape = q, lv, d, ni, me, ms
+										sp.WatchAfter, sp.Confidence = wa, cf
+										ac := analyzer.DefaultConfig()
+										ac.ClearAfter = ca
+										if err := sp.Validate(); err != nil {
+											return nil, err
+										}
+										if err := ac.Validate(); err != nil {
+											return nil, err
+										}
+										out = append(out, setting{spot: sp, clearAfter: ca})
+									}
 								}
-								if err := ac.Validate(); err != nil {
-									return nil, err
-								}
-								out = append(out, setting{spot: sp, clearAfter: ca})
 							}
 						}
 					}
