@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,27 @@ func Run(ctx context.Context, d *spot.Detector, side spot.Side, drift bool, in i
 		err = fmt.Errorf("spot: write: %w", ferr)
 	}
 	return Result{Values: r.values, Missing: r.missing, FirstMissing: r.firstMissing}, err
+}
+
+// RunFile is Run on the file at path, or on stdin when path is "" or "-".
+// A file that cannot be opened is an *InputError, and so is a series too
+// short for the detector to watch.
+func RunFile(ctx context.Context, d *spot.Detector, side spot.Side, drift bool, path string, stdin io.Reader, column string, out io.Writer) (Result, error) {
+	in, name := stdin, "standard input"
+	if path != "" && path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return Result{}, &InputError{fmt.Errorf("spot: %w", err)}
+		}
+		defer f.Close()
+		in, name = f, path
+	}
+	res, err := Run(ctx, d, side, drift, in, name, column, out)
+	if err == nil && d.Remaining() > 0 {
+		err = &InputError{fmt.Errorf("spot: %s: %d values read, the detector needs %d more (depth + n_init = %d) before it watches",
+			name, res.Values, d.Remaining(), res.Values+d.Remaining())}
+	}
+	return res, err
 }
 
 // spotRun feeds a series to a detector and writes its rows.
