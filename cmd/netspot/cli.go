@@ -14,7 +14,7 @@ import (
 func newRoot(e *env) (*cobra.Command, *bool) {
 	ran := new(bool)
 	root := &cobra.Command{
-		Use:   "netspot",
+		Use:   "netspot COMMAND [options]",
 		Short: "statistical network anomaly detector",
 		Long: "netspot counts the packets of a network interface (usually a switch port mirroring a\n" +
 			"small network) or of a capture file, period by period, turns the counts into statistics\n" +
@@ -22,10 +22,11 @@ func newRoot(e *env) (*cobra.Command, *bool) {
 			"extreme-value detector that learns what normal traffic looks like and raises an alarm on\n" +
 			"values that normal traffic would almost never produce. Statistics and alarms go to the\n" +
 			"console, files, MQTT, InfluxDB, Prometheus, and LEDs and a buzzer on a Raspberry Pi.",
-		SilenceErrors:     true,
-		SilenceUsage:      true,
-		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
-		PersistentPreRun:  func(*cobra.Command, []string) { *ran = true },
+		SilenceErrors:         true,
+		SilenceUsage:          true,
+		DisableFlagsInUseLine: true,
+		CompletionOptions:     cobra.CompletionOptions{DisableDefaultCmd: true},
+		PersistentPreRun:      func(*cobra.Command, []string) { *ran = true },
 	}
 	// The commands in the order help lists them.
 	var list []*cobra.Command

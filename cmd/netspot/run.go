@@ -43,7 +43,7 @@ func newRun(e *env) *cobra.Command {
 	count := f.Uint64("count", 0, "stop after this many packets (no short form: -c is the config file)")
 	duration := f.Duration("duration", 0, "stop after this much traffic time: a file's own clock, the wall clock live")
 	f.DurationP("analyzer.period", "p", def.Analyzer.Period.D(), "length of a window")
-	f.StringSliceP("analyzer.stats", "s", nil, "statistic to watch (repeatable or comma-separated; default: "+strings.Join(def.Analyzer.Watched(), ",")+")")
+	f.StringSliceP("analyzer.stats", "s", nil, "statistic to watch (repeatable or comma-separated; default: "+strings.Join(def.Analyzer.Watched(), ", ")+")")
 	verbose := f.BoolP("verbose", "v", false, "print data records and alarms to stdout")
 	f.StringP("exporter.console.format", "o", def.Sink("console").(*console.Config).Format,
 		"console output: json, table (a line per window, alarms highlighted), auto (table on a terminal)")

@@ -61,8 +61,8 @@ func Completion(w io.Writer, root *cobra.Command, shell string) error {
 
 // WriteManPages writes a manual page (section 1) per command of root into
 // dir: root.1, root-run.1, ... source names the release ("netspot 1.2.0");
-// extra, markdown with "# SECTION" headers, follows the description of
-// the root's page. The date is SOURCE_DATE_EPOCH's when set, so that a
+// the root's page lists the commands, then extra, markdown with
+// "# SECTION" headers. The date is SOURCE_DATE_EPOCH's when set, so that a
 // build is reproducible. The descriptions are written for a terminal:
 // indented lines are kept as they are, the others flow.
 func WriteManPages(root *cobra.Command, dir, source, extra string) error {
@@ -78,7 +78,14 @@ func WriteManPages(root *cobra.Command, dir, source, extra string) error {
 		}
 	}
 	prepare(root)
-	root.Long += "\n" + extra
+	var b strings.Builder
+	b.WriteString("\n# COMMANDS\n")
+	for _, c := range root.Commands() {
+		if c.IsAvailableCommand() {
+			fmt.Fprintf(&b, "**%s**\n: %s (**%s-%s**(1)).\n\n", c.Name(), manText(c.Short), root.Name(), c.Name())
+		}
+	}
+	root.Long += b.String() + extra
 	return doc.GenManTree(root, &doc.GenManHeader{Section: "1", Source: source, Manual: root.Name() + " manual"}, dir)
 }
 
