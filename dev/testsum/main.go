@@ -156,12 +156,12 @@ func summarise(r io.Reader, w io.Writer, now func() time.Time, tick time.Duratio
 				skipped += p.skipped
 				elapsed := fmt.Sprintf("%.1fs", e.Elapsed)
 				switch {
+				case e.Action == "fail" && e.FailedBuild != "":
+					failPkgs++
+					fmt.Fprintf(w, "FAIL %-40s (does not build, above)\n", e.Package)
 				case e.Action == "fail":
 					failPkgs++
 					fmt.Fprintf(w, "FAIL %-40s %7s  %d of %d tests failed\n", e.Package, elapsed, len(p.failed), p.tests)
-					if e.FailedBuild != "" {
-						fmt.Fprint(w, strings.Join(builds[e.FailedBuild], ""))
-					}
 					for _, name := range append(p.failed, "") {
 						for _, o := range p.output[name] {
 							fmt.Fprint(w, "     "+o)

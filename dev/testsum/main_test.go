@@ -47,14 +47,14 @@ func TestSummarise(t *testing.T) {
 	for _, want := range []string{
 		"ok   netspot/a                                   1.2s  2 tests, 1 skipped\n",
 		"FAIL netspot/c                                   0.4s  1 of 2 tests failed\n         c_test.go:9: got 1, want 2\n",
-		"FAIL netspot/d [netspot/d.test] (build)\nd/d.go:3:1: syntax error\n",
+		"FAIL netspot/d [netspot/d.test] (build)\nd/d.go:3:1: syntax error\nFAIL netspot/d" + strings.Repeat(" ", 32) + "(does not build, above)\n",
 		"== 4 packages: 1 ok, 2 failed, 1 without tests; 4 tests, 1 skipped;",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("output lacks %q:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, "TestOne") || strings.Contains(got, "netspot/b ") {
+	if strings.Contains(got, "TestOne") || strings.Contains(got, "netspot/b ") || strings.Count(got, "syntax error") != 1 {
 		t.Errorf("passing tests' output or packages without tests printed:\n%s", got)
 	}
 	if !summarise(strings.NewReader(strings.SplitAfter(stream, "\n")[0]+`{"Action":"pass","Package":"netspot/a","Elapsed":1}`+"\n"), io.Discard, time.Now, time.Hour) {
