@@ -118,16 +118,17 @@ test-cross: cross-unit cross-repro dist-test ## ARM tests under qemu-user, repla
 
 # Every package's tests as arm64 (Pi 3) and armv7 (Pi 2) binaries, the board's as armv6
 # (Pi 1, Zero), each under qemu-user emulating that board's processor. Live capture tests are
-# left out (TestLiveVeth, and TestSignalsStopCleanly, which also builds and runs the command):
-# qemu-user does not emulate the AF_PACKET ring's socket options; they run natively.
+# left out (TestLiveVeth, TestSignalsStopCleanly and TestSIGHUPReloads, which also build and
+# run the command): qemu-user does not emulate the AF_PACKET ring's socket options; they run
+# natively, as does the kill -9 test, which builds the command for the machine it runs on.
 cross-unit: ## every package's tests built for arm64 and armv7, run under qemu-user
 	@set -e; $(call need_qemu,cross-unit); \
 	echo "== every package builds for armv6"; \
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build ./...; \
 	echo "== arm64 (Cortex-A53) tests"; \
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec '$(QEMU_ARM64) -cpu cortex-a53' -skip '^(TestLiveVeth|TestSignalsStopCleanly)' ./...; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec '$(QEMU_ARM64) -cpu cortex-a53' -skip '^(TestLiveVeth|TestSignalsStopCleanly|TestSIGHUPReloads|TestAlarmsSurviveKillDuringReplay)' ./...; \
 	echo "== armv7 (Cortex-A7) tests"; \
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu cortex-a7' -skip '^(TestLiveVeth|TestSignalsStopCleanly)' ./...; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu cortex-a7' -skip '^(TestLiveVeth|TestSignalsStopCleanly|TestSIGHUPReloads|TestAlarmsSurviveKillDuringReplay)' ./...; \
 	echo "== armv6 (ARM1176) tests of the board"; \
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu arm1176' ./board/...
 
@@ -216,5 +217,5 @@ eval-captures: ## write the generated suite's captures to dev/eval/generated/cap
 eval: eval-captures ## run the generated suite (tuning and held-out) with the default settings
 	$(EVALSUITE) run dev/eval/generated
 
-eval-real: ## run the suite of real captures (needs ../shared/pcaps beside the repository)
+eval-real: eval-captures ## run the suite of real captures (needs ../shared/pcaps beside the repository; its slow attacks are generated captures)
 	$(EVALSUITE) run dev/eval/real

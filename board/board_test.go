@@ -13,6 +13,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"netspot/core/sink"
+	"netspot/core/sink/sinktest"
 )
 
 var _ sink.Sink = (*Board)(nil)
@@ -46,7 +47,7 @@ func TestStatusLearningThenWatching(t *testing.T) {
 		!got[0][0].Equal(h.at(2500*ms)) || !got[0][1].Equal(h.at(10*time.Second)) {
 		t.Errorf("watching: status LED on periods %v, want steady on from +2.5s", got)
 	}
-	if n := h.logs.count("status watching"); n != 1 {
+	if n := strings.Count(h.logs.String(), "status watching"); n != 1 {
 		t.Errorf("logged %d changes to watching, want 1:\n%s", n, h.logs)
 	}
 }
@@ -247,7 +248,7 @@ func TestShortPressAcknowledges(t *testing.T) {
 	if got := h.buzz.onPeriods(h.onLevel(h.buzz), h.t0, ack); len(got) == 0 {
 		t.Error("buzzer never sounded for the alarm")
 	}
-	if n := h.logs.count("alarms acknowledged"); n != 1 {
+	if n := strings.Count(h.logs.String(), "alarms acknowledged"); n != 1 {
 		t.Errorf("%d acknowledgements logged, want 1", n)
 	}
 }
@@ -279,7 +280,7 @@ func TestPressWithNothingToAcknowledge(t *testing.T) {
 	h := newHarness(t, nil)
 	h.write(watching())
 	h.pressFor(100 * ms)
-	if n := h.logs.count("nothing to acknowledge"); n != 1 {
+	if n := strings.Count(h.logs.String(), "nothing to acknowledge"); n != 1 {
 		t.Errorf("press without alarm: logged %d times, want 1\n%s", n, h.logs)
 	}
 }
@@ -298,7 +299,7 @@ func TestDebounce(t *testing.T) {
 	}
 	h.button.setLevel(!pressed)
 	h.clk.advance(t, 200*ms)
-	if n := h.logs.count("acknowledged"); n != 0 {
+	if n := strings.Count(h.logs.String(), "acknowledged"); n != 0 {
 		t.Fatalf("bounce without a press acknowledged %d times", n)
 	}
 	// A 30 ms touch, shorter than the 50 ms debounce: not a press.
@@ -306,7 +307,7 @@ func TestDebounce(t *testing.T) {
 	h.clk.advance(t, 30*ms)
 	h.button.setLevel(!pressed)
 	h.clk.advance(t, 200*ms)
-	if n := h.logs.count("acknowledged"); n != 0 {
+	if n := strings.Count(h.logs.String(), "acknowledged"); n != 0 {
 		t.Fatalf("a 30 ms touch acknowledged %d times", n)
 	}
 	// Bouncing on the way in and out of a real press: one press.
@@ -322,7 +323,7 @@ func TestDebounce(t *testing.T) {
 	}
 	h.button.setLevel(!pressed)
 	h.clk.advance(t, 200*ms)
-	if n := h.logs.count("alarms acknowledged"); n != 1 {
+	if n := strings.Count(h.logs.String(), "alarms acknowledged"); n != 1 {
 		t.Fatalf("a bouncing press acknowledged %d times, want 1", n)
 	}
 }
@@ -338,7 +339,7 @@ func TestShortestPress(t *testing.T) {
 		h.pressFor(shortest)
 		h.clk.advance(t, time.Second)
 	}
-	if n, want := h.logs.count("button pressed"), int(idlePoll/(3*ms))+1; n != want {
+	if n, want := strings.Count(h.logs.String(), "button pressed"), int(idlePoll/(3*ms))+1; n != want {
 		t.Errorf("%d presses of %s seen, want %d", n, shortest, want)
 	}
 }
@@ -413,10 +414,10 @@ func TestLongPressRunsSelfTest(t *testing.T) {
 	h.expect(h.status, map[time.Duration]bool{off + 500*ms: true, off + 1100*ms: false, off + 1500*ms: false, off + 3100*ms: true})
 	h.expect(h.alarm, map[time.Duration]bool{off + 500*ms: false, off + 1300*ms: true, off + 2200*ms: true, off + 2300*ms: false})
 	h.expect(h.buzz, map[time.Duration]bool{off + 2400*ms: false, off + 2600*ms: true, off + 2790*ms: true, off + 2810*ms: false})
-	if n := h.logs.count("acknowledged"); n != 0 {
+	if n := strings.Count(h.logs.String(), "acknowledged"); n != 0 {
 		t.Errorf("the release after a long press counted as a short press")
 	}
-	if n := h.logs.count("self-test started"); n != 1 {
+	if n := strings.Count(h.logs.String(), "self-test started"); n != 1 {
 		t.Errorf("self-test logged %d times, want 1", n)
 	}
 }
@@ -427,7 +428,7 @@ func TestButtonPressedAtStartIsIgnoredUntilReleased(t *testing.T) {
 	status := newTracePin(clk, "GPIO17", 17)
 	// A button pin stuck low: In() sets the pull-up, but the contact wins.
 	stuck := &stuckPin{tracePin: button, level: gpio.Low}
-	logs := &syncBuffer{}
+	logs := &sinktest.Buffer{}
 	cfg := testConfig()
 	b, err := New(cfg, Pins{StatusLED: status, Button: stuck}, clk, slogTo(logs))
 	if err != nil {
@@ -436,22 +437,22 @@ func TestButtonPressedAtStartIsIgnoredUntilReleased(t *testing.T) {
 	defer b.Close()
 	clk.waitArmed(t)
 	clk.advance(t, 10*time.Second)
-	if n := logs.count("self-test started"); n != 0 {
+	if n := strings.Count(logs.String(), "self-test started"); n != 0 {
 		t.Fatal("a button stuck pressed at start ran the self-test")
 	}
-	if n := logs.count("reads pressed at start"); n != 1 {
+	if n := strings.Count(logs.String(), "reads pressed at start"); n != 1 {
 		t.Fatalf("stuck button warned %d times, want 1:\n%s", n, logs)
 	}
 	stuck.set(gpio.High)
 	clk.advance(t, time.Second)
-	if n := logs.count("acknowledge"); n != 0 {
+	if n := strings.Count(logs.String(), "acknowledge"); n != 0 {
 		t.Fatal("releasing a stuck button counted as a press")
 	}
 	stuck.set(gpio.Low)
 	clk.advance(t, 200*ms)
 	stuck.set(gpio.High)
 	clk.advance(t, 200*ms)
-	if n := logs.count("nothing to acknowledge"); n != 1 {
+	if n := strings.Count(logs.String(), "nothing to acknowledge"); n != 1 {
 		t.Fatalf("a press after the release was not seen:\n%s", logs)
 	}
 }
@@ -662,13 +663,13 @@ func TestPinFailureIsReportedAndRetried(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "status LED GPIO17") || !strings.Contains(err.Error(), "busy") {
 		t.Fatalf("Write with a failing pin: %v", err)
 	}
-	if n := h.logs.count("cannot drive an output"); n != 1 {
+	if n := strings.Count(h.logs.String(), "cannot drive an output"); n != 1 {
 		t.Errorf("failure logged %d times, want once", n)
 	}
 	h.status.setFail(nil)
 	h.advanceTo(3 * time.Second)
 	h.write(rec(5, 100, nil))
-	if n := h.logs.count("outputs work again"); n != 1 {
+	if n := strings.Count(h.logs.String(), "outputs work again"); n != 1 {
 		t.Errorf("recovery logged %d times, want once", n)
 	}
 	h.expect(h.status, map[time.Duration]bool{2050 * ms: true, 2200 * ms: false})

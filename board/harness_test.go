@@ -1,10 +1,8 @@
 package board
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 
 	"netspot/core/config"
 	"netspot/core/event"
+	"netspot/core/sink/sinktest"
 )
 
 // tracePin is a gpiotest.Pin that remembers every level written to it,
@@ -121,30 +120,6 @@ func (p *tracePin) setLevel(l gpio.Level) {
 	p.Pin.Unlock()
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(substr string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), substr)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness is a Board on fake pins and a fake clock.
 type harness struct {
 	t      *testing.T
@@ -155,7 +130,7 @@ type harness struct {
 	alarm  *tracePin
 	buzz   *tracePin
 	button *tracePin
-	logs   *syncBuffer
+	logs   *sinktest.Buffer
 	b      *Board
 }
 
@@ -175,7 +150,7 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 		edit(&cfg)
 	}
 	clk := newFakeClock()
-	h := &harness{t: t, clk: clk, cfg: cfg, logs: &syncBuffer{}}
+	h := &harness{t: t, clk: clk, cfg: cfg, logs: &sinktest.Buffer{}}
 	var pins Pins
 	if cfg.StatusLED != "" {
 		h.status = newTracePin(clk, cfg.StatusLED, 17)
@@ -287,7 +262,7 @@ func rec(learning int, packets uint64, raised []string, active ...string) *event
 // watching is a quiet Record once every detector has learnt.
 func watching() *event.Record { return rec(0, 100, nil) }
 
-func slogTo(w *syncBuffer) *slog.Logger {
+func slogTo(w *sinktest.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"netspot/core/event"
+	"netspot/core/sink"
 )
 
 // benchRecord has 20 statistics, like a full default configuration.
@@ -37,37 +38,16 @@ func BenchmarkBuildBatch(b *testing.B) {
 	}
 }
 
-// BenchmarkWriteStats is what the fan-out pays per period without alarms,
-// with the broker unreachable (the queue is full and drops its oldest).
-func BenchmarkWriteStats(b *testing.B) {
-	cfg := DefaultConfig()
-	cfg.Enabled = true
-	cfg.Broker = "tcp://127.0.0.1:1" // nothing listens on port 1
-	cfg.NodeID = "box1"
-	cfg.StoreDir = b.TempDir()
-	s, err := newSink(cfg, testInfo(), nil, testOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	r := benchRecord(1)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := s.Write(r); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkWriteAlarm is the cost of storing one alarm durably (two
-// fsyncs): it depends on the disk far more than on the code.
-func BenchmarkWriteAlarm(b *testing.B) {
+// BenchmarkPersistAlarm is the cost of storing one alarm durably (two
+// fsyncs) and removing it once delivered (one more): it depends on the
+// disk far more than on the code.
+func BenchmarkPersistAlarm(b *testing.B) {
 	st, err := openStore(b.TempDir(), 1000, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.close()
-	a := alarm("bench", 1)
+	a := record(1, "bench").Alarms[0]
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -81,46 +61,42 @@ func BenchmarkWriteAlarm(b *testing.B) {
 	}
 }
 
-// BenchmarkDeliverAlarms measures alarms delivered per second end to end to
-// an in-process broker with QoS 1: store, publish, PUBACK, remove.
+// BenchmarkDeliverAlarms measures alarms delivered per second end to end
+// (until the last is acknowledged) to an in-process broker with QoS 1,
+// through the fan-out of a replay: store, publish, PUBACK, remove, then
+// the period's statistics.
 func BenchmarkDeliverAlarms(b *testing.B) {
-	in := newInbox()
-	br := startMochi(b, freeAddr(b), in)
-	cfg := DefaultConfig()
-	cfg.Enabled = true
-	cfg.Broker = "tcp://" + br.addr
-	cfg.NodeID = "box1"
+	br := startMochi(b, "", newInbox())
+	_ = br.srv.Unsubscribe("#", 1) // the recording inbox would grow with b.N
+	cfg := testConfig(b, br.addr)
 	cfg.HomeAssistant = false
-	cfg.StoreDir = b.TempDir()
 	cfg.StoreMax = 1_000_000
-	s, err := newSink(cfg, testInfo(), nil, testOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	rg := openRig(b, cfg, sink.Replay)
 	b.ReportAllocs()
 	n := 0
+	start := time.Now()
 	for b.Loop() {
 		n++
-		if err := s.Write(record(n, alarm(fmt.Sprintf("d-%d", n), n))); err != nil {
-			b.Fatal(err)
-		}
+		rg.publish(record(n, fmt.Sprintf("d-%d", n)))
 	}
-	for s.deliveredCount() < uint64(n) {
-		time.Sleep(time.Millisecond)
+	if err := rg.close(); err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "alarms/s")
+	if d := rg.s.deliveredCount(); d != uint64(n) {
+		b.Fatalf("%d alarms delivered of %d", d, n)
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "alarms/s")
 }
 
-// BenchmarkWriteTenAlarms stores the ten alarms of one Record: one fsync
+// BenchmarkPersistTenAlarms stores the ten alarms of one Record: one fsync
 // per file and one of the directory for all.
-func BenchmarkWriteTenAlarms(b *testing.B) {
+func BenchmarkPersistTenAlarms(b *testing.B) {
 	st, err := openStore(b.TempDir(), 100000, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.close()
-	a := alarm("bench", 1)
+	a := record(1, "bench").Alarms[0]
 	batch := make([]newAlarm, 10)
 	b.ReportAllocs()
 	i := 0
@@ -136,44 +112,34 @@ func BenchmarkWriteTenAlarms(b *testing.B) {
 }
 
 // BenchmarkPublishRecords measures periods published per second end to end
-// to an in-process broker (QoS 0, 21 messages per period), with the queue
-// large enough that nothing is dropped.
+// (until the broker has them all) to an in-process broker (QoS 0, 21
+// messages per period), through the fan-out of a replay, which loses none.
 func BenchmarkPublishRecords(b *testing.B) {
-	br := startMochi(b, freeAddr(b), newInbox())
+	br := startMochi(b, "", newInbox())
 	var got atomic.Int64
 	if err := br.srv.Subscribe("netspot/box1/stats", 2, func(*mochi.Client, packets.Subscription, packets.Packet) { got.Add(1) }); err != nil {
 		b.Fatal(err)
 	}
 	_ = br.srv.Unsubscribe("#", 1) // the recording inbox would grow with b.N
-	cfg := DefaultConfig()
-	cfg.Enabled = true
-	cfg.Broker = "tcp://" + br.addr
-	cfg.NodeID = "box1"
+	cfg := testConfig(b, br.addr)
 	cfg.HomeAssistant = false
-	cfg.StoreDir = b.TempDir()
-	cfg.StatsQueue = maxStatsQueue
-	s, err := newSink(cfg, testInfo(), nil, testOptions())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	for ok, _ := s.Connected(); !ok; ok, _ = s.Connected() {
-		time.Sleep(time.Millisecond)
-	}
+	rg := openRig(b, cfg, sink.Replay)
 	r := benchRecord(1)
 	b.ReportAllocs()
 	n := 0
+	start := time.Now()
 	for b.Loop() {
-		if err := s.Write(r); err != nil {
-			b.Fatal(err)
-		}
+		rg.publish(r)
 		n++
+	}
+	if err := rg.close(); err != nil {
+		b.Fatal(err)
 	}
 	for got.Load() < int64(n) {
 		time.Sleep(time.Millisecond)
 	}
-	if s.Dropped() != 0 {
-		b.Fatalf("%d periods dropped", s.Dropped())
+	if st := rg.stats(); st.DroppedRecords != 0 || st.Delivered != uint64(n) {
+		b.Fatalf("fan-out counters %+v after %d periods", st, n)
 	}
-	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "periods/s")
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "periods/s")
 }

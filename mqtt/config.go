@@ -14,21 +14,23 @@ import (
 	"unicode/utf8"
 
 	"netspot/core/config"
+	"netspot/core/sink"
 )
 
-// Config is the [exporter.mqtt] section.
+// Config is the [exporter.mqtt] section. Keys that name a file, a
+// credential or the broker cannot be changed through the HTTP API.
 type Config struct {
-	Enabled  bool   `toml:"enabled" comment:"publish statistics and alarms to an MQTT broker"`
-	Broker   string `toml:"broker" comment:"broker URL: tcp://host:1883, ssl://host:8883 (or tls://), ws://host:9001/mqtt, wss://host:443/mqtt; the port defaults to the scheme's usual one"`
+	Enable   bool   `toml:"enabled" comment:"publish statistics and alarms to an MQTT broker"`
+	Broker   string `toml:"broker" api:"endpoint" comment:"broker URL: tcp://host:1883, ssl://host:8883 (or tls://), ws://host:9001/mqtt, wss://host:443/mqtt; the port defaults to the scheme's usual one"`
 	ClientID string `toml:"client_id" comment:"MQTT client id; empty means netspot-<node_id>. Two clients with the same id keep kicking each other off the broker"`
 
 	Username     string `toml:"username" comment:"user name for the broker, empty for anonymous"`
-	Password     string `toml:"password" comment:"password for the broker (prefer password_file)"`
-	PasswordFile string `toml:"password_file" comment:"file holding the password (trailing newline ignored); exclusive with password"`
+	Password     string `toml:"password" api:"secret" comment:"password for the broker (prefer password_file)"`
+	PasswordFile string `toml:"password_file" api:"path" comment:"file holding the password (trailing newline ignored); exclusive with password"`
 
-	CAFile   string `toml:"ca_file" comment:"PEM file of the CA certificates that sign the broker's certificate (ssl://, tls://, wss://); empty means the system's CAs"`
-	CertFile string `toml:"cert_file" comment:"PEM client certificate, for brokers that require one (with key_file)"`
-	KeyFile  string `toml:"key_file" comment:"PEM private key of cert_file"`
+	CAFile   string `toml:"ca_file" api:"path" comment:"PEM file of the CA certificates that sign the broker's certificate (ssl://, tls://, wss://); empty means the system's CAs"`
+	CertFile string `toml:"cert_file" api:"path" comment:"PEM client certificate, for brokers that require one (with key_file)"`
+	KeyFile  string `toml:"key_file" api:"path" comment:"PEM private key of cert_file"`
 
 	TopicPrefix string `toml:"topic_prefix" comment:"first level of every topic: <topic_prefix>/<node_id>/..."`
 	NodeID      string `toml:"node_id" comment:"name of this box in topics and in Home Assistant, [a-zA-Z0-9_-]; empty means the host name reduced to those characters"`
@@ -38,12 +40,12 @@ type Config struct {
 
 	KeepAlive      config.Duration `toml:"keepalive" comment:"MQTT keep-alive: a silent connection is declared dead after 1.5 times this"`
 	ConnectTimeout config.Duration `toml:"connect_timeout" comment:"how long one connection attempt (TCP, TLS, CONNECT), or handing one message to a stalled connection, may take"`
-	ReconnectMax   config.Duration `toml:"reconnect_max" comment:"longest wait between two connection attempts (the wait doubles from 1s up to this)"`
-	CloseTimeout   config.Duration `toml:"close_timeout" comment:"at shutdown, how long to keep delivering what is queued before saying offline"`
+	ReconnectMax   config.Duration `toml:"reconnect_max" comment:"longest wait between two delivery attempts while the broker is unreachable: the wait doubles from 1s up to this, with 20% jitter, and starts again from 1s once a period has been delivered"`
+	CloseTimeout   config.Duration `toml:"close_timeout" comment:"at shutdown, how long netspot may take to hand over waiting alarms, say offline and disconnect; alarms not delivered stay in store_dir for the next start"`
 
-	StoreDir   string `toml:"store_dir" comment:"directory where alarms wait until the broker acknowledges them; they survive restarts and power cuts"`
+	StoreDir   string `toml:"store_dir" api:"path" comment:"directory where alarms wait until the broker acknowledges them; they survive restarts and power cuts"`
 	StoreMax   int    `toml:"store_max" comment:"most alarms kept waiting in store_dir; beyond it the oldest waiting alarm is dropped, logged and counted"`
-	StatsQueue int    `toml:"stats_queue" comment:"periods of statistics kept in memory while the broker is unreachable; older ones are dropped and counted"`
+	StatsQueue int    `toml:"stats_queue" comment:"periods kept in memory while the broker is unreachable or slow; beyond, the oldest periods are dropped and counted (their alarms wait in store_dir). A replay waits instead"`
 
 	HomeAssistant   bool     `toml:"homeassistant" comment:"publish Home Assistant MQTT discovery configs (one sensor per statistic and an alarm binary sensor)"`
 	DiscoveryPrefix string   `toml:"discovery_prefix" comment:"Home Assistant discovery prefix"`
@@ -54,7 +56,7 @@ type Config struct {
 // statistics and 1 for alarms, Home Assistant discovery on.
 func DefaultConfig() Config {
 	return Config{
-		Enabled:         false,
+		Enable:          false,
 		Broker:          "tcp://localhost:1883",
 		TopicPrefix:     "netspot",
 		QoSStats:        0,
@@ -72,6 +74,50 @@ func DefaultConfig() Config {
 	}
 }
 
+// Factory returns the factory of the MQTT sink, for the command's list of
+// sinks.
+func Factory() sink.Factory {
+	return sink.Factory{
+		Name:    "mqtt",
+		Section: "exporter.mqtt",
+		Comment: "MQTT broker: statistics, alarms (kept in store_dir until the broker acknowledges them) and Home Assistant discovery",
+		Config: func() sink.Config {
+			c := DefaultConfig()
+			return &c
+		},
+	}
+}
+
+// The pipeline makes the sink and shapes its queue from the section.
+var (
+	_ sink.Config = (*Config)(nil)
+	_ sink.Queued = (*Config)(nil)
+)
+
+// Enabled reports whether the section asks for the sink.
+func (c *Config) Enabled() bool { return c.Enable }
+
+// retryMin is the first wait before another delivery attempt to an
+// unreachable broker; it doubles up to reconnect_max.
+const retryMin = time.Second
+
+// Queue sizes the sink's queue in the fan-out: stats_queue periods, and
+// waits between delivery attempts from 1s up to reconnect_max.
+func (c *Config) Queue() sink.QueueOptions {
+	return sink.QueueOptions{Len: c.StatsQueue, RetryMin: retryMin, RetryMax: max(retryMin, c.ReconnectMax.D())}
+}
+
+// New opens the sink: it reads the password and certificate files and
+// opens store_dir, whose alarms from a previous run go out at the first
+// Write. It does not wait for the broker.
+func (c *Config) New(env sink.Env) (sink.Sink, error) {
+	s, err := newSink(*c, env, defaultOptions())
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 // Limits of the values Validate accepts.
 const (
 	maxKeepAlive  = 65535 * time.Second // the CONNECT packet's 16-bit field
@@ -85,7 +131,7 @@ const (
 // a typo in a path is reported at start rather than at the first connection.
 func (c *Config) Validate() error {
 	broker, err := c.check()
-	if err != nil || !c.Enabled {
+	if err != nil || !c.Enable {
 		return err
 	}
 	if _, err := c.password(); err != nil {

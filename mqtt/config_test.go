@@ -19,7 +19,7 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
-	cfg.Enabled = true
+	cfg.Enable = true
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("defaults, enabled: %v", err)
 	}
@@ -97,7 +97,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultConfig()
-			cfg.Enabled = true
+			cfg.Enable = true
 			tt.mod(&cfg)
 			err := cfg.Validate()
 			var fe *config.FieldError
@@ -126,7 +126,7 @@ func TestDisabledConfigDoesNotReadFiles(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("disabled: %v", err)
 	}
-	cfg.Enabled = true
+	cfg.Enable = true
 	if err := cfg.Validate(); err == nil {
 		t.Error("enabled with a missing password_file: no error")
 	}
@@ -218,26 +218,5 @@ func TestNodeIDFromHostname(t *testing.T) {
 		if err := checkNodeID(got); err != nil {
 			t.Errorf("NodeIDFromHostname(%q) = %q is not a valid node id: %v", in, got, err)
 		}
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	lo, hi := time.Second, time.Minute
-	for attempt, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute} {
-		if got := backoff(attempt, lo, hi, 0.5); got != want {
-			t.Errorf("attempt %d: %s, want %s", attempt, got, want)
-		}
-	}
-	if got := backoff(0, lo, hi, 0); got != 800*time.Millisecond {
-		t.Errorf("lowest jitter: %s", got)
-	}
-	if got := backoff(2, lo, hi, 0.999); got <= 4*time.Second || got >= 4800*time.Millisecond {
-		t.Errorf("highest jitter: %s", got)
-	}
-	if got := backoff(10, lo, hi, 0.999); got != hi {
-		t.Errorf("capped with jitter: %s, want %s", got, hi)
-	}
-	if got := backoff(1000, lo, hi, 0.5); got != hi {
-		t.Errorf("huge attempt: %s", got)
 	}
 }

@@ -12,15 +12,36 @@
 //	<discovery_prefix>/sensor/<node_id>_<STAT>/config, .../binary_sensor/<node_id>_alarm/config,
 //	.../event/<node_id>_alarms/config
 //
+// # Delivery: a transport on the fan-out's queue
+//
+// The sink keeps no queue and no reconnection loop of its own: the
+// fan-out's queue for this sink (stats_queue periods) is the buffer, and
+// its backoff (1s doubling up to reconnect_max, with jitter) paces the
+// attempts. Each Write opens a session if there is none (bounded by
+// connect_timeout; then "online" on P/status, the subscription to Home
+// Assistant's status and the discovery configs), delivers the alarms
+// waiting in store_dir, the alarm state when it changed and the Record's
+// statistics, and waits for their acknowledgements, each wait bounded.
+// Any failure drops the session (abruptly, so that the broker publishes
+// the will) and returns sink.Unreachable: the fan-out keeps the Record
+// and writes it again later. While the broker is away a live capture
+// loses periods of statistics beyond stats_queue (counted and logged by
+// the fan-out, once per outage), never alarms; a replay waits for the
+// broker and loses nothing. The backoff starts again from 1s only after
+// a Write succeeded, so a broker that accepts the client and drops it at
+// once is not hammered. Home Assistant's birth message (below) is acted on
+// by the next Write: discovery configs, alarm state, then the statistics.
+//
 // # Alarms: a durable, ordered outbox
 //
-// Write stores each alarm in its own file in store_dir (fsync of the file
-// and of the directory) before it returns. One goroutine delivers the
+// Persist, which the fan-out calls for every Record with alarms before
+// the Record goes to any sink, stores each alarm in its own file in
+// store_dir (fsync of the file and of the directory). Write delivers the
 // stored alarms in the order they were raised, one at a time, with QoS
-// qos_alarms, and removes an alarm's file (fsync again) only once the broker
-// has acknowledged it (PUBACK, or PUBCOMP at QoS 2). An alarm that was not
-// acknowledged is published again after a reconnection, or after a restart
-// of netspot, with the same payload and id.
+// qos_alarms, and removes an alarm's file (fsync again) only once the
+// broker has acknowledged it (PUBACK, or PUBCOMP at QoS 2). An alarm that
+// was not acknowledged is published again at the next attempt, or after a
+// restart of netspot, with the same payload and id.
 //
 // We keep our own outbox rather than paho's persistent session
 // (CleanSession=false with a FileStore) because that session falls short
@@ -31,11 +52,8 @@
 // while reconnecting and a QoS 0 publish is then dropped silently; and the
 // broker's half of a session does not survive a broker crash (kill -9 of a
 // mosquitto that had not saved it). So the client runs with
-// CleanSession=true and without paho's autoreconnect: this package
-// connects, notices the loss of the connection (keep-alive, the
-// connection-lost callback, an acknowledgement timeout) and reconnects
-// itself with exponential backoff and jitter, logging each change of state
-// once. Handlers given to paho never block.
+// CleanSession=true and without paho's autoreconnect. Handlers given to
+// paho never block.
 //
 // Delivery is at least once on the wire and exactly once in the usual
 // failures: broker down at start, broker killed and restarted, netspot
@@ -49,16 +67,13 @@
 // waiting alarm is dropped to make room: the loss is logged as an error and
 // counted (DroppedAlarms). A store file that does not decode is moved to
 // store_dir/corrupt and logged. If an alarm cannot be written (disk full,
-// read-only card), it is still delivered from memory and Write returns an
+// read-only card), it is still delivered from memory and Persist returns an
 // error saying it would not survive a restart. store_dir is locked so that
 // two processes never share it.
 //
-// # Statistics
-//
-// Statistics wait in a bounded in-memory queue of stats_queue periods;
-// while the broker is unreachable the oldest are dropped and counted
-// (Dropped), logged once per outage. They are published with QoS qos_stats,
-// back to back, after the waiting alarms.
+// Close, bounded by close_timeout, hands over the alarms still waiting if
+// a session is open, publishes "offline" and disconnects; what is not
+// delivered stays in store_dir for the next start.
 //
 // # Home Assistant
 //

@@ -1,7 +1,6 @@
 package mqtt
 
 import (
-	"log/slog"
 	"net"
 	"slices"
 	"sync"
@@ -9,6 +8,9 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.mqtt.golang/packets"
+
+	"netspot/core/config"
+	"netspot/core/sink"
 )
 
 // fakeBroker speaks just enough MQTT to misbehave: it accepts connections,
@@ -21,6 +23,7 @@ type fakeBroker struct {
 	mu     sync.Mutex
 	conns  int
 	alarms []string // alarm ids received on P/alarm, with duplicates
+	status []string // payloads received on P/status
 	wg     sync.WaitGroup
 }
 
@@ -85,11 +88,14 @@ func (b *fakeBroker) serve(c net.Conn, n int) {
 			reply = sa
 		case *packets.PublishPacket:
 			isAlarm := p.TopicName == "netspot/box1/alarm"
+			b.mu.Lock()
 			if isAlarm {
-				b.mu.Lock()
 				b.alarms = append(b.alarms, alarmIDs([]string{string(p.Payload)})[0])
-				b.mu.Unlock()
 			}
+			if p.TopicName == "netspot/box1/status" {
+				b.status = append(b.status, string(p.Payload))
+			}
+			b.mu.Unlock()
 			if p.Qos == 1 && (!isAlarm || n >= b.ackFrom) {
 				pa := packets.NewControlPacket(packets.Puback).(*packets.PubackPacket)
 				pa.MessageID = p.MessageID
@@ -112,37 +118,43 @@ func (b *fakeBroker) received() (conns int, alarms []string) {
 	return b.conns, slices.Clone(b.alarms)
 }
 
+// statuses returns the payloads received on P/status.
+func (b *fakeBroker) statuses() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.status)
+}
+
 // TestUnacknowledgedAlarmIsResent: a broker that takes the alarm but never
-// acknowledges it (a stuck broker, a half-open link) makes the sink give up
-// the connection after the acknowledgement timeout and send the same alarm
-// again on the next one; it is removed from the store only then.
+// acknowledges it (a stuck broker, a half-open link) makes the Write give
+// up the connection after the acknowledgement timeout; the fan-out tries
+// again and the same alarm goes on the next connection. It leaves the
+// store only then.
 func TestUnacknowledgedAlarmIsResent(t *testing.T) {
 	fb := startFakeBroker(t, 2)
 	cfg := testConfig(t, fb.l.Addr().String())
 	cfg.HomeAssistant = false
 	opts := testOptions()
-	opts.ackTimeout = 200 * time.Millisecond
-	ls := &logSink{}
-	s, err := newSink(cfg, testInfo(), slog.New(ls), opts)
-	if err != nil {
-		t.Fatal(err)
+	opts.ackTimeout = time.Second
+	rg := openRigWith(t, cfg, sink.Live, retryFast(cfg), opts)
+	rg.publish(record(1, "x-001"))
+	eventually(t, "delivery on the second connection", func() bool { return rg.stats().Delivered == 1 })
+	if n := rg.s.PendingAlarms(); n != 0 {
+		t.Errorf("%d alarms pending after the acknowledgement", n)
 	}
-	defer s.Close()
-	if err := s.Write(record(1, alarm("x-001", 1))); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "delivery on the second connection", func() bool { return s.PendingAlarms() == 0 })
 	conns, alarms := fb.received()
 	if conns != 2 || !slices.Equal(alarms, []string{"x-001", "x-001"}) {
 		t.Errorf("%d connections, alarms received %v; want 2 and x-001 twice", conns, alarms)
 	}
-	if ls.count("did not acknowledge in time") != 1 {
-		t.Errorf("ack timeout not logged once: %q", ls.all())
+	if n := count(rg.log, "did not acknowledge in time"); n != 1 {
+		t.Errorf("ack timeout logged %d times, want once:\n%s", n, rg.log)
 	}
 }
 
 // TestFlappingBrokerBacksOff: a broker that drops the client right after
-// accepting it is retried with growing waits, not in a tight loop.
+// accepting it fails every Write, so the fan-out's wait keeps doubling
+// (it starts again only after a Write went through): the connections come
+// at growing intervals, not in a tight loop.
 func TestFlappingBrokerBacksOff(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -169,36 +181,40 @@ func TestFlappingBrokerBacksOff(t *testing.T) {
 		}
 	}()
 	cfg := testConfig(t, l.Addr().String())
-	s, err := newSink(cfg, testInfo(), nil, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "six connections", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) >= 6 })
-	s.Close()
+	q := retryFast(cfg)
+	q.RetryMax = time.Second
+	rg := openRigWith(t, cfg, sink.Live, q, testOptions())
+	rg.publish(record(1))
+	eventually(t, "seven connections", func() bool { mu.Lock(); defer mu.Unlock(); return len(accepted) >= 7 })
+	_ = rg.closeWithin(10 * time.Millisecond)
 	_ = l.Close()
 	<-done
 	mu.Lock()
 	defer mu.Unlock()
-	// Waits: 20ms, 40, 80, 160, 320 (±20 %), capped at reconnect_max
-	// (1s): the fifth gap must be well above the first, whatever the
-	// scheduling.
-	first, last := accepted[1].Sub(accepted[0]), accepted[5].Sub(accepted[4])
-	if last < 4*first || last < 200*time.Millisecond {
-		t.Errorf("gaps between connections did not grow: first %s, fifth %s", first, last)
+	// Each wait is twice the one before, from 20ms, times a jitter factor
+	// in [0.8, 1.2), so at least 16ms, 25.6, 41, 65.5, 104.9 and 167.8: the
+	// sixth gap is no shorter than 160ms, the six no shorter than 400ms.
+	// Without the doubling they would be six times 20ms or so.
+	if last := accepted[6].Sub(accepted[5]); last < 160*time.Millisecond {
+		t.Errorf("sixth gap between connections %s, want at least 160ms", last)
+	}
+	if all := accepted[6].Sub(accepted[0]); all < 400*time.Millisecond {
+		t.Errorf("seven connections in %s, want at least 400ms", all)
+	}
+	if st := rg.stats(); st.Delivered != 0 {
+		t.Errorf("fan-out counters %+v: nothing can be delivered", st)
 	}
 }
 
-// TestSilentBrokerTimesOut: a broker that accepts the TCP connection but
-// never answers CONNECT costs one connect_timeout per attempt (one TCP
-// connection each), is logged once, and does not hold Close.
-func TestSilentBrokerTimesOut(t *testing.T) {
+// silentListener accepts TCP connections and never answers.
+func silentListener(t *testing.T) (addr string, conns func() int) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	var mu sync.Mutex
-	var conns []net.Conn
+	var held []net.Conn
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -206,35 +222,97 @@ func TestSilentBrokerTimesOut(t *testing.T) {
 				return
 			}
 			mu.Lock()
-			conns = append(conns, c) // held open, never answered
+			held = append(held, c) // held open, never answered
 			mu.Unlock()
 		}
 	}()
-	defer func() {
+	t.Cleanup(func() {
+		_ = l.Close()
 		mu.Lock()
 		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
+		for _, c := range held {
+			_ = c.Close()
 		}
-	}()
-	cfg := testConfig(t, l.Addr().String())
-	cfg.ConnectTimeout.UnmarshalText([]byte("150ms"))
-	cfg.CloseTimeout.UnmarshalText([]byte("30s"))
-	ls := &logSink{}
-	s, err := newSink(cfg, testInfo(), slog.New(ls), testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "a second attempt", func() bool { mu.Lock(); defer mu.Unlock(); return len(conns) >= 2 })
-	if n := ls.count("broker unreachable, retrying"); n != 1 {
-		t.Errorf("first timeout not logged once: %q", ls.all())
-	}
-	if ok, _ := s.Connected(); ok {
+	})
+	return l.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return len(held) }
+}
+
+// TestSilentBrokerTimesOut: a broker that accepts the TCP connection but
+// never answers CONNECT costs one connect_timeout per attempt (one TCP
+// connection each), and the outage is logged once.
+func TestSilentBrokerTimesOut(t *testing.T) {
+	addr, conns := silentListener(t)
+	cfg := testConfig(t, addr)
+	cfg.ConnectTimeout = config.Duration(150 * time.Millisecond)
+	rg := openRig(t, cfg, sink.Live)
+	rg.publish(record(1))
+	eventually(t, "three attempts", func() bool { return conns() >= 3 && rg.stats().Retries >= 3 })
+	if ok, _ := rg.s.Connected(); ok {
 		t.Error("connected to a silent broker")
 	}
-	// Close while an attempt hangs returns when the attempt times out,
-	// without waiting for the 30s close_timeout.
-	if err := s.Close(); err != nil {
+	if err := rg.closeWithin(10 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
+	if n := count(rg.log, "sink unreachable"); n != 1 {
+		t.Errorf("outage logged %d times, want once:\n%s", n, rg.log)
+	}
+}
+
+// TestCloseAbortsConnectionAttempt: Close returns while a connection
+// attempt hangs, although connect_timeout and close_timeout are both ten
+// minutes: the attempt is abandoned at once.
+func TestCloseAbortsConnectionAttempt(t *testing.T) {
+	addr, conns := silentListener(t)
+	cfg := testConfig(t, addr)
+	cfg.ConnectTimeout = config.Duration(10 * time.Minute)
+	cfg.CloseTimeout = config.Duration(10 * time.Minute)
+	rg := openRig(t, cfg, sink.Live)
+	rg.publish(record(1, "h-001"))
+	eventually(t, "an attempt under way", func() bool { return conns() == 1 })
+	closed := make(chan error, 1)
+	go func() { closed <- rg.closeWithin(10 * time.Millisecond) }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("Close waits for a hanging connection attempt")
+	}
+	if got := storedOnDisk(t, cfg.StoreDir); !slices.Equal(got, []string{"h-001"}) {
+		t.Errorf("store_dir holds %v, want h-001 kept for the next start", got)
+	}
+}
+
+// TestCloseBoundedByCloseTimeout: with a session open on a broker that
+// never acknowledges alarms, Close gives up handing over the waiting alarm
+// at close_timeout (the acknowledgement timeout is ten minutes), says
+// offline, and keeps the alarm in store_dir.
+func TestCloseBoundedByCloseTimeout(t *testing.T) {
+	fb := startFakeBroker(t, 1000) // never acknowledges an alarm
+	cfg := testConfig(t, fb.l.Addr().String())
+	cfg.HomeAssistant = false
+	cfg.CloseTimeout = config.Duration(300 * time.Millisecond)
+	opts := testOptions()
+	opts.ackTimeout = 10 * time.Minute
+	rg := openRigWith(t, cfg, sink.Live, retryFast(cfg), opts)
+	rg.publish(record(1, "t-001"))
+	eventually(t, "the alarm sent", func() bool { _, alarms := fb.received(); return len(alarms) == 1 })
+	closed := make(chan error, 1)
+	go func() { closed <- rg.closeWithin(10 * time.Millisecond) }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("Close waits for an acknowledgement past close_timeout")
+	}
+	if got := storedOnDisk(t, cfg.StoreDir); !slices.Equal(got, []string{"t-001"}) {
+		t.Errorf("store_dir holds %v, want t-001 kept for the next start", got)
+	}
+	eventually(t, "offline", func() bool {
+		st := fb.statuses()
+		return len(st) > 0 && st[len(st)-1] == "offline"
+	})
 }

@@ -2,11 +2,13 @@ package mqtt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
 	"net"
-	"slices"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,9 @@ import (
 
 	"netspot/core/config"
 	"netspot/core/event"
+	"netspot/core/event/eventtest"
+	"netspot/core/sink"
+	"netspot/core/sink/sinktest"
 )
 
 // waitFor is the longest a test waits for something that should happen
@@ -133,11 +138,47 @@ type testBroker struct {
 }
 
 // stop closes the broker and every connection to it.
-func (b *testBroker) stop() { b.once.Do(func() { _ = b.srv.Close() }) }
+func (b *testBroker) stop() {
+	b.once.Do(func() {
+		_ = b.srv.Close()
+		disconnectAll(b.srv, "") // a client that was being attached meanwhile
+	})
+}
 
+// disconnectAll disconnects the clients of listener id ("": every one).
+func disconnectAll(srv *mochi.Server, id string) {
+	for _, cl := range srv.Clients.GetAll() {
+		if (id == "" || cl.Net.Listener == id) && !cl.Closed() {
+			_ = srv.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
+}
+
+// safeClose works around a deadlock of mochi v2.7.9 (mochi-mqtt/server
+// issue 488): its Close takes the clients' read lock twice over, and a
+// client connecting at that moment leaves the broker stuck for ever. The
+// listener's clients are disconnected here instead, under one lock.
+type safeClose struct {
+	listeners.Listener
+	srv *mochi.Server
+}
+
+func (l safeClose) Close(listeners.CloseFn) {
+	l.Listener.Close(func(id string) { disconnectAll(l.srv, id) })
+}
+
+// startMochi starts a broker on addr, or on a port of its own when addr
+// is empty (no other process can take it meanwhile).
 func startMochi(t testing.TB, addr string, in *inbox) *testBroker {
 	t.Helper()
-	return startMochiOn(t, listeners.NewTCP(listeners.Config{ID: "tcp", Address: addr}), addr, in)
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("mochi listen %s: %v", addr, err)
+	}
+	return startMochiOn(t, listeners.NewNet("tcp", l), l.Addr().String(), in)
 }
 
 // startMochiOn starts the broker on l, which listens on addr.
@@ -147,16 +188,20 @@ func startMochiOn(t testing.TB, l listeners.Listener, addr string, in *inbox) *t
 	if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.AddListener(l); err != nil {
+	// Subscribed before serving: a client waiting for the broker (the
+	// sink retrying) may publish as soon as it accepts connections.
+	err := srv.Subscribe("#", 1, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
+		if !strings.HasPrefix(pk.TopicName, "$") { // the broker's own $SYS topics
+			in.add(received{topic: pk.TopicName, payload: string(pk.Payload), retain: pk.FixedHeader.Retain, qos: pk.FixedHeader.Qos})
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AddListener(safeClose{Listener: l, srv: srv}); err != nil {
 		t.Fatalf("mochi listen %s: %v", addr, err)
 	}
 	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	err := srv.Subscribe("#", 1, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
-		in.add(received{topic: pk.TopicName, payload: string(pk.Payload), retain: pk.FixedHeader.Retain, qos: pk.FixedHeader.Qos})
-	})
-	if err != nil {
 		t.Fatal(err)
 	}
 	b := &testBroker{srv: srv, addr: addr, in: in}
@@ -182,7 +227,16 @@ func (b *testBroker) publish(t testing.TB, topic, payload string, retain bool) {
 	}
 }
 
-// freeAddr returns a loopback address with a port nobody listens on now.
+// downAddr returns a loopback address where connections are refused, as
+// to a broker that is down, until up is called: then the test starts its
+// broker there at once.
+func downAddr(t testing.TB) (addr string, up func()) {
+	t.Helper()
+	return reserve(t, "127.0.0.1:0")
+}
+
+// freeAddr returns a loopback address with a port nobody listens on now,
+// for a broker started at once.
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -196,13 +250,13 @@ func freeAddr(t testing.TB) string {
 
 // testConfig returns an enabled config for a broker at addr (host:port or
 // URL) with a fresh store.
-func testConfig(t *testing.T, broker string) Config {
+func testConfig(t testing.TB, broker string) Config {
 	t.Helper()
 	if !strings.Contains(broker, "://") {
 		broker = "tcp://" + broker
 	}
 	cfg := DefaultConfig()
-	cfg.Enabled = true
+	cfg.Enable = true
 	cfg.Broker = broker
 	cfg.NodeID = "box1"
 	cfg.StoreDir = t.TempDir()
@@ -212,98 +266,132 @@ func testConfig(t *testing.T, broker string) Config {
 	return cfg
 }
 
-// testOptions reconnect fast so that tests do not wait for real seconds.
+// testOptions bound the wait for an acknowledgement well below the test
+// timeout, and name the host.
 func testOptions() options {
-	return options{retryMin: 20 * time.Millisecond, ackTimeout: 5 * time.Second, hostname: func() (string, error) { return "testhost", nil }}
+	return options{ackTimeout: 5 * time.Second, hostname: func() (string, error) { return "testhost", nil }}
 }
 
-func testInfo() Info {
-	return Info{Version: "1.2.3", Stats: []StatInfo{
-		{Name: "R_SYN", Unit: ""},
-		{Name: "TRAFFIC", Unit: "pkt/s"},
-	}}
+// watched are the statistics of the test Records.
+var watched = []sink.StatInfo{{Name: "R_SYN", Unit: ""}, {Name: "TRAFFIC", Unit: "pkt/s"}}
+
+// testLog returns a logger whose text lines a test reads from the buffer.
+func testLog() (*slog.Logger, *sinktest.Buffer) {
+	buf := &sinktest.Buffer{}
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 
-// logSink collects log records so tests can wait for a logged state change.
-type logSink struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *logSink) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logSink) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *logSink) WithGroup(string) slog.Handler            { return l }
-func (l *logSink) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Level.String() + " " + r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
-		return true
-	})
-	l.mu.Lock()
-	l.msgs = append(l.msgs, b.String())
-	l.mu.Unlock()
-	return nil
-}
-
-func (l *logSink) all() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.msgs)
-}
-
-func (l *logSink) count(substr string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// count returns how many lines of the log hold substr.
+func count(log *sinktest.Buffer, substr string) int {
 	n := 0
-	for _, m := range l.msgs {
-		if strings.Contains(m, substr) {
+	for _, l := range strings.Split(log.String(), "\n") {
+		if strings.Contains(l, substr) {
 			n++
 		}
 	}
 	return n
 }
 
-func newTestSink(t *testing.T, cfg Config, ls *logSink) *Sink {
+func testEnv(log *slog.Logger) sink.Env {
+	return sink.Env{Log: log.With("sink", "mqtt"), Watched: watched, Version: "1.2.3", Series: "test"}
+}
+
+// newTestSink opens a sink with cfg, logging to log; the test closes it
+// (through its rig, or itself).
+func newTestSink(t testing.TB, cfg Config, log *slog.Logger) *Sink {
 	t.Helper()
-	var log *slog.Logger
-	if ls != nil {
-		log = slog.New(ls)
-	}
-	s, err := newSink(cfg, testInfo(), log, testOptions())
+	s, err := newSink(cfg, testEnv(log), testOptions())
 	if err != nil {
 		t.Fatalf("newSink: %v", err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+// rig is a sink behind a real fan-out, as the pipeline runs it, with fast
+// retries: 20ms doubling up to 200ms.
+type rig struct {
+	t      testing.TB
+	cfg    Config
+	s      *Sink
+	f      *sink.FanOut
+	log    *sinktest.Buffer
+	closed bool
+}
 
-// record returns the Record of window k with the given alarms raised.
-func record(k int, alarms ...event.Alarm) *event.Record {
-	start := t0.Add(time.Duration(k) * time.Second)
-	r := &event.Record{
-		Start: start, End: start.Add(time.Second), Packets: uint64(100 + k),
-		Stats: []event.Stat{
-			{Name: "R_SYN", Value: 0.25, Up: 0.5, Down: math.NaN()},
-			{Name: "TRAFFIC", Value: float64(k), Up: math.NaN(), Down: math.NaN(), Learning: true},
-		},
-		Alarms: alarms,
+// retryFast shapes the queue of a rig.
+func retryFast(cfg Config) sink.QueueOptions {
+	q := cfg.Queue()
+	q.RetryMin, q.RetryMax = 20*time.Millisecond, 200*time.Millisecond
+	return q
+}
+
+func openRig(t testing.TB, cfg Config, mode sink.Mode) *rig {
+	return openRigWith(t, cfg, mode, retryFast(cfg), testOptions())
+}
+
+func openRigWith(t testing.TB, cfg Config, mode sink.Mode, q sink.QueueOptions, opts options) *rig {
+	t.Helper()
+	log, buf := testLog()
+	s, err := newSink(cfg, testEnv(log), opts)
+	if err != nil {
+		t.Fatalf("newSink: %v", err)
 	}
-	for _, a := range alarms {
-		for i := range r.Stats {
-			if r.Stats[i].Name == a.Stat {
-				r.Stats[i].AlarmID = a.ID
-			}
+	f := sink.NewFanOut(log, mode)
+	f.Add("mqtt", s, q)
+	r := &rig{t: t, cfg: cfg, s: s, f: f, log: buf}
+	t.Cleanup(func() {
+		_ = r.closeWithin(time.Second)
+		if t.Failed() {
+			t.Logf("log of the sink and its fan-out:\n%s", buf)
 		}
+	})
+	return r
+}
+
+// publish hands the Records to the fan-out, as the analyzer does.
+func (r *rig) publish(recs ...*event.Record) {
+	for _, rec := range recs {
+		r.f.Publish(context.Background(), rec)
+	}
+}
+
+// stats returns the fan-out's counters of the sink.
+func (r *rig) stats() sink.QueueStats { return r.f.Stats()[0] }
+
+// close lets the fan-out deliver what is queued, then closes the sink.
+func (r *rig) close() error { return r.closeWithin(waitFor) }
+
+// closeWithin gives the fan-out d to deliver what is queued: with the
+// broker away, what is left is given up and the sink closed.
+func (r *rig) closeWithin(d time.Duration) error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return r.f.Close(ctx)
+}
+
+// record returns the Record of window k, with an alarm raised on R_SYN for
+// each id.
+func record(k int, ids ...string) *event.Record {
+	r := eventtest.Record(k, eventtest.Stat("R_SYN", 0.25, 0.5),
+		event.Stat{Name: "TRAFFIC", Value: float64(k), Up: math.NaN(), Down: math.NaN(), Learning: true})
+	for _, id := range ids {
+		eventtest.Raise(r, id, "R_SYN", 0.9, 0.5)
 	}
 	return r
 }
 
-func alarm(id string, k int) event.Alarm {
-	start := t0.Add(time.Duration(k) * time.Second)
-	return event.Alarm{ID: id, Stat: "R_SYN", Side: event.Up, Value: 0.9, Threshold: 0.5, Probability: 1e-6, Start: start, End: start.Add(time.Second)}
+// alarmRecords returns the Records of windows from..to, each raising the
+// alarm prefix+window (seqIDs).
+func alarmRecords(prefix string, from, to int) []*event.Record {
+	var out []*event.Record
+	for k := from; k <= to; k++ {
+		out = append(out, record(k, seqIDs(prefix, k, k)...))
+	}
+	return out
 }
 
 // alarmIDs extracts the ids of alarm payloads, in order.
@@ -327,3 +415,67 @@ func seqIDs(prefix string, from, to int) []string {
 	}
 	return ids
 }
+
+// windows returns the start times of the P/stats payloads, in order.
+func windows(payloads []string) []string {
+	out := make([]string, 0, len(payloads))
+	for _, p := range payloads {
+		_, rest, _ := strings.Cut(p, `"start":"`)
+		start, _, _ := strings.Cut(rest, `"`)
+		out = append(out, start)
+	}
+	return out
+}
+
+// windowStart is the start of window k as P/stats writes it.
+func windowStart(k int) string {
+	return eventtest.T0.Add(time.Duration(k) * time.Second).Format(time.RFC3339)
+}
+
+// storedOnDisk returns the ids of the alarms in dir's files, as a restart
+// would find them: dir is copied (a snapshot of the card at this instant)
+// and the copy opened as a store.
+func storedOnDisk(t testing.TB, dir string) []string {
+	t.Helper()
+	ids, err := snapshotStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// snapshotStore is storedOnDisk for any goroutine.
+func snapshotStore(dir string) ([]string, error) {
+	snap, err := os.MkdirTemp("", "netspot-mqtt-snapshot-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(snap)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		if e.IsDir() || e.Name() == lockFileName {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // delivered meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(snap, e.Name()), b, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	st, err := openStore(snap, maxStoreMax, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	defer st.close()
+	return storedIDs(st), nil
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }

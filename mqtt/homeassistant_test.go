@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"netspot/core/event"
+	"netspot/core/sink"
 )
 
 // Home Assistant's discovery schema of the MQTT event platform, transcribed
@@ -228,7 +229,7 @@ var haEventSchema = map[string]haKey{
 func alarmEventConfig(t *testing.T, tp *topics) (message, map[string]any) {
 	t.Helper()
 	var found []message
-	for _, m := range discoveryMessages(tp, []StatInfo{{Name: "R_SYN"}, {Name: "TRAFFIC", Unit: "pkt/s"}}, "1.2.3", 0, 1) {
+	for _, m := range discoveryMessages(tp, []sink.StatInfo{{Name: "R_SYN"}, {Name: "TRAFFIC", Unit: "pkt/s"}}, "1.2.3", 0, 1) {
 		if strings.Contains(m.topic, "/event/") {
 			found = append(found, m)
 		}
@@ -380,7 +381,8 @@ func TestAlarmEventPayload(t *testing.T) {
 func TestAlarmEventOnBroker(t *testing.T) {
 	in := newInbox()
 	b := startMochi(t, freeAddr(t), in)
-	s := newTestSink(t, testConfig(t, b.addr), nil)
+	r := openRig(t, testConfig(t, b.addr), sink.Live)
+	r.publish(record(1, "ev-1")) // the first window connects, announces the entities and sends its alarm
 	in.waitUntil(t, "event discovery", func() bool { return b.retained("homeassistant/event/box1_alarms/config") != "" })
 	var cfg map[string]any
 	if err := json.Unmarshal([]byte(b.retained("homeassistant/event/box1_alarms/config")), &cfg); err != nil {
@@ -388,9 +390,6 @@ func TestAlarmEventOnBroker(t *testing.T) {
 	}
 	if err := checkKeys(cfg, haEventSchema); err != nil {
 		t.Errorf("published event config: %v", err)
-	}
-	if err := s.Write(record(1, alarm("ev-1", 1))); err != nil {
-		t.Fatal(err)
 	}
 	in.waitUntil(t, "alarm", func() bool { return len(in.on(cfg["state_topic"].(string))) == 1 })
 	for _, m := range in.prefixed(cfg["state_topic"].(string)) {

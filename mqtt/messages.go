@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"netspot/core/event"
+	"netspot/core/sink"
 )
 
 // message is one MQTT publication.
@@ -111,20 +112,6 @@ func alarmPayload(a *event.Alarm) []byte {
 	return event.AppendAlarmJSON(make([]byte, 0, 256), a)
 }
 
-// StatInfo describes one statistic for Home Assistant discovery. The
-// entity is named after Name, the identifier users know from netspot ls
-// (Home Assistant's discovery config has no key for a longer description).
-type StatInfo struct {
-	Name string // as in the Records, e.g. "R_SYN"
-	Unit string // e.g. "pkt/s"; empty for ratios and counts without a unit
-}
-
-// Info is what the sink needs to know about the program and its statistics.
-type Info struct {
-	Version string     // netspot's version, shown as the device's software version
-	Stats   []StatInfo // the watched statistics, in display order
-}
-
 // haDevice is the device block shared by every entity of one box.
 type haDevice struct {
 	Identifiers  []string `json:"identifiers"`
@@ -185,7 +172,7 @@ const alarmEventTemplate = `{"event_type":"` + alarmEventType + `"` +
 // per published statistic, the alarm binary sensor (ON while any alarm is
 // active) and the alarm event entity (one event per alarm raised, for
 // automations).
-func discoveryMessages(t *topics, stats []StatInfo, version string, qosStats, qosAlarms byte) []message {
+func discoveryMessages(t *topics, stats []sink.StatInfo, version string, qosStats, qosAlarms byte) []message {
 	slug := "netspot_" + entitySlug(t.nodeID)
 	dev := haDevice{
 		Identifiers:  []string{slug},

@@ -12,7 +12,6 @@ package mqtt
 //     then a missing binary fails the test), the PATH or /usr/sbin.
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -34,6 +33,9 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"netspot/core/sink"
+	"netspot/core/sink/sinktest"
 )
 
 // envBroker returns the broker URL in the environment variable name, or
@@ -84,26 +86,10 @@ type mosquitto struct {
 	port int
 	conf string
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	out *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	out     *sinktest.Buffer
+	release func() // frees the port kept while mosquitto does not run
 }
 
 // startMosquitto writes a config (persistence saved at every change, and
@@ -112,8 +98,11 @@ func (l *lockedBuffer) String() string {
 func startMosquitto(t *testing.T, extra string) *mosquitto {
 	t.Helper()
 	m := &mosquitto{t: t, bin: mosquittoBinary(t), dir: t.TempDir()}
-	_, portStr, _ := net.SplitHostPort(freeAddr(t))
+	// The port is kept from other listeners until mosquitto starts.
+	addr, release := reserve(t, "127.0.0.1:0")
+	_, portStr, _ := net.SplitHostPort(addr)
 	m.port, _ = strconv.Atoi(portStr)
+	m.release = release
 	if !strings.Contains(extra, "listener ") {
 		extra = "listener {port} 127.0.0.1\nallow_anonymous true\n" + extra
 	}
@@ -165,7 +154,11 @@ func (m *mosquitto) addr() string { return fmt.Sprintf("127.0.0.1:%d", m.port) }
 func (m *mosquitto) start() {
 	m.t.Helper()
 	if m.out == nil {
-		m.out = &lockedBuffer{}
+		m.out = &sinktest.Buffer{}
+	}
+	if m.release != nil {
+		m.release()
+		m.release = nil
 	}
 	cmd := exec.Command(m.bin, "-c", m.conf)
 	cmd.Stdout, cmd.Stderr = m.out, m.out
@@ -200,6 +193,9 @@ func (m *mosquitto) kill9() {
 		m.t.Fatal(err)
 	}
 	_ = cmd.Wait()
+	// Until the restart, connections are refused, and the port is kept
+	// from other listeners.
+	_, m.release = reserve(m.t, m.addr())
 }
 
 // watcher subscribes to filter with QoS 1 like a consumer of netspot's
@@ -236,19 +232,15 @@ func watcher(t *testing.T, broker, id string, clean bool, filter string, opts fu
 
 // TestMosquittoKill9 kills the broker with SIGKILL mid-run and restarts it:
 // every alarm, those before and those raised while it was down, arrives
-// once and in order.
+// once and in order, and statistics resume.
 func TestMosquittoKill9(t *testing.T) {
 	m := startMosquitto(t, "")
 	broker := "tcp://" + m.addr()
 	in := watcher(t, broker, "watcher", false, "netspot/#", nil)
-	s := newTestSink(t, testConfig(t, m.addr()), nil)
-	for k := 1; k <= 5; k++ {
-		if err := s.Write(record(k, alarm(seqIDs("k-", k, k)[0], k))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rg := openRig(t, testConfig(t, m.addr()), sink.Live)
+	rg.publish(alarmRecords("k-", 1, 5)...)
 	in.waitUntil(t, "alarms before the kill", func() bool { return len(in.on("netspot/box1/alarm")) >= 5 })
-	eventually(t, "store empty", func() bool { return s.PendingAlarms() == 0 })
+	eventually(t, "store empty", func() bool { return rg.s.PendingAlarms() == 0 })
 	in.waitUntil(t, "everything before the kill", func() bool {
 		return len(in.on("netspot/box1/stats")) == 5 && slices.Contains(in.on("netspot/box1/alarm/state"), "ON")
 	})
@@ -261,19 +253,19 @@ func TestMosquittoKill9(t *testing.T) {
 	})
 
 	m.kill9()
-	eventually(t, "disconnection noticed", func() bool { ok, _ := s.Connected(); return !ok })
-	for k := 6; k <= 12; k++ {
-		if err := s.Write(record(k, alarm(seqIDs("k-", k, k)[0], k))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := s.PendingAlarms(); n != 7 {
+	eventually(t, "disconnection noticed", func() bool { ok, _ := rg.s.Connected(); return !ok })
+	rg.publish(alarmRecords("k-", 6, 12)...)
+	if n := rg.s.PendingAlarms(); n != 7 {
 		t.Errorf("%d alarms waiting while the broker is down, want 7", n)
 	}
 	m.start()
 	in.waitUntil(t, "alarms after the restart", func() bool { return len(in.on("netspot/box1/alarm")) >= 12 })
-	eventually(t, "store empty", func() bool { return s.PendingAlarms() == 0 })
-	if err := s.Close(); err != nil {
+	eventually(t, "store empty", func() bool { return rg.s.PendingAlarms() == 0 })
+	rg.publish(record(13))
+	in.waitUntil(t, "statistics again", func() bool {
+		return slices.Contains(windows(in.on("netspot/box1/stats")), windowStart(13))
+	})
+	if err := rg.close(); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := alarmIDs(in.on("netspot/box1/alarm")), seqIDs("k-", 1, 12); !slices.Equal(got, want) {
@@ -288,50 +280,32 @@ func TestMosquittoNetspotRestart(t *testing.T) {
 	m := startMosquitto(t, "")
 	m.kill9()
 	cfg := testConfig(t, m.addr())
-	cfg.CloseTimeout = 0
-	s1, err := newSink(cfg, testInfo(), nil, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := 1; k <= 5; k++ {
-		if err := s1.Write(record(k, alarm(seqIDs("n-", k, k)[0], k))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s1.Close(); err != nil {
+	rg1 := openRig(t, cfg, sink.Live)
+	rg1.publish(alarmRecords("n-", 1, 5)...)
+	if err := rg1.closeWithin(100 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 
 	m.start()
 	in := watcher(t, "tcp://"+m.addr(), "watcher", true, "netspot/#", nil)
-	s2, err := newSink(cfg, testInfo(), nil, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := 6; k <= 8; k++ {
-		if err := s2.Write(record(k, alarm(seqIDs("n-", k, k)[0], k))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rg2 := openRig(t, cfg, sink.Live)
+	rg2.publish(alarmRecords("n-", 6, 8)...)
 	in.waitUntil(t, "alarms", func() bool { return len(in.on("netspot/box1/alarm")) >= 8 })
-	eventually(t, "store empty", func() bool { return s2.PendingAlarms() == 0 })
-	if err := s2.Close(); err != nil {
+	eventually(t, "store empty", func() bool { return rg2.s.PendingAlarms() == 0 })
+	if err := rg2.close(); err != nil {
 		t.Fatal(err)
 	}
-	s3, err := newSink(cfg, testInfo(), nil, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := s3.PendingAlarms(); n != 0 {
+	rg3 := openRig(t, cfg, sink.Live)
+	if n := rg3.s.PendingAlarms(); n != 0 {
 		t.Errorf("third run found %d alarms waiting", n)
 	}
-	eventually(t, "third run connected", func() bool { ok, _ := s3.Connected(); return ok })
-	if err := s3.Close(); err != nil {
+	rg3.publish(record(9))
+	in.waitUntil(t, "third run's period", func() bool { return len(in.on("netspot/box1/stats")) == 4 })
+	if err := rg3.close(); err != nil {
 		t.Fatal(err)
 	}
 	in.waitUntil(t, "third run offline", func() bool {
-		st := in.on("netspot/box1/status")
-		return len(st) > 0 && st[len(st)-1] == "offline" && strings.Count(strings.Join(st, ","), "online") == 2
+		return slices.Equal(in.on("netspot/box1/status"), []string{"online", "offline", "online", "offline"})
 	})
 	if got, want := alarmIDs(in.on("netspot/box1/alarm")), seqIDs("n-", 1, 8); !slices.Equal(got, want) {
 		t.Errorf("alarms received:\n%v\nwant\n%v", got, want)
@@ -339,17 +313,17 @@ func TestMosquittoNetspotRestart(t *testing.T) {
 }
 
 // TestMosquittoHomeAssistantBirth: Home Assistant's birth message makes the
-// sink send its discovery configs and sensor states again.
+// sink send its discovery configs and sensor states again with the next
+// period.
 func TestMosquittoHomeAssistantBirth(t *testing.T) {
 	m := startMosquitto(t, "")
 	broker := "tcp://" + m.addr()
 	in := watcher(t, broker, "ha-watcher", true, "#", nil)
-	s := newTestSink(t, testConfig(t, m.addr()), nil)
-	in.waitUntil(t, "discovery", func() bool { return len(in.on("homeassistant/binary_sensor/box1_alarm/config")) == 1 })
-	if err := s.Write(record(1)); err != nil {
-		t.Fatal(err)
-	}
-	in.waitUntil(t, "states", func() bool { return len(in.on("netspot/box1/stat/TRAFFIC")) == 1 })
+	rg := openRig(t, testConfig(t, m.addr()), sink.Live)
+	rg.publish(record(1))
+	in.waitUntil(t, "discovery and states", func() bool {
+		return len(in.on("homeassistant/binary_sensor/box1_alarm/config")) == 1 && len(in.on("netspot/box1/stat/TRAFFIC")) == 1
+	})
 
 	ha := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID("homeassistant"))
 	if tok := ha.Connect(); !tok.WaitTimeout(waitFor) || tok.Error() != nil {
@@ -357,6 +331,8 @@ func TestMosquittoHomeAssistantBirth(t *testing.T) {
 	}
 	defer ha.Disconnect(100)
 	ha.Publish("homeassistant/status", 1, false, "online").WaitTimeout(waitFor)
+	eventually(t, "birth noticed", func() bool { return birthSeen(rg.s) })
+	rg.publish(record(2))
 	in.waitUntil(t, "configs and states again", func() bool {
 		return len(in.on("homeassistant/binary_sensor/box1_alarm/config")) == 2 &&
 			len(in.on("homeassistant/sensor/box1_TRAFFIC/config")) == 2 &&
@@ -374,23 +350,19 @@ func TestMosquittoHomeAssistantBirth(t *testing.T) {
 func TestMosquittoTwoBoxes(t *testing.T) {
 	m := startMosquitto(t, "")
 	in := watcher(t, "tcp://"+m.addr(), "watcher", true, "netspot/#", nil)
-	var sinks []*Sink
+	var rigs []*rig
 	for _, node := range []string{"site-a", "site-b"} {
 		cfg := testConfig(t, m.addr())
 		cfg.NodeID = node
-		sinks = append(sinks, newTestSink(t, cfg, nil))
+		rigs = append(rigs, openRig(t, cfg, sink.Live))
 	}
 	var wg sync.WaitGroup
-	for i, s := range sinks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for i, rg := range rigs {
+		wg.Go(func() {
 			for k := 1; k <= 20; k++ {
-				if err := s.Write(record(k, alarm(fmt.Sprintf("%c-%03d", 'a'+i, k), k))); err != nil {
-					t.Error(err)
-				}
+				rg.publish(record(k, fmt.Sprintf("%c-%03d", 'a'+i, k)))
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	in.waitUntil(t, "both boxes' alarms", func() bool {
@@ -405,11 +377,11 @@ func TestMosquittoTwoBoxes(t *testing.T) {
 	in.waitUntil(t, "both stats", func() bool {
 		return len(in.on("netspot/site-a/stats")) == 20 && len(in.on("netspot/site-b/stats")) == 20
 	})
-	for _, s := range sinks {
-		if ok, _ := s.Connected(); !ok {
-			t.Errorf("%s not connected: one kicked the other off?", s.NodeID())
+	for _, rg := range rigs {
+		if ok, _ := rg.s.Connected(); !ok {
+			t.Errorf("%s not connected: one kicked the other off?", rg.s.NodeID())
 		}
-		if err := s.Close(); err != nil {
+		if err := rg.close(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -461,27 +433,46 @@ require_certificate true
 	// A certificate from another CA is refused, and said so in the log.
 	bad := testConfig(t, broker)
 	tlsOK(&bad, "stranger")
-	ls := &logSink{}
-	s := newTestSink(t, bad, ls)
-	eventually(t, "refusal logged", func() bool { return ls.count("broker unreachable, retrying") > 0 })
-	if ok, _ := s.Connected(); ok {
-		t.Error("connected with a certificate from another CA")
+	refused(t, bad, "")
+}
+
+// refused checks that a sink with cfg is kept out: nothing is delivered,
+// the outage is logged with the broker's reason (holding why).
+func refused(t *testing.T, cfg Config, why string) {
+	t.Helper()
+	rg := openRig(t, cfg, sink.Live)
+	rg.publish(record(1))
+	eventually(t, "refusal logged", func() bool { return count(rg.log, "sink unreachable") > 0 })
+	if ok, _ := rg.s.Connected(); ok {
+		t.Error("connected although the broker refuses")
+	}
+	if st := rg.stats(); st.Delivered != 0 {
+		t.Errorf("fan-out counters %+v: nothing may be delivered", st)
+	}
+	if !strings.Contains(rg.log.String(), why) {
+		t.Errorf("the log does not say %q:\n%s", why, rg.log)
+	}
+	if err := rg.closeWithin(10 * time.Millisecond); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // roundTrip checks that a sink with cfg delivers an alarm and statistics
 // that a watcher with the same access receives.
+//
+// The node id (and so the client id and the topics) is unique to the test
+// run, so that runs sharing CI's brokers do not kick each other off.
 func roundTrip(t *testing.T, cfg Config, access func(*paho.ClientOptions)) {
 	t.Helper()
-	in := watcher(t, cfg.Broker, "watcher-"+t.Name(), true, "netspot/#", access)
-	s := newTestSink(t, cfg, nil)
-	id := fmt.Sprintf("rt-%d", time.Now().UnixNano())
-	if err := s.Write(record(1, alarm(id, 1))); err != nil {
-		t.Fatal(err)
-	}
-	in.waitUntil(t, "alarm through "+cfg.Broker, func() bool { return slices.Contains(alarmIDs(in.on("netspot/box1/alarm")), id) })
-	in.waitUntil(t, "stats", func() bool { return len(in.on("netspot/box1/stats")) > 0 })
-	if err := s.Close(); err != nil {
+	cfg.NodeID = fmt.Sprintf("rt%d-%d", os.Getpid(), time.Now().UnixNano())
+	p := "netspot/" + cfg.NodeID
+	in := watcher(t, cfg.Broker, "watcher-"+cfg.NodeID, true, p+"/#", access)
+	rg := openRig(t, cfg, sink.Live)
+	id := "alarm-" + cfg.NodeID
+	rg.publish(record(1, id))
+	in.waitUntil(t, "alarm through "+cfg.Broker, func() bool { return slices.Contains(alarmIDs(in.on(p+"/alarm")), id) })
+	in.waitUntil(t, "stats", func() bool { return len(in.on(p+"/stats")) > 0 })
+	if err := rg.close(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -504,15 +495,7 @@ func TestMosquittoPassword(t *testing.T) {
 
 	bad := testConfig(t, broker)
 	bad.Username, bad.Password = user, pass+"-wrong"
-	ls := &logSink{}
-	s := newTestSink(t, bad, ls)
-	eventually(t, "refusal logged", func() bool { return ls.count("broker unreachable, retrying") > 0 })
-	if ok, _ := s.Connected(); ok {
-		t.Error("connected with a wrong password")
-	}
-	if !strings.Contains(strings.Join(ls.all(), "\n"), "not Authorized") {
-		t.Errorf("the log does not say the password was refused: %q", ls.all())
-	}
+	refused(t, bad, "not Authorized")
 }
 
 func TestMosquittoTLS(t *testing.T) {
@@ -534,12 +517,7 @@ func TestMosquittoTLS(t *testing.T) {
 	// Without the client certificate the broker refuses the connection.
 	bare := testConfig(t, broker)
 	bare.CAFile = cfg.CAFile
-	ls := &logSink{}
-	s := newTestSink(t, bare, ls)
-	eventually(t, "refusal logged", func() bool { return ls.count("broker unreachable, retrying") > 0 })
-	if ok, _ := s.Connected(); ok {
-		t.Error("connected without a client certificate")
-	}
+	refused(t, bare, "")
 }
 
 // testCA is a throw-away certificate authority.

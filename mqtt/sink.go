@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -20,38 +20,43 @@ import (
 	"netspot/core/sink"
 )
 
-// The fan-out drives the Sink like any other sink.
-var _ sink.Sink = (*Sink)(nil)
+// The fan-out drives the Sink: it stores alarms before anything goes out
+// (Persister), and the board shows the broker's state (Uplink).
+var (
+	_ sink.Persister = (*Sink)(nil)
+	_ sink.Uplink    = (*Sink)(nil)
+)
 
-// ErrClosed is returned by Write after Close.
+// ErrClosed is returned by Write and Persist after Close.
 var ErrClosed = errors.New("mqtt: sink closed")
 
-// Reasons a connection is given up; the run loop then reconnects (or stops).
+// Reasons a delivery attempt fails; the fan-out tries again later.
 var (
 	errConnLost       = errors.New("connection lost")
 	errAckTimeout     = errors.New("broker did not acknowledge in time")
-	errClosing        = errors.New("closing")
+	errClosing        = errors.New("sink closing")
 	errConnectTimeout = errors.New("connection attempt did not complete in time")
 )
 
-// goodbyeTimeout bounds the wait for the broker's acknowledgement of the
-// final "offline".
-const goodbyeTimeout = time.Second
+// goodbyeReserve is the part of close_timeout kept for saying offline
+// (at most half of it).
+const goodbyeReserve = time.Second
 
 // options are the knobs tests turn; New uses defaultOptions.
 type options struct {
-	retryMin   time.Duration // first wait between connection attempts
-	ackTimeout time.Duration // longest wait for an acknowledgement before reconnecting; 0: from keepalive
+	ackTimeout time.Duration // longest wait for one acknowledgement; 0: from keepalive
 	hostname   func() (string, error)
 }
 
 func defaultOptions() options {
-	return options{retryMin: time.Second, hostname: os.Hostname}
+	return options{hostname: os.Hostname}
 }
 
-// Sink publishes Records to an MQTT broker. Write never waits for the
-// network: alarms are stored durably and statistics queued in memory, and
-// one goroutine per Sink delivers them while connected.
+// Sink publishes Records to an MQTT broker. It is a transport on the
+// fan-out's queue: Persist stores alarms durably, Write delivers them with
+// the Record's statistics on a session it opens when there is none, and
+// any failure returns sink.Unreachable so that the fan-out keeps the
+// Record and tries again after its backoff.
 type Sink struct {
 	cfg       Config
 	log       *slog.Logger
@@ -65,44 +70,31 @@ type Sink struct {
 	discovery []message       // Home Assistant configs; nil when disabled
 	store     *store
 
-	// Used by Write only (the fan-out calls it from one goroutine).
+	// writing (capacity 1) is held by Write, and by Close from the moment
+	// no Write runs: what follows belongs to its holder.
+	writing    chan struct{}
 	statTopics map[string]string
 	scratch    []event.Stat
+	stateSent  int // alarm state published in this session: 0 OFF, 1 ON, -1 not yet
 
-	mu          sync.Mutex
-	batches     []*batch // statistics waiting, oldest first
-	dropped     uint64   // periods of statistics dropped
-	droppedMark uint64   // dropped at the last state change, to log once per outage
-	alarmActive bool
-	last        *batch // statistics of the latest Record, re-sent to Home Assistant
-	connected   bool
-	since       time.Time
-	closed      bool
-	delivered   uint64 // alarms acknowledged by the broker
+	mu        sync.Mutex
+	sess      *session // the open session, nil when none
+	short     int      // sessions in a row that lasted less than stableSession
+	connected bool
+	since     time.Time
+	closed    bool
+	birth     bool   // Home Assistant announced itself: discovery goes again at the next Write
+	delivered uint64 // alarms acknowledged by the broker
 
-	wake   chan struct{}   // something was queued
-	birth  chan struct{}   // Home Assistant announced itself
-	drain  chan struct{}   // closed by Close: deliver what is queued, then stop
-	stop   chan struct{}   // closed when close_timeout is over: say offline and stop
-	ctx    context.Context // cancelled last: aborts a connection attempt and closes the connection
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the delivery goroutine has stopped
-
+	stop      chan struct{}   // closed by Close: a Write under way gives up its waits
+	dialCtx   context.Context // cancelled by Close: aborts a connection attempt
+	cancel    context.CancelFunc
 	closeOnce sync.Once
 	closeErr  error
-
-	sessMu sync.Mutex
-	sess   *session // the current connection attempt, for tests
 }
 
-// New checks cfg, opens the alarm store (delivering what a previous run
-// left in it) and starts connecting to the broker in the background: it
-// does not wait for the broker. A nil logger discards messages.
-func New(cfg Config, info Info, log *slog.Logger) (*Sink, error) {
-	return newSink(cfg, info, log, defaultOptions())
-}
-
-func newSink(cfg Config, info Info, log *slog.Logger, opts options) (*Sink, error) {
+func newSink(cfg Config, env sink.Env, opts options) (*Sink, error) {
+	log := env.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -131,12 +123,9 @@ func newSink(cfg Config, info Info, log *slog.Logger, opts options) (*Sink, erro
 	if clientID == "" {
 		clientID = "netspot-" + nodeID
 	}
-	keep, haStats, err := publishedStats(cfg.Stats, info.Stats)
+	keep, haStats, err := publishedStats(cfg.Stats, env.Watched)
 	if err != nil {
 		return nil, err
-	}
-	if opts.retryMin <= 0 {
-		opts.retryMin = time.Second
 	}
 	if opts.ackTimeout <= 0 {
 		opts.ackTimeout = max(30*time.Second, 2*cfg.KeepAlive.D())
@@ -156,28 +145,24 @@ func newSink(cfg Config, info Info, log *slog.Logger, opts options) (*Sink, erro
 		clientID:   clientID,
 		keep:       keep,
 		store:      st,
+		writing:    make(chan struct{}, 1),
 		statTopics: make(map[string]string),
 		since:      time.Now(),
-		wake:       make(chan struct{}, 1),
-		birth:      make(chan struct{}, 1),
-		drain:      make(chan struct{}),
 		stop:       make(chan struct{}),
-		done:       make(chan struct{}),
 	}
 	if cfg.HomeAssistant {
-		s.discovery = discoveryMessages(&s.t, haStats, info.Version, byte(cfg.QoSStats), byte(cfg.QoSAlarms))
+		s.discovery = discoveryMessages(&s.t, haStats, env.Version, byte(cfg.QoSStats), byte(cfg.QoSAlarms))
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.dialCtx, s.cancel = context.WithCancel(context.Background())
 	if n := st.len(); n > 0 {
-		log.Info("mqtt: alarms from a previous run wait for delivery", "alarms", n, "store_dir", cfg.StoreDir)
+		log.Info("alarms from a previous run wait for delivery", "alarms", n, "store_dir", cfg.StoreDir)
 	}
-	go s.run()
 	return s, nil
 }
 
 // publishedStats returns the set of statistics to publish (nil: all) and
-// their descriptions for Home Assistant, checking names against info.
-func publishedStats(names []string, known []StatInfo) (map[string]bool, []StatInfo, error) {
+// their descriptions for Home Assistant, checking names against known.
+func publishedStats(names []string, known []sink.StatInfo) (map[string]bool, []sink.StatInfo, error) {
 	if len(names) == 0 {
 		return nil, known, nil
 	}
@@ -189,7 +174,7 @@ func publishedStats(names []string, known []StatInfo) (map[string]bool, []StatIn
 		return keep, nil, nil
 	}
 	byName := make(map[string]bool, len(known))
-	var ha []StatInfo
+	var ha []sink.StatInfo
 	for _, k := range known {
 		byName[k.Name] = true
 		if keep[k.Name] {
@@ -208,66 +193,238 @@ func publishedStats(names []string, known []StatInfo) (map[string]bool, []StatIn
 // from the host name).
 func (s *Sink) NodeID() string { return s.t.nodeID }
 
-// Write stores r's alarms durably (fsync) and queues its statistics. It
-// never waits for the broker. An error means an alarm could not be written
-// to store_dir: it is still delivered if netspot keeps running.
+// Persist stores r's alarms in store_dir, each in its own file, fsynced,
+// in the order raised. The fan-out calls it before r goes to any sink, so
+// an alarm survives a crash or a power cut from then on. An error means an
+// alarm could not be written: it is still delivered if netspot keeps
+// running.
+func (s *Sink) Persist(r *event.Record) error {
+	if len(r.Alarms) == 0 {
+		return nil
+	}
+	alarms := make([]newAlarm, len(r.Alarms))
+	for i := range r.Alarms {
+		alarms[i] = newAlarm{id: r.Alarms[i].ID, payload: alarmPayload(&r.Alarms[i])}
+	}
+	return s.store.addAll(alarms)
+}
+
+// Write delivers, on the current session (opened first when there is
+// none): the alarms waiting in store_dir, oldest first, each removed once
+// the broker has acknowledged it; the retained alarm state when it
+// changed; then r's statistics. It waits for each acknowledgement, never
+// longer than the acknowledgement timeout. On any failure the session is
+// dropped and the error wraps sink.Unreachable: the fan-out keeps r and
+// calls Write with it again after its backoff.
 func (s *Sink) Write(r *event.Record) error {
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	select {
+	case s.writing <- struct{}{}:
+	case <-s.stop:
 		return ErrClosed
 	}
-	var err error
-	if len(r.Alarms) > 0 {
-		alarms := make([]newAlarm, len(r.Alarms))
-		for i := range r.Alarms {
-			alarms[i] = newAlarm{id: r.Alarms[i].ID, payload: alarmPayload(&r.Alarms[i])}
-		}
-		err = s.store.addAll(alarms)
+	defer func() { <-s.writing }()
+	if s.isClosed() {
+		return ErrClosed
 	}
 	var b *batch
 	b, s.scratch = buildBatch(r, s.keep, &s.t, s.statTopics, byte(s.cfg.QoSStats), s.scratch)
+	w := waits{abort: s.stop, each: s.opts.ackTimeout}
+	err := s.deliver(r.ActiveAlarms(), b, w)
+	if err == nil {
+		return nil
+	}
+	if sink.IsUnreachable(err) {
+		return err // already says when to come back
+	}
+	if !errors.Is(err, errClosing) {
+		// Close takes over a session it interrupted; any other failure
+		// ends the session.
+		s.dropSession()
+	}
+	return sink.Unreachable(err)
+}
+
+func (s *Sink) deliver(active bool, b *batch, w waits) error {
+	sess, err := s.session(w)
+	if err != nil {
+		return err
+	}
+	if s.takeBirth() {
+		s.log.Info("Home Assistant is online: sending the discovery configs and states again")
+		if err := s.publishAll(sess, s.discovery, w); err != nil {
+			return err
+		}
+		s.stateSent = -1
+	}
+	if err := s.deliverAlarms(sess, w); err != nil {
+		return err
+	}
+	state := 0
+	if active {
+		state = 1
+	}
+	if state != s.stateSent {
+		payload := alarmOff
+		if active {
+			payload = alarmOn
+		}
+		if err := s.publish(sess, message{topic: s.t.alarmState, payload: []byte(payload), qos: byte(s.cfg.QoSAlarms), retain: true}, w); err != nil {
+			return err
+		}
+		s.stateSent = state
+	}
+	return s.publishAll(sess, b.msgs, w)
+}
+
+// deliverAlarms publishes the stored alarms one at a time, in order, each
+// removed from the store once acknowledged (PUBACK, or PUBCOMP at QoS 2).
+func (s *Sink) deliverAlarms(sess *session, w waits) error {
+	for p := s.store.head(); p != nil; p = s.store.head() {
+		if err := s.publish(sess, message{topic: s.t.alarm, payload: p.payload, qos: byte(s.cfg.QoSAlarms)}, w); err != nil {
+			return err
+		}
+		if err := s.store.remove(p); err != nil {
+			s.log.Error("delivered alarm stays in store_dir", "err", err)
+		}
+		s.mu.Lock()
+		s.delivered++
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// session returns the open session, or opens one: connect, say online,
+// subscribe to Home Assistant's status and send the discovery configs.
+func (s *Sink) session(w waits) (*session, error) {
 	s.mu.Lock()
-	s.alarmActive = r.ActiveAlarms()
-	s.last = b
-	if len(s.batches) >= s.cfg.StatsQueue {
-		copy(s.batches, s.batches[1:])
-		s.batches[len(s.batches)-1] = nil
-		s.batches = s.batches[:len(s.batches)-1]
-		s.dropped++
-		if s.dropped == s.droppedMark+1 {
-			s.log.Warn("mqtt: statistics are being dropped: broker unreachable or too slow",
-				"connected", s.connected, "stats_queue", s.cfg.StatsQueue, "dropped_total", s.dropped)
+	sess := s.sess
+	s.mu.Unlock()
+	if sess != nil {
+		if !sess.isLost() {
+			return sess, nil
+		}
+		s.dropSession() // lost since the last Write (logged then)
+	}
+	if wait := s.reconnectWait(); wait > 0 {
+		return nil, sink.UnreachableFor(fmt.Errorf("the broker ended the last %d connections within %s of their start: next attempt in %s",
+			s.short, stableSession, wait.Round(time.Millisecond)), wait)
+	}
+	sess = &session{lost: make(chan struct{})}
+	sess.client = paho.NewClient(s.clientOptions(sess))
+	if err := s.connect(sess); err != nil {
+		sess.abandon()
+		return nil, fmt.Errorf("connect to %s: %w", s.broker, err)
+	}
+	now := time.Now()
+	s.mu.Lock()
+	s.sess = sess
+	s.connected = true
+	sess.start = now
+	offline := now.Sub(s.since)
+	s.since = now
+	s.birth = false // the configs go now
+	s.mu.Unlock()
+	s.stateSent = -1
+	s.log.Info("connected to broker", "broker", s.broker.String(), "client_id", s.clientID,
+		"offline_for", offline.Round(time.Millisecond), "alarms_waiting", s.store.len())
+	if err := s.publish(sess, message{topic: s.t.status, payload: []byte(statusOnline), qos: 1, retain: true}, w); err != nil {
+		return nil, err
+	}
+	if s.cfg.HomeAssistant {
+		if err := s.subscribeBirth(sess, w); err != nil {
+			return nil, err
+		}
+		if err := s.publishAll(sess, s.discovery, w); err != nil {
+			return nil, err
 		}
 	}
-	s.batches = append(s.batches, b)
-	s.mu.Unlock()
-	s.signal()
-	return err
+	return sess, nil
 }
 
-func (s *Sink) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
+// stableSession is how long a session must have lasted for the next
+// connection to be made at once: a broker that accepts and then drops the
+// client (a duplicate client id, an ACL) is not called again every period.
+const stableSession = 30 * time.Second
+
+// reconnectWait returns how long to wait still before connecting again
+// after short sessions: one second doubled per short session in a row, up
+// to reconnect_max, counted from the end of the last one.
+func (s *Sink) reconnectWait() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.short == 0 {
+		return 0
+	}
+	wait := min(s.cfg.ReconnectMax.D(), time.Second<<min(s.short-1, 20))
+	return wait - time.Since(s.since)
+}
+
+// dropSession ends the current session abruptly, so that the broker
+// publishes the will: status goes "offline" until the next session.
+func (s *Sink) dropSession() {
+	s.mu.Lock()
+	sess := s.sess
+	s.sess = nil
+	if s.connected {
+		s.connected = false
+		s.since = time.Now()
+	}
+	if sess != nil {
+		if s.since.Sub(sess.start) < stableSession {
+			s.short++
+		} else {
+			s.short = 0
+		}
+	}
+	s.mu.Unlock()
+	if sess != nil {
+		sess.abandon()
 	}
 }
 
-// Connected reports whether the sink is connected to the broker, and since
-// when it has been in its current state (connected or not).
+// lostSession runs on paho's goroutine when a session's connection dies
+// by itself (keep-alive, the broker going away).
+func (s *Sink) lostSession(sess *session, err error) {
+	sess.lose(err)
+	if sess.dropped.Load() {
+		return // ended by the sink, which reports why
+	}
+	s.mu.Lock()
+	current := s.sess == sess
+	var lasted time.Duration
+	if current && s.connected {
+		s.connected = false
+		s.since = time.Now()
+		lasted = s.since.Sub(sess.start)
+	}
+	s.mu.Unlock()
+	if current {
+		s.log.Warn("connection to broker lost: reconnecting at the next delivery", "err", err, "connected_for", lasted.Round(time.Millisecond))
+	}
+}
+
+// takeBirth reports whether Home Assistant announced itself since the
+// discovery configs were last sent, and clears it.
+func (s *Sink) takeBirth() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.birth
+	s.birth = false
+	return b
+}
+
+func (s *Sink) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Connected reports whether a session with the broker is open, and since
+// when the sink has been in its current state (connected or not).
 func (s *Sink) Connected() (ok bool, since time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.connected, s.since
-}
-
-// Dropped returns the number of periods of statistics dropped because the
-// broker was unreachable or too slow for stats_queue.
-func (s *Sink) Dropped() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dropped
 }
 
 // DroppedAlarms returns the number of undelivered alarms dropped because
@@ -278,87 +435,102 @@ func (s *Sink) DroppedAlarms() uint64 { return s.store.droppedCount() }
 // acknowledgement.
 func (s *Sink) PendingAlarms() int { return s.store.len() }
 
-// Close delivers what is queued for at most close_timeout, publishes the
-// retained "offline" status and disconnects. Undelivered alarms stay in
-// store_dir for the next start. The error reports alarms that could not be
-// stored and were not delivered.
+// Close ends delivery within close_timeout: a Write under way gives up;
+// with an open session, the alarms still waiting are handed over, the
+// retained "offline" status is published and the sink disconnects (past
+// close_timeout the connection is cut, and the broker publishes the will,
+// also "offline"). Alarms not delivered stay in store_dir for the next
+// start. The error reports alarms that could not be stored and were not
+// delivered.
 func (s *Sink) Close() error {
-	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		s.mu.Unlock()
-		close(s.drain)
-		timer := time.NewTimer(s.cfg.CloseTimeout.D())
-		select {
-		case <-s.done:
-		case <-timer.C:
-			s.log.Warn("mqtt: close_timeout reached: stopping delivery", "close_timeout", s.cfg.CloseTimeout)
-			close(s.stop)
-			// Saying "offline" takes at most about a second more; past
-			// that, cut the connection (the broker then sends the will).
-			grace := time.NewTimer(goodbyeTimeout + 2*time.Second)
-			select {
-			case <-s.done:
-			case <-grace.C:
-				s.cancel()
-				<-s.done
-			}
-			grace.Stop()
-		}
-		timer.Stop()
-		s.cancel()
-		waiting, memOnly := s.store.close()
-		s.mu.Lock()
-		lost := len(s.batches)
-		s.dropped += uint64(lost)
-		s.batches = nil
-		s.mu.Unlock()
-		if lost > 0 {
-			s.log.Warn("mqtt: statistics not delivered before shutdown", "periods", lost)
-		}
-		if waiting > 0 {
-			s.log.Warn("mqtt: alarms not delivered yet: kept for the next start", "alarms", waiting-memOnly, "store_dir", s.cfg.StoreDir)
-		}
-		if memOnly > 0 {
-			s.closeErr = fmt.Errorf("mqtt: %d alarms could not be written to %s and were not delivered", memOnly, s.cfg.StoreDir)
-		}
-	})
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
 	return s.closeErr
 }
 
-func (s *Sink) draining() bool {
-	select {
-	case <-s.drain:
-		return true
-	default:
-		return false
-	}
-}
-
-func (s *Sink) setConnected(ok bool) {
+func (s *Sink) close() error {
+	deadline := time.Now().Add(s.cfg.CloseTimeout.D())
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.connected = ok
-	s.since = time.Now()
-	s.droppedMark = s.dropped
-}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	s.cancel() // aborts a connection attempt under way
 
-// backoff returns the wait before connection attempt number attempt+1:
-// lo doubled per failed attempt up to hi, times a jitter factor in
-// [0.8, 1.2) from j in [0, 1) so that many boxes do not reconnect in step.
-func backoff(attempt int, lo, hi time.Duration, j float64) time.Duration {
-	d := hi
-	if attempt < 40 && lo<<attempt > 0 && lo<<attempt < hi {
-		d = lo << attempt
+	// Wait for a Write under way to give up; Close then keeps writing, so
+	// that no Write runs again.
+	held := false
+	select {
+	case s.writing <- struct{}{}:
+		held = true
+	default:
+		timer := time.NewTimer(time.Until(deadline))
+		select {
+		case s.writing <- struct{}{}:
+			held = true
+		case <-timer.C:
+		}
+		timer.Stop()
 	}
-	return min(hi, time.Duration(float64(d)*(0.8+0.4*j)))
+	if held {
+		s.goodbye(deadline)
+	} else {
+		s.log.Warn("close_timeout reached while a delivery was under way: connection cut", "close_timeout", s.cfg.CloseTimeout)
+		s.dropSession()
+	}
+	waiting, memOnly := s.store.close()
+	if waiting > memOnly {
+		s.log.Warn("alarms not delivered yet: kept for the next start", "alarms", waiting-memOnly, "store_dir", s.cfg.StoreDir)
+	}
+	if memOnly > 0 {
+		return fmt.Errorf("mqtt: %d alarms could not be written to %s and were not delivered", memOnly, s.cfg.StoreDir)
+	}
+	return nil
 }
 
-// session is one connection attempt's network connection and loss signal.
+// goodbye hands over the waiting alarms, says offline and disconnects
+// cleanly, all before deadline; else it cuts the connection.
+func (s *Sink) goodbye(deadline time.Time) {
+	s.mu.Lock()
+	sess := s.sess
+	s.mu.Unlock()
+	if sess == nil || sess.isLost() {
+		s.dropSession()
+		return
+	}
+	// The alarms may take close_timeout but the time left for "offline":
+	// half of it, at most goodbyeReserve.
+	reserve := min(goodbyeReserve, s.cfg.CloseTimeout.D()/2)
+	w := waits{each: s.opts.ackTimeout, deadline: deadline.Add(-reserve)}
+	if s.store.len() > 0 && time.Until(w.deadline) > 0 {
+		if err := s.deliverAlarms(sess, w); err != nil {
+			s.log.Warn("alarms not handed over within close_timeout", "err", err)
+		}
+	}
+	w.deadline = deadline
+	if err := s.publish(sess, message{topic: s.t.status, payload: []byte(statusOffline), qos: 1, retain: true}, w); err != nil {
+		s.dropSession()
+		return
+	}
+	s.mu.Lock()
+	s.sess = nil
+	s.connected = false
+	s.since = time.Now()
+	delivered := s.delivered
+	s.mu.Unlock()
+	sess.dropped.Store(true)
+	quiesce := min(250*time.Millisecond, max(0, time.Until(deadline)))
+	sess.client.Disconnect(uint(quiesce.Milliseconds()))
+	sess.closeConn()
+	s.log.Info("disconnected from broker", "alarms_delivered", delivered)
+}
+
+// session is one connection to the broker.
 type session struct {
-	lost chan struct{}
-	once sync.Once
-	err  error
+	client  paho.Client
+	start   time.Time   // when the broker accepted it (under Sink.mu)
+	dropped atomic.Bool // ended by the sink, not by the network
+	lost    chan struct{}
+	once    sync.Once
+	err     error // why it was lost, once lost is closed
 
 	mu   sync.Mutex
 	conn net.Conn
@@ -386,68 +558,22 @@ func (c *session) lose(err error) {
 	})
 }
 
-// stableConnection is how long a connection must have lasted for the next
-// reconnection to start again from the shortest wait: a broker that accepts
-// and then drops the client (duplicate client id, ACL) is not hammered.
-const stableConnection = 30 * time.Second
-
-// run connects, delivers, and reconnects with backoff until Close.
-func (s *Sink) run() {
-	defer close(s.done)
-	attempt := 0 // failed or short-lived connections in a row
-	lastErr := ""
-	for {
-		if s.draining() || s.stopped() {
-			return
-		}
-		sess := &session{lost: make(chan struct{})}
-		s.sessMu.Lock()
-		s.sess = sess
-		s.sessMu.Unlock()
-		client := paho.NewClient(s.clientOptions(sess))
-		err := s.connect(client, sess)
-		wait := backoff(attempt, s.opts.retryMin, s.cfg.ReconnectMax.D(), rand.Float64())
-		if err != nil {
-			if s.stopped() {
-				return
-			}
-			if attempt == 0 || err.Error() != lastErr {
-				s.log.Warn("mqtt: broker unreachable, retrying", "broker", s.broker.String(), "err", err, "retry_in", wait.Round(time.Millisecond))
-			} else {
-				s.log.Debug("mqtt: broker still unreachable", "err", err, "retry_in", wait.Round(time.Millisecond))
-			}
-			lastErr = err.Error()
-		} else {
-			lastErr = ""
-			s.mu.Lock()
-			offline, dropped := time.Since(s.since), s.dropped-s.droppedMark
-			s.mu.Unlock()
-			s.setConnected(true)
-			s.log.Info("mqtt: connected", "broker", s.broker.String(), "client_id", s.clientID,
-				"offline_for", offline.Round(time.Millisecond), "alarms_waiting", s.store.len(), "stats_dropped_while_offline", dropped)
-			start := time.Now()
-			err = s.serve(client, sess)
-			s.setConnected(false)
-			if errors.Is(err, errClosing) {
-				s.goodbye(client, sess)
-				return
-			}
-			client.Disconnect(0)
-			if time.Since(start) >= stableConnection {
-				attempt = 0
-			}
-			wait = backoff(attempt, s.opts.retryMin, s.cfg.ReconnectMax.D(), rand.Float64())
-			s.log.Warn("mqtt: connection to broker lost", "err", err, "retry_in", wait.Round(time.Millisecond))
-		}
-		attempt++
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-s.drain:
-		case <-s.stop:
-		}
-		timer.Stop()
+func (c *session) isLost() bool {
+	select {
+	case <-c.lost:
+		return true
+	default:
+		return false
 	}
+}
+
+// abandon ends the session without a DISCONNECT: the network connection
+// is closed first, so that the broker publishes the will.
+func (c *session) abandon() {
+	c.dropped.Store(true)
+	c.closeConn()
+	c.client.Disconnect(0)
+	c.lose(errConnLost)
 }
 
 func (s *Sink) clientOptions(sess *session) *paho.ClientOptions {
@@ -459,9 +585,10 @@ func (s *Sink) clientOptions(sess *session) *paho.ClientOptions {
 	if s.tls != nil {
 		o.SetTLSConfig(s.tls)
 	}
-	// Our own outbox is the session state: paho's store is emptied at
-	// every connect, and we reconnect ourselves (paho's IsConnected is true
-	// while it reconnects, and it would replay its store unordered).
+	// Our store is the session state, and the fan-out retries: paho
+	// neither keeps messages across connections nor reconnects (its
+	// IsConnected is true while it reconnects, and it would replay its
+	// store unordered).
 	o.SetCleanSession(true)
 	// MQTT 3.1.1, which every current broker speaks; paho would otherwise
 	// retry a failed attempt with 3.1 on a second connection.
@@ -474,7 +601,7 @@ func (s *Sink) clientOptions(sess *session) *paho.ClientOptions {
 	// Bounds a Publish that cannot hand its packet to a stuck writer.
 	o.SetWriteTimeout(s.cfg.ConnectTimeout.D())
 	o.SetBinaryWill(s.t.status, []byte(statusOffline), 1, true)
-	o.SetConnectionLostHandler(func(_ paho.Client, err error) { sess.lose(err) })
+	o.SetConnectionLostHandler(func(_ paho.Client, err error) { s.lostSession(sess, err) })
 	o.SetCustomOpenConnectionFn(func(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
 		conn, err := s.dial(uri, o)
 		if err == nil {
@@ -486,203 +613,110 @@ func (s *Sink) clientOptions(sess *session) *paho.ClientOptions {
 }
 
 // dial opens the network connection; unlike paho's own dialer it stops at
-// once when the sink is closed, and closes the connection then too.
+// once when the sink is closed.
 func (s *Sink) dial(uri *url.URL, o paho.ClientOptions) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, o.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(s.dialCtx, o.ConnectTimeout)
 	defer cancel()
 	nd := &net.Dialer{}
-	var conn net.Conn
-	var err error
 	switch uri.Scheme {
 	case "tcp", "mqtt":
-		conn, err = nd.DialContext(ctx, "tcp", uri.Host)
+		return nd.DialContext(ctx, "tcp", uri.Host)
 	case "ssl", "tls", "mqtts":
 		td := &tls.Dialer{NetDialer: nd, Config: o.TLSConfig}
-		conn, err = td.DialContext(ctx, "tcp", uri.Host)
+		return td.DialContext(ctx, "tcp", uri.Host)
 	case "ws", "wss":
 		var tc *tls.Config
 		if uri.Scheme == "wss" {
 			tc = o.TLSConfig
 		}
-		conn, err = paho.NewWebsocket(uri.String(), tc, o.ConnectTimeout, o.HTTPHeaders, o.WebsocketOptions)
-	default:
-		err = fmt.Errorf("unsupported scheme %q", uri.Scheme)
+		return paho.NewWebsocket(uri.String(), tc, o.ConnectTimeout, o.HTTPHeaders, o.WebsocketOptions)
 	}
-	if err != nil {
-		return nil, err
-	}
-	stop := context.AfterFunc(s.ctx, func() { _ = conn.Close() })
-	return &ctxConn{Conn: conn, stop: stop}, nil
-}
-
-// ctxConn unregisters its close-on-cancel hook when closed.
-type ctxConn struct {
-	net.Conn
-	stop func() bool
-}
-
-func (c *ctxConn) Close() error {
-	c.stop()
-	return c.Conn.Close()
+	return nil, fmt.Errorf("unsupported scheme %q", uri.Scheme)
 }
 
 // connect makes one connection attempt. It never waits on paho for longer
 // than connect_timeout and a second: should paho fail to complete the
-// attempt (a connection lost while it is being set up), the network
-// connection is closed and the attempt counted as failed.
-func (s *Sink) connect(c paho.Client, sess *session) error {
-	tok := c.Connect()
+// attempt (a connection lost while it is being set up), the caller
+// abandons the session.
+func (s *Sink) connect(sess *session) error {
+	tok := sess.client.Connect()
 	timer := time.NewTimer(s.cfg.ConnectTimeout.D() + time.Second)
 	defer timer.Stop()
 	select {
 	case <-tok.Done():
 		return tok.Error()
 	case <-s.stop:
-		s.cancel() // aborts the dial, or closes the new connection
 		return errClosing
 	case <-timer.C:
-		sess.closeConn()
-		go c.Disconnect(0) // paho may still be finishing the attempt
 		return errConnectTimeout
 	}
 }
 
-func (s *Sink) stopped() bool {
-	select {
-	case <-s.stop:
-		return true
-	default:
-		return false
-	}
+// waits bound the wait for each acknowledgement.
+type waits struct {
+	abort    <-chan struct{} // closed: give up (nil: never)
+	each     time.Duration   // longest wait for one acknowledgement
+	deadline time.Time       // end of every wait (zero: none)
 }
 
-// wait waits for tok's acknowledgement, the loss of the connection, the
-// end of the sink or the acknowledgement timeout, whichever comes first.
-func (s *Sink) wait(tok paho.Token, sess *session) error {
-	timer := time.NewTimer(s.opts.ackTimeout)
+func (w waits) timeout() time.Duration {
+	d := w.each
+	if !w.deadline.IsZero() {
+		d = min(d, time.Until(w.deadline))
+	}
+	return max(d, 0)
+}
+
+// wait waits for tok's completion, the loss of the connection, the abort
+// signal or the timeout, whichever comes first.
+func (s *Sink) wait(sess *session, tok paho.Token, w waits) error {
+	timer := time.NewTimer(w.timeout())
 	defer timer.Stop()
 	select {
 	case <-tok.Done():
 		return tok.Error()
 	case <-sess.lost:
 		return fmt.Errorf("%w: %v", errConnLost, sess.err)
-	case <-s.stop:
+	case <-w.abort:
 		return errClosing
 	case <-timer.C:
 		return errAckTimeout
 	}
 }
 
-func (s *Sink) publish(c paho.Client, sess *session, m message) error {
-	return s.wait(c.Publish(m.topic, m.qos, m.retain, m.payload), sess)
+func (s *Sink) publish(sess *session, m message, w waits) error {
+	if err := s.wait(sess, sess.client.Publish(m.topic, m.qos, m.retain, m.payload), w); err != nil {
+		return fmt.Errorf("publish to %s: %w", m.topic, err)
+	}
+	return nil
 }
 
 // publishAll sends msgs back to back, then waits for every one.
-func (s *Sink) publishAll(c paho.Client, sess *session, msgs []message) error {
+func (s *Sink) publishAll(sess *session, msgs []message, w waits) error {
 	toks := make([]paho.Token, len(msgs))
 	for i, m := range msgs {
-		toks[i] = c.Publish(m.topic, m.qos, m.retain, m.payload)
+		toks[i] = sess.client.Publish(m.topic, m.qos, m.retain, m.payload)
 	}
-	for _, t := range toks {
-		if err := s.wait(t, sess); err != nil {
-			return err
+	for i, t := range toks {
+		if err := s.wait(sess, t, w); err != nil {
+			return fmt.Errorf("publish to %s: %w", msgs[i].topic, err)
 		}
 	}
 	return nil
 }
 
-// serve delivers while the connection lasts: alarms first, in order, one at
-// a time; then the alarm state; then statistics. It returns why it stopped.
-func (s *Sink) serve(c paho.Client, sess *session) error {
-	if err := s.publish(c, sess, message{topic: s.t.status, payload: []byte(statusOnline), qos: 1, retain: true}); err != nil {
-		return err
-	}
-	if s.cfg.HomeAssistant {
-		if err := s.subscribeBirth(c, sess); err != nil {
-			return err
-		}
-		if err := s.publishAll(c, sess, s.discovery); err != nil {
-			return err
-		}
-	}
-	stateSent := -1 // unknown after a connect: publish it
-	for {
-		if p := s.store.head(); p != nil {
-			if err := s.publish(c, sess, message{topic: s.t.alarm, payload: p.payload, qos: byte(s.cfg.QoSAlarms)}); err != nil {
-				return err
-			}
-			if err := s.store.remove(p); err != nil {
-				s.log.Error("mqtt: delivered alarm stays in store_dir", "err", err)
-			}
-			s.mu.Lock()
-			s.delivered++
-			s.mu.Unlock()
-			continue
-		}
-		select {
-		case <-s.birth:
-			if err := s.resendToHomeAssistant(c, sess); err != nil {
-				return err
-			}
-			stateSent = -1
-			continue
-		default:
-		}
-		s.mu.Lock()
-		active := 0
-		if s.alarmActive {
-			active = 1
-		}
-		s.mu.Unlock()
-		if active != stateSent {
-			payload := alarmOff
-			if active == 1 {
-				payload = alarmOn
-			}
-			if err := s.publish(c, sess, message{topic: s.t.alarmState, payload: []byte(payload), qos: byte(s.cfg.QoSAlarms), retain: true}); err != nil {
-				return err
-			}
-			stateSent = active
-			continue
-		}
-		if b := s.popBatch(); b != nil {
-			if err := s.publishAll(c, sess, b.msgs); err != nil {
-				s.requeue(b)
-				return err
-			}
-			continue
-		}
-		if s.draining() {
-			return errClosing
-		}
-		select {
-		case <-s.wake:
-		case <-s.drain:
-		case <-s.birth:
-			if err := s.resendToHomeAssistant(c, sess); err != nil {
-				return err
-			}
-			stateSent = -1
-		case <-sess.lost:
-			return fmt.Errorf("%w: %v", errConnLost, sess.err)
-		case <-s.stop:
-			return errClosing
-		}
-	}
-}
-
 // subscribeBirth listens for Home Assistant's birth message. A broker that
 // refuses the subscription (ACL) only costs the re-send on Home Assistant's
 // restarts: it is logged, not fatal.
-func (s *Sink) subscribeBirth(c paho.Client, sess *session) error {
-	tok := c.Subscribe(s.t.haStatus, 1, s.onHomeAssistantStatus)
-	if err := s.wait(tok, sess); err != nil {
-		return fmt.Errorf("subscribe %s: %w", s.t.haStatus, err)
+func (s *Sink) subscribeBirth(sess *session, w waits) error {
+	tok := sess.client.Subscribe(s.t.haStatus, 1, s.onHomeAssistantStatus)
+	if err := s.wait(sess, tok, w); err != nil {
+		return fmt.Errorf("subscribe to %s: %w", s.t.haStatus, err)
 	}
 	if st, ok := tok.(*paho.SubscribeToken); ok {
 		for _, code := range st.Result() {
 			if code >= 0x80 {
-				s.log.Warn("mqtt: broker refused the subscription to Home Assistant's status: discovery is re-sent only at reconnection", "topic", s.t.haStatus)
+				s.log.Warn("broker refused the subscription to Home Assistant's status: discovery is re-sent only at reconnection", "topic", s.t.haStatus)
 			}
 		}
 	}
@@ -691,74 +725,15 @@ func (s *Sink) subscribeBirth(c paho.Client, sess *session) error {
 
 // onHomeAssistantStatus runs on paho's goroutine and must not block. A
 // retained "online" arrives at each subscription and is ignored: the
-// configs were just sent with the connection.
+// configs go with each new session. A birth makes the next Write send the
+// configs again, and the alarm state; the statistics follow as usual.
 func (s *Sink) onHomeAssistantStatus(_ paho.Client, m paho.Message) {
 	if m.Retained() || string(m.Payload()) != haOnline {
 		return
 	}
-	select {
-	case s.birth <- struct{}{}:
-	default:
-	}
-}
-
-// resendToHomeAssistant publishes the discovery configs and the latest
-// state of every sensor after Home Assistant (re)started.
-func (s *Sink) resendToHomeAssistant(c paho.Client, sess *session) error {
-	s.log.Info("mqtt: Home Assistant is online: sending discovery configs and states")
-	if err := s.publishAll(c, sess, s.discovery); err != nil {
-		return err
-	}
 	s.mu.Lock()
-	last := s.last
+	s.birth = true
 	s.mu.Unlock()
-	if last != nil && len(last.msgs) > 1 {
-		return s.publishAll(c, sess, last.msgs[1:]) // the sensors' states, not P/stats
-	}
-	return nil
-}
-
-func (s *Sink) popBatch() *batch {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.batches) == 0 {
-		return nil
-	}
-	b := s.batches[0]
-	copy(s.batches, s.batches[1:])
-	s.batches[len(s.batches)-1] = nil
-	s.batches = s.batches[:len(s.batches)-1]
-	return b
-}
-
-// requeue puts back a batch whose delivery was cut by a lost connection;
-// some of its messages may then arrive twice, which is harmless for
-// statistics (each carries its window).
-func (s *Sink) requeue(b *batch) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.batches) >= s.cfg.StatsQueue {
-		s.dropped++
-		return
-	}
-	s.batches = append(s.batches, nil)
-	copy(s.batches[1:], s.batches)
-	s.batches[0] = b
-}
-
-// goodbye publishes the retained "offline" status and disconnects cleanly,
-// so that the broker does not also send the will.
-func (s *Sink) goodbye(c paho.Client, sess *session) {
-	tok := c.Publish(s.t.status, 1, true, []byte(statusOffline))
-	timer := time.NewTimer(goodbyeTimeout)
-	select {
-	case <-tok.Done():
-	case <-sess.lost:
-	case <-timer.C:
-	}
-	timer.Stop()
-	c.Disconnect(250)
-	s.log.Info("mqtt: disconnected", "alarms_delivered", s.deliveredCount())
 }
 
 func (s *Sink) deliveredCount() uint64 {

@@ -4,38 +4,45 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"netspot/core/config"
 	"netspot/core/event"
 	"netspot/core/sink"
+	"netspot/core/sink/sinktest"
 )
 
 func TestPublishesEveryTopic(t *testing.T) {
 	in := newInbox()
-	b := startMochi(t, freeAddr(t), in)
-	s := newTestSink(t, testConfig(t, b.addr), nil)
-	eventually(t, "connection", func() bool { ok, _ := s.Connected(); return ok })
+	b := startMochi(t, "", in)
+	rg := openRig(t, testConfig(t, b.addr), sink.Live)
+	s := rg.s
 
-	a := alarm("a-001", 1)
-	r := record(1, a)
-	if err := s.Write(r); err != nil {
-		t.Fatal(err)
-	}
+	r := record(1, "a-001")
+	rg.publish(r)
 	in.waitUntil(t, "stats", func() bool { return len(in.on("netspot/box1/stat/TRAFFIC")) == 1 })
 	in.waitUntil(t, "alarm state", func() bool { return b.retained("netspot/box1/alarm/state") == "ON" })
+	if ok, since := s.Connected(); !ok || since.IsZero() {
+		t.Errorf("Connected() = %v, %v after a delivery", ok, since)
+	}
 
 	if got, want := in.on("netspot/box1/stats")[0], string(event.AppendDataJSON(nil, r)); got != want {
 		t.Errorf("P/stats:\n got %s\nwant %s", got, want)
 	}
-	if got, want := in.on("netspot/box1/alarm"), []string{string(event.AppendAlarmJSON(nil, &a))}; !slices.Equal(got, want) {
+	if got, want := in.on("netspot/box1/alarm"), []string{string(event.AppendAlarmJSON(nil, &r.Alarms[0]))}; !slices.Equal(got, want) {
 		t.Errorf("P/alarm:\n got %q\nwant %q", got, want)
 	}
 	wantSyn := `{"value":0.25,"up":0.5,"down":null,"alarm":true,"alarm_id":"a-001","end":"2026-03-01T12:00:02Z"}`
@@ -59,21 +66,16 @@ func TestPublishesEveryTopic(t *testing.T) {
 	}
 
 	// The alarm ends: the state goes back to OFF.
-	if err := s.Write(record(2)); err != nil {
-		t.Fatal(err)
-	}
+	rg.publish(record(2))
 	in.waitUntil(t, "alarm state OFF", func() bool { return b.retained("netspot/box1/alarm/state") == "OFF" })
 	if n := s.PendingAlarms(); n != 0 {
 		t.Errorf("%d alarms still pending after delivery", n)
 	}
-	entries, _ := os.ReadDir(s.cfg.StoreDir)
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), alarmExt) {
-			t.Errorf("delivered alarm file %s still in store_dir", e.Name())
-		}
+	if files, _ := filepath.Glob(filepath.Join(rg.cfg.StoreDir, "*"+alarmExt)); len(files) != 0 {
+		t.Errorf("delivered alarm files still in store_dir: %v", files)
 	}
 
-	if err := s.Close(); err != nil {
+	if err := rg.close(); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.retained("netspot/box1/status"); got != "offline" {
@@ -82,8 +84,14 @@ func TestPublishesEveryTopic(t *testing.T) {
 	if ok, _ := s.Connected(); ok {
 		t.Error("Connected() true after Close")
 	}
-	if err := s.Write(record(3)); !errors.Is(err, ErrClosed) {
-		t.Errorf("Write after Close = %v, want ErrClosed", err)
+	if st := rg.stats(); st.Delivered != 2 || st.Retries != 0 || st.DroppedRecords != 0 {
+		t.Errorf("fan-out counters %+v", st)
+	}
+	if err := s.Write(record(3)); !errors.Is(err, ErrClosed) || sink.IsUnreachable(err) {
+		t.Errorf("Write after Close = %v, want ErrClosed (not to be retried)", err)
+	}
+	if err := s.Persist(record(3, "late")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Persist after Close = %v, want ErrClosed", err)
 	}
 }
 
@@ -92,15 +100,11 @@ func TestPublishesEveryTopic(t *testing.T) {
 // at qos_stats, the status at 1.
 func TestQoS2(t *testing.T) {
 	in := newInbox()
-	b := startMochi(t, freeAddr(t), in)
+	b := startMochi(t, "", in)
 	cfg := testConfig(t, b.addr)
 	cfg.QoSAlarms, cfg.QoSStats = 2, 1
-	s := newTestSink(t, cfg, nil)
-	for k := 1; k <= 5; k++ {
-		if err := s.Write(record(k, alarm(seqIDs("q-", k, k)[0], k))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rg := openRig(t, cfg, sink.Live)
+	rg.publish(alarmRecords("q-", 1, 5)...)
 	in.waitUntil(t, "alarms and stats", func() bool {
 		return len(in.on("netspot/box1/alarm")) == 5 && len(in.on("netspot/box1/stats")) == 5
 	})
@@ -116,18 +120,26 @@ func TestQoS2(t *testing.T) {
 			t.Errorf("%s: QoS %d, want %d", m.topic, m.qos, want)
 		}
 	}
-	eventually(t, "empty store", func() bool { return s.PendingAlarms() == 0 })
+	eventually(t, "empty store", func() bool { return rg.s.PendingAlarms() == 0 })
 	if files, _ := filepath.Glob(filepath.Join(cfg.StoreDir, "*"+alarmExt)); len(files) != 0 {
 		t.Errorf("alarm files left after delivery: %v", files)
 	}
 }
 
+// birthSeen reports whether the sink took note of Home Assistant's birth.
+func birthSeen(s *Sink) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.birth
+}
+
 func TestHomeAssistantDiscovery(t *testing.T) {
 	in := newInbox()
-	b := startMochi(t, freeAddr(t), in)
-	s := newTestSink(t, testConfig(t, b.addr), nil)
-	in.waitUntil(t, "discovery", func() bool {
-		return b.retained("homeassistant/binary_sensor/box1_alarm/config") != ""
+	b := startMochi(t, "", in)
+	rg := openRig(t, testConfig(t, b.addr), sink.Live)
+	rg.publish(record(1))
+	in.waitUntil(t, "discovery and first states", func() bool {
+		return b.retained("homeassistant/binary_sensor/box1_alarm/config") != "" && len(in.on("netspot/box1/stat/R_SYN")) == 1
 	})
 
 	var cfg map[string]any
@@ -178,26 +190,27 @@ func TestHomeAssistantDiscovery(t *testing.T) {
 		t.Errorf("alarm binary sensor config = %v", al)
 	}
 
-	// Home Assistant restarts: its birth message brings the configs and the
-	// latest states again.
-	if err := s.Write(record(1)); err != nil {
-		t.Fatal(err)
-	}
-	in.waitUntil(t, "first state", func() bool { return len(in.on("netspot/box1/stat/R_SYN")) == 1 })
+	// Home Assistant restarts: its birth message brings the configs, the
+	// alarm state and the states again with the next period.
 	configs := len(in.on("homeassistant/sensor/box1_R_SYN/config"))
+	states := len(in.on("netspot/box1/alarm/state"))
 	b.publish(t, "homeassistant/status", "online", false)
+	eventually(t, "birth noticed", func() bool { return birthSeen(rg.s) })
+	rg.publish(record(2))
 	in.waitUntil(t, "configs and states re-sent", func() bool {
 		return len(in.on("homeassistant/sensor/box1_R_SYN/config")) == configs+1 &&
+			len(in.on("homeassistant/binary_sensor/box1_alarm/config")) == configs+1 &&
 			len(in.on("netspot/box1/stat/R_SYN")) == 2 && len(in.on("netspot/box1/stat/TRAFFIC")) == 2
 	})
-	if n := len(in.on("netspot/box1/stats")); n != 1 {
-		t.Errorf("P/stats published %d times, want 1 (birth re-sends sensor states only)", n)
+	if n := len(in.on("netspot/box1/alarm/state")); n != states+1 {
+		t.Errorf("alarm state sent %d times, want %d (again after the birth)", n, states+1)
+	}
+	if n := len(in.on("netspot/box1/stats")); n != 2 {
+		t.Errorf("P/stats published %d times, want 2 (one per period)", n)
 	}
 	// "offline" from Home Assistant changes nothing.
 	b.publish(t, "homeassistant/status", "offline", false)
-	if err := s.Write(record(2)); err != nil {
-		t.Fatal(err)
-	}
+	rg.publish(record(3))
 	in.waitUntil(t, "next state", func() bool { return len(in.on("netspot/box1/stat/R_SYN")) == 3 })
 	if n := len(in.on("homeassistant/sensor/box1_R_SYN/config")); n != configs+1 {
 		t.Errorf("configs sent %d times, want %d", n, configs+1)
@@ -208,7 +221,7 @@ func TestHomeAssistantDiscovery(t *testing.T) {
 // turned into a valid one, while topics keep it as it is.
 func TestDiscoveryEntityIDsAreValid(t *testing.T) {
 	tp := newTopics("netspot", "Lab-Pi", "homeassistant")
-	msgs := discoveryMessages(&tp, []StatInfo{{Name: "R_SYN"}, {Name: "DST-PORTS"}}, "1", 0, 1)
+	msgs := discoveryMessages(&tp, []sink.StatInfo{{Name: "R_SYN"}, {Name: "DST-PORTS"}}, "1", 0, 1)
 	want := map[string]string{
 		"homeassistant/sensor/Lab-Pi_R_SYN/config":        "sensor.netspot_lab_pi_r_syn",
 		"homeassistant/sensor/Lab-Pi_DST-PORTS/config":    "sensor.netspot_lab_pi_dst_ports",
@@ -240,15 +253,13 @@ func TestDiscoveryEntityIDsAreValid(t *testing.T) {
 
 func TestDiscoveryDisabledAndStatFilter(t *testing.T) {
 	in := newInbox()
-	b := startMochi(t, freeAddr(t), in)
+	b := startMochi(t, "", in)
 	cfg := testConfig(t, b.addr)
 	cfg.HomeAssistant = false
 	cfg.Stats = []string{"TRAFFIC"}
 	cfg.TopicPrefix = "site/a"
-	s := newTestSink(t, cfg, nil)
-	if err := s.Write(record(1)); err != nil {
-		t.Fatal(err)
-	}
+	rg := openRig(t, cfg, sink.Live)
+	rg.publish(record(1))
 	in.waitUntil(t, "stats", func() bool { return len(in.on("site/a/box1/stats")) == 1 })
 	if got := in.on("site/a/box1/stat/R_SYN"); len(got) != 0 {
 		t.Errorf("R_SYN published although not in stats: %q", got)
@@ -262,86 +273,123 @@ func TestDiscoveryDisabledAndStatFilter(t *testing.T) {
 
 	cfg.Stats = []string{"NOPE"}
 	cfg.StoreDir = t.TempDir()
-	_, err := newSink(cfg, testInfo(), nil, testOptions())
+	_, err := (&cfg).New(testEnv(slogDiscard()))
 	var fe *config.FieldError
 	if !errors.As(err, &fe) || fe.Key != "stats" {
 		t.Errorf("unknown statistic: err = %v, want a FieldError on stats", err)
 	}
 }
 
-// TestBrokerDownAtStart: New returns at once, alarms wait on disk,
-// statistics are dropped beyond the queue and counted, and once the broker
-// comes up every alarm arrives once, in order.
-func TestBrokerDownAtStart(t *testing.T) {
-	addr := freeAddr(t)
+// TestPersistedBeforePublishReturns: once Publish has returned, the alarms
+// of its Record are on disk, where a restart finds them, and no sink has
+// seen a later window before they were: a second sink, behind the MQTT
+// sink in the fan-out, finds every alarm up to the window it is given
+// already stored.
+func TestPersistedBeforePublishReturns(t *testing.T) {
+	addr, _ := downAddr(t)
 	cfg := testConfig(t, addr)
-	cfg.StatsQueue = 3
-	ls := &logSink{}
-	s := newTestSink(t, cfg, ls)
-	eventually(t, "a failed attempt", func() bool { return ls.count("broker unreachable, retrying") > 0 })
-	if ok, _ := s.Connected(); ok {
-		t.Fatal("connected without a broker")
-	}
-	var want []string
-	for k := 1; k <= 10; k++ {
-		id := seqIDs("down-", k, k)[0]
-		want = append(want, id)
-		if err := s.Write(record(k, alarm(id, k))); err != nil {
-			t.Fatal(err)
+	log, _ := testLog()
+	s := newTestSink(t, cfg, log)
+	f := sink.NewFanOut(log, sink.Replay)
+	f.Add("mqtt", s, retryFast(cfg))
+	var mu sync.Mutex
+	var late []string
+	other := &sinktest.Recorder{Fail: func(n int) error {
+		// The other sink is given window n+1; every alarm up to it
+		// must be on disk (later ones may be too).
+		got, err := snapshotStore(cfg.StoreDir)
+		if want := seqIDs("p-", 1, n+1); err != nil || len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+			mu.Lock()
+			late = append(late, fmt.Sprintf("window %d: %v %v", n+1, got, err))
+			mu.Unlock()
+		}
+		return nil
+	}}
+	f.Add("other", other, sink.QueueOptions{})
+	for k := 1; k <= 5; k++ {
+		f.Publish(t.Context(), record(k, seqIDs("p-", k, k)...))
+		if got, want := storedOnDisk(t, cfg.StoreDir), seqIDs("p-", 1, k); !slices.Equal(got, want) {
+			t.Fatalf("after Publish of window %d, a restart finds %v, want %v", k, got, want)
 		}
 	}
-	if got := s.Dropped(); got != 7 {
-		t.Errorf("Dropped() = %d, want 7 (10 periods, queue of 3)", got)
+	eventually(t, "the other sink's records", func() bool { return len(other.Records()) == 5 })
+	mu.Lock()
+	if late != nil {
+		t.Errorf("the other sink got windows before their alarms were stored: %v", late)
 	}
-	if ls.count("statistics are being dropped") != 1 {
-		t.Errorf("drop warnings: %d, want exactly 1 per outage", ls.count("statistics are being dropped"))
+	mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	_ = f.Close(ctx)
+	if got := storedOnDisk(t, cfg.StoreDir); !slices.Equal(got, seqIDs("p-", 1, 5)) {
+		t.Errorf("after Close without a broker, store_dir holds %v", got)
 	}
-	if n := s.PendingAlarms(); n != 10 {
+}
+
+// TestBrokerDownAtStart: alarms wait on disk while the broker is away, and
+// the fan-out's short queue drops periods of statistics but no alarm; once
+// the broker comes up every alarm arrives once, in order, and statistics
+// resume.
+func TestBrokerDownAtStart(t *testing.T) {
+	addr, up := downAddr(t)
+	cfg := testConfig(t, addr)
+	cfg.StatsQueue = 3
+	rg := openRig(t, cfg, sink.Live)
+	rg.publish(alarmRecords("down-", 1, 10)...)
+	if n := rg.s.PendingAlarms(); n != 10 {
 		t.Errorf("PendingAlarms() = %d, want 10", n)
 	}
-	if n := ls.count("broker unreachable, retrying"); n != 1 {
-		t.Errorf("unreachable logged %d times, want once: %q", n, ls.all())
+	eventually(t, "a failed attempt", func() bool { return rg.stats().Retries > 0 })
+	if ok, _ := rg.s.Connected(); ok {
+		t.Fatal("connected without a broker")
+	}
+	st := rg.stats()
+	if st.DroppedRecords != 7 || st.DroppedAlarms != 0 || st.Queued != 3 {
+		t.Errorf("while the broker is down: %+v; want 3 periods queued, 7 dropped, no alarm lost", st)
 	}
 
 	in := newInbox()
-	b := startMochi(t, addr, in)
+	up()
+	startMochi(t, addr, in)
 	in.waitUntil(t, "all alarms", func() bool { return len(in.on("netspot/box1/alarm")) >= 10 })
-	if got := alarmIDs(in.on("netspot/box1/alarm")); !slices.Equal(got, want) {
+	rg.publish(record(11))
+	in.waitUntil(t, "statistics again", func() bool {
+		return slices.Contains(windows(in.on("netspot/box1/stats")), windowStart(11))
+	})
+	if got, want := alarmIDs(in.on("netspot/box1/alarm")), seqIDs("down-", 1, 10); !slices.Equal(got, want) {
 		t.Errorf("alarms received %v, want %v", got, want)
 	}
-	in.waitUntil(t, "queued stats", func() bool { return len(in.on("netspot/box1/stats")) == 3 })
-	if got := in.on("netspot/box1/stats"); !strings.Contains(got[0], `"start":"2026-03-01T12:00:08Z"`) {
-		t.Errorf("first queued stats should be period 8 (the oldest kept): %s", got[0])
-	}
-	_ = b
-	if ok, since := s.Connected(); !ok || since.IsZero() {
+	if ok, since := rg.s.Connected(); !ok || since.IsZero() {
 		t.Errorf("Connected() = %v, %v after delivery", ok, since)
+	}
+	if err := rg.close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(rg.log, "sink unreachable"); n != 1 {
+		t.Errorf("the outage was logged %d times, want once:\n%s", n, rg.log)
+	}
+	if n := count(rg.log, "sink reachable again"); n != 1 {
+		t.Errorf("the end of the outage was logged %d times, want once:\n%s", n, rg.log)
 	}
 }
 
 // TestBrokerRestart: the broker goes away mid-run and comes back on the
 // same port; alarms raised meanwhile arrive once, in order.
 func TestBrokerRestart(t *testing.T) {
-	addr := freeAddr(t)
 	in := newInbox()
-	b := startMochi(t, addr, in)
-	s := newTestSink(t, testConfig(t, addr), nil)
-	for k := 1; k <= 3; k++ {
-		if err := s.Write(record(k, alarm(seqIDs("r-", k, k)[0], k))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := startMochi(t, "", in)
+	addr := b.addr
+	rg := openRig(t, testConfig(t, addr), sink.Live)
+	rg.publish(alarmRecords("r-", 1, 3)...)
 	in.waitUntil(t, "first alarms", func() bool { return len(in.on("netspot/box1/alarm")) == 3 })
-	eventually(t, "store empty", func() bool { return s.PendingAlarms() == 0 })
+	eventually(t, "store empty", func() bool { return rg.s.PendingAlarms() == 0 })
 
 	b.stop()
-	eventually(t, "disconnection noticed", func() bool { ok, _ := s.Connected(); return !ok })
-	for k := 4; k <= 8; k++ {
-		if err := s.Write(record(k, alarm(seqIDs("r-", k, k)[0], k))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, up := reserve(t, addr)
+	eventually(t, "disconnection noticed", func() bool { ok, _ := rg.s.Connected(); return !ok })
+	rg.publish(alarmRecords("r-", 4, 8)...)
 	in2 := newInbox()
+	up()
 	startMochi(t, addr, in2)
 	in2.waitUntil(t, "alarms after restart", func() bool { return len(in2.on("netspot/box1/alarm")) >= 5 })
 	got := append(alarmIDs(in.on("netspot/box1/alarm")), alarmIDs(in2.on("netspot/box1/alarm"))...)
@@ -349,51 +397,47 @@ func TestBrokerRestart(t *testing.T) {
 		t.Errorf("alarms %v, want %v", got, want)
 	}
 	in2.waitUntil(t, "online again", func() bool { return slices.Contains(in2.on("netspot/box1/status"), "online") })
+	if err := rg.close(); err != nil { // before the broker stops
+		t.Fatal(err)
+	}
 }
 
 // TestRestartWithUndeliveredAlarms: netspot stops while alarms wait; the
-// next run delivers them once, in order, and a third run sends nothing again.
+// next run delivers them once, in order, before its own, and a third run
+// sends nothing again.
 func TestRestartWithUndeliveredAlarms(t *testing.T) {
-	addr := freeAddr(t)
+	addr, up := downAddr(t)
 	cfg := testConfig(t, addr)
-	cfg.CloseTimeout = 0
-	s1, err := newSink(cfg, testInfo(), nil, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := 1; k <= 6; k++ {
-		if err := s1.Write(record(k, alarm(seqIDs("u-", k, k)[0], k))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s1.Close(); err != nil {
+	rg1 := openRig(t, cfg, sink.Live)
+	rg1.publish(alarmRecords("u-", 1, 6)...)
+	if err := rg1.closeWithin(100 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 
 	in := newInbox()
+	up()
 	startMochi(t, addr, in)
-	s2 := newTestSink(t, cfg, nil)
-	if n := s2.PendingAlarms(); n != 6 && len(in.on("netspot/box1/alarm")) == 0 {
+	rg2 := openRig(t, cfg, sink.Live)
+	if n := rg2.s.PendingAlarms(); n != 6 {
 		t.Errorf("second run found %d stored alarms, want 6", n)
 	}
-	// A new alarm in the second run comes after the stored ones.
-	if err := s2.Write(record(7, alarm("u-007", 7))); err != nil {
-		t.Fatal(err)
-	}
+	rg2.publish(record(7, "u-007"))
 	in.waitUntil(t, "stored alarms", func() bool { return len(in.on("netspot/box1/alarm")) >= 7 })
-	eventually(t, "store empty", func() bool { return s2.PendingAlarms() == 0 })
-	if err := s2.Close(); err != nil {
+	eventually(t, "store empty", func() bool { return rg2.s.PendingAlarms() == 0 })
+	if err := rg2.close(); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := alarmIDs(in.on("netspot/box1/alarm")), seqIDs("u-", 1, 7); !slices.Equal(got, want) {
 		t.Errorf("alarms %v, want %v", got, want)
 	}
 
-	s3 := newTestSink(t, cfg, nil)
-	if n := s3.PendingAlarms(); n != 0 {
+	rg3 := openRig(t, cfg, sink.Live)
+	if n := rg3.s.PendingAlarms(); n != 0 {
 		t.Errorf("third run found %d stored alarms; acknowledged alarms must not come back", n)
 	}
-	if err := s3.Close(); err != nil {
+	rg3.publish(record(8))
+	in.waitUntil(t, "third run's stats", func() bool { return len(in.on("netspot/box1/stats")) == 2 })
+	if err := rg3.close(); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(in.on("netspot/box1/alarm")); n != 7 {
@@ -402,76 +446,169 @@ func TestRestartWithUndeliveredAlarms(t *testing.T) {
 }
 
 func TestStoreFullDropsOldestAlarm(t *testing.T) {
-	addr := freeAddr(t)
+	addr, up := downAddr(t)
 	cfg := testConfig(t, addr)
 	cfg.StoreMax = 3
-	ls := &logSink{}
-	s := newTestSink(t, cfg, ls)
-	for k := 1; k <= 5; k++ {
-		if err := s.Write(record(k, alarm(seqIDs("f-", k, k)[0], k))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := s.DroppedAlarms(); got != 2 {
+	rg := openRig(t, cfg, sink.Live)
+	rg.publish(alarmRecords("f-", 1, 5)...)
+	if got := rg.s.DroppedAlarms(); got != 2 {
 		t.Errorf("DroppedAlarms() = %d, want 2", got)
 	}
-	if n := ls.count("oldest undelivered alarm dropped"); n != 2 {
-		t.Errorf("%d drop errors logged, want 2", n)
+	for _, id := range []string{"f-001", "f-002"} {
+		if n := count(rg.log, "level=ERROR msg=\"alarm store full: oldest undelivered alarm dropped\" sink=mqtt reason=\"store_max reached\" alarm_id="+id); n != 1 {
+			t.Errorf("drop of %s logged %d times as an error, want once:\n%s", id, n, rg.log)
+		}
 	}
 	in := newInbox()
+	up()
 	startMochi(t, addr, in)
 	in.waitUntil(t, "alarms", func() bool { return len(in.on("netspot/box1/alarm")) >= 3 })
 	if got, want := alarmIDs(in.on("netspot/box1/alarm")), seqIDs("f-", 3, 5); !slices.Equal(got, want) {
 		t.Errorf("alarms %v, want %v", got, want)
 	}
+	if err := rg.close(); err != nil { // before the broker stops
+		t.Fatal(err)
+	}
 }
 
 // TestWillOnAbruptLoss: when the connection dies without a DISCONNECT the
-// broker publishes the retained "offline" will; the sink reconnects and says
-// "online" again.
+// broker publishes the retained "offline" will; the next period reconnects
+// and says "online" again.
 func TestWillOnAbruptLoss(t *testing.T) {
 	in := newInbox()
-	b := startMochi(t, freeAddr(t), in)
-	ls := &logSink{}
-	s := newTestSink(t, testConfig(t, b.addr), ls)
-	in.waitUntil(t, "online", func() bool { return b.retained("netspot/box1/status") == "online" })
-	s.sessMu.Lock()
-	s.sess.closeConn() // the network goes away under paho's feet
-	s.sessMu.Unlock()
-	in.waitUntil(t, "will, then online again", func() bool {
+	b := startMochi(t, "", in)
+	cfg := testConfig(t, b.addr)
+	cfg.KeepAlive = config.Duration(time.Second) // paho notices the loss within 2s
+	rg := openRig(t, cfg, sink.Live)
+	rg.publish(record(1))
+	eventually(t, "first period delivered", func() bool { return rg.stats().Delivered == 1 })
+	rg.s.mu.Lock()
+	rg.s.sess.closeConn() // the network goes away under paho's feet
+	rg.s.mu.Unlock()
+	in.waitUntil(t, "will", func() bool { return slices.Equal(in.on("netspot/box1/status"), []string{"online", "offline"}) })
+	eventually(t, "loss noticed", func() bool { ok, _ := rg.s.Connected(); return !ok })
+	rg.publish(record(2))
+	in.waitUntil(t, "online again", func() bool {
 		return slices.Equal(in.on("netspot/box1/status"), []string{"online", "offline", "online"})
 	})
-	eventually(t, "reconnection", func() bool { ok, _ := s.Connected(); return ok })
-	if n := ls.count("connection to broker lost"); n != 1 {
-		t.Errorf("loss logged %d times, want once: %q", n, ls.all())
+	in.waitUntil(t, "second period", func() bool { return len(in.on("netspot/box1/stats")) == 2 })
+	if got := b.retained("netspot/box1/status"); got != "online" {
+		t.Errorf("retained status %q, want online", got)
+	}
+	if n := count(rg.log, "connection to broker lost"); n != 1 {
+		t.Errorf("loss logged %d times, want once:\n%s", n, rg.log)
 	}
 }
 
-func TestCloseWithoutBrokerReturns(t *testing.T) {
-	cfg := testConfig(t, freeAddr(t))
-	s, err := newSink(cfg, testInfo(), nil, testOptions())
-	if err != nil {
+// TestCloseWithoutBroker: closing with alarms waiting and no broker returns
+// (the fan-out gives up what is queued when its context ends), and the
+// alarms stay in store_dir for the next start.
+func TestCloseWithoutBroker(t *testing.T) {
+	addr, _ := downAddr(t)
+	cfg := testConfig(t, addr)
+	rg := openRig(t, cfg, sink.Live)
+	rg.publish(record(1, "c-001"))
+	if err := rg.closeWithin(100 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Write(record(1, alarm("c-001", 1))); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
+	if err := rg.s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	files, _ := filepath.Glob(filepath.Join(cfg.StoreDir, "*"+alarmExt))
-	if len(files) != 1 {
-		t.Errorf("%d alarm files kept after Close, want 1", len(files))
+	if got := storedOnDisk(t, cfg.StoreDir); !slices.Equal(got, []string{"c-001"}) {
+		t.Errorf("store_dir holds %v after Close, want c-001", got)
 	}
+	if n := count(rg.log, "kept for the next start"); n != 1 {
+		t.Errorf("waiting alarms not reported at Close:\n%s", rg.log)
+	}
+}
+
+// TestReplayWaitsForSlowBroker: a replay through a broker that takes its
+// time (it holds the first period until the queue is full, then
+// acknowledges each period after a pause) loses nothing: every window's
+// statistics arrive, in order, and the alarm state goes ON and OFF as the
+// windows say.
+func TestReplayWaitsForSlowBroker(t *testing.T) {
+	in := newInbox()
+	b := startMochi(t, "", in)
+	gate := make(chan struct{})
+	if err := b.srv.AddHook(&slowHook{topic: "netspot/box1/stats", gate: gate}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, b.addr)
+	cfg.QoSStats = 1 // each period waits for its acknowledgement
+	cfg.StatsQueue = 2
+	cfg.KeepAlive = config.Duration(30 * time.Second)
+	rg := openRig(t, cfg, sink.Replay)
+
+	const n = 40
+	var recs []*event.Record
+	for k := range n {
+		r := record(k)
+		switch {
+		case k == 10 || k == 30:
+			r = record(k, seqIDs("s-", k, k)...)
+		case k > 10 && k < 15, k == 31:
+			r.Stats[0].AlarmID = seqIDs("s-", k-k%10, k-k%10)[0] // still active
+		}
+		recs = append(recs, r)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rg.publish(recs...)
+	}()
+	eventually(t, "the queue full behind the held period", func() bool { return rg.stats().Queued == cfg.StatsQueue })
+	close(gate)
+	<-done
+	if err := rg.close(); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for k := range n {
+		want = append(want, windowStart(k))
+	}
+	if got := windows(in.on("netspot/box1/stats")); !slices.Equal(got, want) {
+		t.Errorf("windows received:\n%v\nwant\n%v", got, want)
+	}
+	if got, want := alarmIDs(in.on("netspot/box1/alarm")), []string{"s-010", "s-030"}; !slices.Equal(got, want) {
+		t.Errorf("alarms %v, want %v", got, want)
+	}
+	if got, want := in.on("netspot/box1/alarm/state"), []string{"OFF", "ON", "OFF", "ON", "OFF"}; !slices.Equal(got, want) {
+		t.Errorf("alarm states %v, want %v", got, want)
+	}
+	if st := rg.stats(); st.DroppedRecords != 0 || st.Delivered != n {
+		t.Errorf("fan-out counters %+v", st)
+	}
+}
+
+// slowHook holds the first message on topic until gate is closed, then
+// takes a millisecond over each.
+type slowHook struct {
+	mochi.HookBase
+	topic string
+	gate  chan struct{}
+}
+
+func (h *slowHook) ID() string { return "slow" }
+
+func (h *slowHook) Provides(b byte) bool { return b == mochi.OnPublish }
+
+func (h *slowHook) OnPublish(_ *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.TopicName == h.topic {
+		select {
+		case <-h.gate:
+		case <-time.After(waitFor):
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return pk, nil
 }
 
 func TestStoreDirLockedAgainstSecondInstance(t *testing.T) {
 	cfg := testConfig(t, freeAddr(t))
-	newTestSink(t, cfg, nil)
-	_, err := newSink(cfg, testInfo(), nil, testOptions())
+	s := newTestSink(t, cfg, slogDiscard())
+	defer s.Close()
+	_, err := newSink(cfg, testEnv(slogDiscard()), testOptions())
 	var fe *config.FieldError
 	if !errors.As(err, &fe) || fe.Key != "store_dir" || !strings.Contains(err.Error(), "another netspot") {
 		t.Errorf("second sink on one store_dir: err = %v", err)
@@ -488,7 +625,7 @@ func TestStoreDirErrorNamesTheKeyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.StoreDir = filepath.Join(file, "mqtt")
-	_, err := newSink(cfg, testInfo(), nil, testOptions())
+	_, err := newSink(cfg, testEnv(slogDiscard()), testOptions())
 	var fe *config.FieldError
 	if !errors.As(err, &fe) || fe.Key != "store_dir" {
 		t.Fatalf("err = %v, want a FieldError for store_dir", err)
@@ -503,48 +640,56 @@ func TestStoreDirErrorNamesTheKeyOnce(t *testing.T) {
 
 func TestNodeIDFromHostnameUsedByDefault(t *testing.T) {
 	in := newInbox()
-	b := startMochi(t, freeAddr(t), in)
+	b := startMochi(t, "", in)
 	cfg := testConfig(t, b.addr)
 	cfg.NodeID = ""
-	s := newTestSink(t, cfg, nil)
-	if s.NodeID() != "testhost" {
-		t.Errorf("NodeID() = %q", s.NodeID())
+	rg := openRig(t, cfg, sink.Live)
+	if rg.s.NodeID() != "testhost" {
+		t.Errorf("NodeID() = %q", rg.s.NodeID())
 	}
+	rg.publish(record(1))
 	in.waitUntil(t, "status", func() bool { return b.retained("netspot/testhost/status") == "online" })
 }
 
-// TestBehindTheFanOut plugs the sink into the fan-out as cmd/netspot does:
-// every Record published reaches the broker, and closing the fan-out
-// closes the sink, which says offline.
-func TestBehindTheFanOut(t *testing.T) {
-	in := newInbox()
-	b := startMochi(t, freeAddr(t), in)
-	s := newTestSink(t, testConfig(t, b.addr), nil)
-	f := sink.NewFanOut(nil)
-	f.Add("mqtt", s, 0)
-	for k := 1; k <= 50; k++ {
-		var alarms []event.Alarm
-		if k%10 == 0 {
-			alarms = append(alarms, alarm(seqIDs("fo-", k, k)[0], k))
-		}
-		f.Publish(record(k, alarms...))
+// TestFactory: the factory makes the sink from its section, and the
+// section shapes the sink's queue.
+func TestFactory(t *testing.T) {
+	f := Factory()
+	if f.Name != "mqtt" || f.Section != "exporter.mqtt" || f.Comment == "" {
+		t.Errorf("factory %+v", f)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
-	defer cancel()
-	if err := f.Close(ctx); err != nil {
+	c := f.Config()
+	cfg, ok := c.(*Config)
+	if !ok {
+		t.Fatalf("Config() gives %T", c)
+	}
+	if c.Enabled() {
+		t.Error("enabled by default")
+	}
+	cfg.Enable = true
+	cfg.StoreDir = t.TempDir()
+	cfg.NodeID = "box1"
+	cfg.StatsQueue = 42
+	cfg.ReconnectMax = config.Duration(7 * time.Second)
+	if !c.Enabled() {
+		t.Error("enabled = true not reported")
+	}
+	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := alarmIDs(in.on("netspot/box1/alarm")), []string{"fo-010", "fo-020", "fo-030", "fo-040", "fo-050"}; !slices.Equal(got, want) {
-		t.Errorf("alarms %v, want %v", got, want)
+	if q := c.(sink.Queued).Queue(); q != (sink.QueueOptions{Len: 42, RetryMin: time.Second, RetryMax: 7 * time.Second}) {
+		t.Errorf("Queue() = %+v", q)
 	}
-	if n := len(in.on("netspot/box1/stats")); n != 50 {
-		t.Errorf("%d periods published, want 50", n)
+	s, err := c.New(testEnv(slogDiscard()))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := b.retained("netspot/box1/status"); got != "offline" {
-		t.Errorf("status after the fan-out closed: %q", got)
+	defer s.Close()
+	if _, ok := s.(sink.Persister); !ok {
+		t.Error("the sink does not store alarms before publishing (not a Persister)")
 	}
-	if st := f.Stats()[0]; st.Delivered != 50 || st.Failed != 0 {
-		t.Errorf("fan-out stats %+v", st)
+	if _, ok := s.(sink.Uplink); !ok {
+		t.Error("the sink does not tell the board about the broker (not an Uplink)")
 	}
 }
 
@@ -554,15 +699,49 @@ func TestWebSocket(t *testing.T) {
 	in := newInbox()
 	addr := freeAddr(t)
 	b := startMochiOn(t, listeners.NewWebsocket(listeners.Config{ID: "ws", Address: addr}), addr, in)
-	s := newTestSink(t, testConfig(t, "ws://"+addr+"/mqtt"), nil)
-	if err := s.Write(record(1, alarm("ws-001", 1))); err != nil {
-		t.Fatal(err)
-	}
+	rg := openRig(t, testConfig(t, "ws://"+addr+"/mqtt"), sink.Live)
+	rg.publish(record(1, "ws-001"))
 	in.waitUntil(t, "alarm over WebSocket", func() bool { return len(in.on("netspot/box1/alarm")) == 1 })
-	if err := s.Close(); err != nil {
+	if err := rg.close(); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.retained("netspot/box1/status"); got != "offline" {
 		t.Errorf("status %q after Close", got)
+	}
+}
+
+// A broker that accepts the client and ends the session soon after (a
+// duplicate client id, an ACL) is not called again every period: the wait
+// before the next connection doubles per short session, up to
+// reconnect_max, and a session that lasted resets it.
+func TestShortSessionsSpaceReconnections(t *testing.T) {
+	cfg := testConfig(t, "127.0.0.1:1")
+	cfg.ReconnectMax = config.Duration(time.Minute)
+	log, _ := testLog()
+	s := newTestSink(t, cfg, log)
+	defer s.Close()
+	now := time.Now()
+	fake := func(start time.Time) *session {
+		sess := &session{lost: make(chan struct{}), start: start}
+		sess.client = paho.NewClient(s.clientOptions(sess))
+		return sess
+	}
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+		s.mu.Lock()
+		s.sess = fake(now.Add(-time.Second))
+		s.connected = true
+		s.mu.Unlock()
+		s.dropSession()
+		if got := s.reconnectWait(); got > want || got < want-100*time.Millisecond {
+			t.Errorf("after %d short sessions, wait %v, want %v", i+1, got, want)
+		}
+	}
+	s.mu.Lock()
+	s.sess = fake(now.Add(-time.Minute))
+	s.connected = true
+	s.mu.Unlock()
+	s.dropSession()
+	if got := s.reconnectWait(); got > 0 {
+		t.Errorf("after a stable session, wait %v", got)
 	}
 }

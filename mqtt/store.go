@@ -126,7 +126,7 @@ type pending struct {
 }
 
 // store is the durable outbox of alarms. Its methods are safe for concurrent
-// use: Write adds, the publisher peeks and removes.
+// use: Persist adds (in the pipeline's goroutine), Write peeks and removes.
 type store struct {
 	dir  string
 	max  int
@@ -169,14 +169,14 @@ func (s *store) load() error {
 		case e.IsDir() || name == lockFileName:
 			continue
 		case strings.HasSuffix(name, tmpExt):
-			// An alarm whose write was cut short: Write never returned
+			// An alarm whose write was cut short: Persist never returned
 			// for it, so it was never reported as stored.
 			if err := os.Remove(filepath.Join(s.dir, name)); err != nil {
-				s.log.Warn("mqtt: cannot remove incomplete alarm file", "file", name, "err", err)
+				s.log.Warn("cannot remove incomplete alarm file", "file", name, "err", err)
 			}
 			continue
 		case !strings.HasSuffix(name, alarmExt):
-			s.log.Warn("mqtt: unexpected file in store_dir, left alone", "file", name)
+			s.log.Warn("unexpected file in store_dir, left alone", "file", name)
 			continue
 		}
 		seq, err := strconv.ParseUint(strings.TrimSuffix(name, alarmExt), 10, 64)
@@ -238,11 +238,11 @@ func readRecordFile(path string) (string, []byte, error) {
 func (s *store) quarantine(name string, why error) {
 	qdir := filepath.Join(s.dir, quarantineDir)
 	if err := os.MkdirAll(qdir, 0o750); err != nil {
-		s.log.Error("mqtt: corrupt alarm file cannot be quarantined: left in place", "file", name, "problem", why, "err", err)
+		s.log.Error("corrupt alarm file cannot be quarantined: left in place", "file", name, "problem", why, "err", err)
 		return
 	}
 	if n, _ := os.ReadDir(qdir); len(n) >= maxQuarantined {
-		s.log.Error("mqtt: corrupt alarm file left in place: quarantine full", "file", name, "problem", why)
+		s.log.Error("corrupt alarm file left in place: quarantine full", "file", name, "problem", why)
 		return
 	}
 	target := filepath.Join(qdir, name)
@@ -253,11 +253,11 @@ func (s *store) quarantine(name string, why error) {
 		target = filepath.Join(qdir, fmt.Sprintf("%s.%d", name, i))
 	}
 	if err := os.Rename(filepath.Join(s.dir, name), target); err != nil {
-		s.log.Error("mqtt: corrupt alarm file cannot be quarantined: left in place", "file", name, "problem", why, "err", err)
+		s.log.Error("corrupt alarm file cannot be quarantined: left in place", "file", name, "problem", why, "err", err)
 		return
 	}
 	syncDir(s.dir)
-	s.log.Error("mqtt: corrupt alarm file moved aside: this alarm cannot be delivered", "file", name, "problem", why, "moved_to", qdir)
+	s.log.Error("corrupt alarm file moved aside: this alarm cannot be delivered", "file", name, "problem", why, "moved_to", qdir)
 }
 
 // newAlarm is an alarm to store: its id and its encoded payload.
@@ -280,7 +280,7 @@ func (s *store) addAll(alarms []newAlarm) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return errors.New("mqtt: sink closed")
+		return ErrClosed
 	}
 	var errs []error
 	written := false
@@ -343,10 +343,10 @@ func (s *store) dropOldestLocked(why string) {
 	s.dropped++
 	if p.onDisk {
 		if err := os.Remove(s.fileName(p.seq)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			s.log.Error("mqtt: cannot remove dropped alarm file", "err", err)
+			s.log.Error("cannot remove dropped alarm file", "err", err)
 		}
 	}
-	s.log.Error("mqtt: alarm store full: oldest undelivered alarm dropped", "reason", why,
+	s.log.Error("alarm store full: oldest undelivered alarm dropped", "reason", why,
 		"alarm_id", p.id, "store_max", s.max, "dropped_total", s.dropped)
 }
 

@@ -11,11 +11,10 @@ import (
 	"testing"
 )
 
-func openTestStore(t *testing.T, dir string, max int, ls *logSink) *store {
+func openTestStore(t *testing.T, dir string, max int, log *slog.Logger) *store {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	if ls != nil {
-		log = slog.New(ls)
+	if log == nil {
+		log = slogDiscard()
 	}
 	s, err := openStore(dir, max, log)
 	if err != nil {
@@ -75,8 +74,8 @@ func TestStoreKeepsOrderAcrossRestarts(t *testing.T) {
 
 func TestStoreBoundDropsOldest(t *testing.T) {
 	dir := t.TempDir()
-	ls := &logSink{}
-	s := openTestStore(t, dir, 3, ls)
+	log, buf := testLog()
+	s := openTestStore(t, dir, 3, log)
 	for _, id := range seqIDs("b-", 1, 5) {
 		if err := s.add(id, payloadFor(id)); err != nil {
 			t.Fatal(err)
@@ -85,8 +84,8 @@ func TestStoreBoundDropsOldest(t *testing.T) {
 	if got, want := storedIDs(s), seqIDs("b-", 3, 5); !slices.Equal(got, want) {
 		t.Errorf("kept %v, want %v", got, want)
 	}
-	if s.droppedCount() != 2 || ls.count("alarm_id=b-001") != 1 || ls.count("alarm_id=b-002") != 1 {
-		t.Errorf("dropped %d; log %q", s.droppedCount(), ls.all())
+	if s.droppedCount() != 2 || count(buf, "alarm_id=b-001") != 1 || count(buf, "alarm_id=b-002") != 1 {
+		t.Errorf("dropped %d; log:\n%s", s.droppedCount(), buf)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"+alarmExt))
 	if len(files) != 3 {
@@ -94,7 +93,7 @@ func TestStoreBoundDropsOldest(t *testing.T) {
 	}
 	// A smaller store_max at the next start drops the oldest too.
 	s.close()
-	s2 := openTestStore(t, dir, 2, ls)
+	s2 := openTestStore(t, dir, 2, log)
 	if got, want := storedIDs(s2), seqIDs("b-", 4, 5); !slices.Equal(got, want) {
 		t.Errorf("with store_max 2: %v, want %v", got, want)
 	}
@@ -125,8 +124,8 @@ func TestStoreQuarantinesCorruptFiles(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, name(9)+tmpExt), []byte("partial"), 0o600)
 	os.WriteFile(filepath.Join(dir, "README"), []byte("mine"), 0o600)
 
-	ls := &logSink{}
-	s2 := openTestStore(t, dir, 100, ls)
+	log, buf := testLog()
+	s2 := openTestStore(t, dir, 100, log)
 	if got, want := storedIDs(s2), []string{"q-001", "q-004"}; !slices.Equal(got, want) {
 		t.Errorf("loaded %v, want %v", got, want)
 	}
@@ -141,11 +140,11 @@ func TestStoreQuarantinesCorruptFiles(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "README")); err != nil {
 		t.Error("unrelated file removed")
 	}
-	if n := ls.count("corrupt alarm file moved aside"); n != 3 {
-		t.Errorf("%d quarantine errors logged, want 3: %q", n, ls.all())
+	if n := count(buf, "corrupt alarm file moved aside"); n != 3 {
+		t.Errorf("%d quarantine errors logged, want 3:\n%s", n, buf)
 	}
-	if !strings.Contains(strings.Join(ls.all(), "\n"), "checksum mismatch") {
-		t.Errorf("log does not say why: %q", ls.all())
+	if !strings.Contains(buf.String(), "checksum mismatch") {
+		t.Errorf("log does not say why:\n%s", buf)
 	}
 }
 

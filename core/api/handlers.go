@@ -302,17 +302,12 @@ func (s *Server) stop(ctx context.Context) (int, any) {
 	return http.StatusAccepted, s.Status()
 }
 
-// kindNames are the API's names of the kinds of statistics.
-var kindNames = map[stats.Kind]string{
-	stats.Ratio: "ratio", stats.Count: "count", stats.Rate: "rate", stats.Average: "average", stats.Machine: "machine",
-}
-
 func (s *Server) statistics() []Statistic {
 	def := stats.Default()
 	watched := s.Config().Analyzer.Watched()
 	var out []Statistic
 	for _, st := range stats.All() {
-		out = append(out, Statistic{Name: st.Name, Unit: st.Unit, Kind: kindNames[st.Kind], Help: st.Help, Informational: st.Informational,
+		out = append(out, Statistic{Name: st.Name, Unit: st.Unit, Kind: st.Kind.String(), Help: st.Help, Informational: st.Informational,
 			Watched: slices.Contains(watched, st.Name), Default: slices.Contains(def, st.Name)})
 	}
 	return out

@@ -116,7 +116,7 @@ func TestPingHealthStatsDevices(t *testing.T) {
 	kinds := map[string]string{}
 	for _, x := range st.Statistics {
 		kinds[x.Name] = x.Kind
-		if !slices.Contains([]string{"ratio", "count", "rate", "average", "machine"}, x.Kind) {
+		if !slices.Contains([]string{"ratio", "count", "rate", "average", "machine", "event"}, x.Kind) {
 			t.Errorf("statistic %s: kind %q", x.Name, x.Kind)
 		}
 	}

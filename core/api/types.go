@@ -115,7 +115,8 @@ type Statistic struct {
 	Unit string `json:"unit"`
 	// Kind is what the values are: "ratio" (a share, 0 to 1), "count"
 	// (things seen in a window), "rate" (per second), "average" or
-	// "machine" (a measure of this machine); the dashboard labels its
+	// "machine" (a measure of this machine) or "event" (events normal
+	// traffic hardly ever produces); the dashboard labels its
 	// axes with it when Unit is empty.
 	Kind    string `json:"kind"`
 	Help    string `json:"help"`

@@ -14,9 +14,10 @@ import (
 // Counters are the raw per-window counts the miner keeps while decoding
 // packets. Rates and ratios are derived from them by the stats package.
 //
-// Every field is a plain count that can be summed across capture workers,
-// except the Distinct* fields, which are estimates of distinct values that the
-// miner merges itself before it emits a Snapshot.
+// Most fields are plain counts that can be summed across capture workers;
+// the Distinct* fields are estimates of distinct values that the miner merges
+// itself before it emits a Snapshot, and the Host* fields and the other
+// maxima merge by their maximum.
 type Counters struct {
 	Packets uint64 // frames seen (every link type, decoded or not)
 	Bytes   uint64 // wire length of those frames (original length, not the captured part)
@@ -53,10 +54,41 @@ type Counters struct {
 	DistinctDstAddr uint64 // distinct IP destination addresses
 	DistinctSrcPort uint64 // distinct TCP/UDP source ports
 	DistinctDstPort uint64 // distinct TCP/UDP destination ports
+
+	// What single hosts did: each is the largest value that one source
+	// address reached during the window, of a count of its recent events
+	// that decays with a half-life of 30 seconds (an event counts 1 when it
+	// happens, 1/2 half a minute later), kept by the miner in fixed-size
+	// sketches (see its documentation for their error bounds). Decay lets one
+	// window see an attack too slow for any window count: two connections a
+	// second add up to about 87. A host that was silent in the window does
+	// not count. Not additive: capture workers' values merge by their
+	// maximum.
+	HostDstPorts    float64 `merge:"max"` // new destination ports of one source (TCP connection attempts, UDP to a lower port than its own)
+	HostDstAddrs    float64 `merge:"max"` // new destination addresses of one source (TCP connection attempts, UDP as above, ICMP echo requests)
+	HostFailed      float64 `merge:"max"` // failed connection attempts of one source: SYNs answered by a RST or by nothing, and the ICMP unreachables it received
+	HostStraySYNACK float64 `merge:"max"` // SYN-ACKs one host received for connections it never opened (reflection, backscatter of spoofed floods)
+	HostAuth        float64 `merge:"max"` // TCP connection attempts from one source to one authentication port (FTP, SSH, Telnet, SMB, RDP, VNC, MQTT, databases, ...)
+	HostDNS         float64 `merge:"max"` // DNS queries of one source
+
+	// DNS queries and responses (UDP port 53), ARP and ICMP in detail.
+	DNSQueries     uint64  // standard DNS queries with a question
+	DNSDataQueries uint64  // of which for TXT or NULL records, which carry data
+	DNSNXDomain    uint64  // DNS responses saying the name does not exist
+	DNSNameLen     uint64  `merge:"max"` // longest query name, in characters with the dots (the captured part of a cut packet); a maximum
+	DNSLabelLen    uint64  `merge:"max"` // longest label of a query name; a maximum
+	DNSLabelBits   float64 `merge:"max"` // largest information of one label of a query name: its length times the Shannon entropy of its bytes, in bits; a maximum
+	ARPRebind      uint64  // ARP packets binding an IPv4 address to another MAC address than the one that claimed it last
+	ARPMACMove     uint64  // ARP packets in which a MAC address claims another IPv4 address than the one it claimed last
+	ARPUnsolicited uint64  // ARP replies that answer no request seen (gratuitous announcements left out)
+	ICMPEchoSize   uint64  `merge:"max"` // largest payload of an ICMP echo request or reply, in bytes (from the IP header); a maximum
 }
 
-// Add sums the additive counters of o into c. Distinct counts are not
-// additive and are left untouched: the miner merges them from its sets.
+// Add sums the additive counters of o into c and keeps the larger of the
+// maxima (the fields tagged merge:"max": the Host* fields, the longest DNS
+// names, the largest echo). Distinct
+// counts are not additive and are left untouched: the miner merges them from
+// its sets.
 func (c *Counters) Add(o *Counters) {
 	c.Packets += o.Packets
 	c.Bytes += o.Bytes
@@ -78,6 +110,22 @@ func (c *Counters) Add(o *Counters) {
 	c.RST += o.RST
 	c.NoACK += o.NoACK
 	c.Malformed += o.Malformed
+	c.DNSQueries += o.DNSQueries
+	c.DNSDataQueries += o.DNSDataQueries
+	c.DNSNXDomain += o.DNSNXDomain
+	c.ARPRebind += o.ARPRebind
+	c.ARPMACMove += o.ARPMACMove
+	c.ARPUnsolicited += o.ARPUnsolicited
+	c.HostDstPorts = max(c.HostDstPorts, o.HostDstPorts)
+	c.HostDstAddrs = max(c.HostDstAddrs, o.HostDstAddrs)
+	c.HostFailed = max(c.HostFailed, o.HostFailed)
+	c.HostStraySYNACK = max(c.HostStraySYNACK, o.HostStraySYNACK)
+	c.HostAuth = max(c.HostAuth, o.HostAuth)
+	c.HostDNS = max(c.HostDNS, o.HostDNS)
+	c.DNSNameLen = max(c.DNSNameLen, o.DNSNameLen)
+	c.DNSLabelLen = max(c.DNSLabelLen, o.DNSLabelLen)
+	c.DNSLabelBits = max(c.DNSLabelBits, o.DNSLabelBits)
+	c.ICMPEchoSize = max(c.ICMPEchoSize, o.ICMPEchoSize)
 }
 
 // Snapshot is what the miner emits at each period boundary: the counters of

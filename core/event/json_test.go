@@ -104,23 +104,47 @@ func BenchmarkAppendDataJSON(b *testing.B) {
 	}
 }
 
-// Every additive counter must be summed by Add, including fields added later.
+// Every additive counter must be summed by Add, including fields added
+// later; the maxima (tagged merge:"max") keep the larger value, whichever
+// side holds it.
 func TestCountersAddSumsEveryField(t *testing.T) {
-	var a, b Counters
-	va, vb := reflect.ValueOf(&a).Elem(), reflect.ValueOf(&b).Elem()
-	for i := range va.NumField() {
-		va.Field(i).SetUint(1)
-		vb.Field(i).SetUint(2)
-	}
-	a.Add(&b)
-	for i := range va.NumField() {
-		name := va.Type().Field(i).Name
-		want := uint64(3)
-		if strings.HasPrefix(name, "Distinct") {
-			want = 1
+	for _, order := range []struct{ a, b uint64 }{{1, 2}, {5, 2}} {
+		var a, b Counters
+		va, vb := reflect.ValueOf(&a).Elem(), reflect.ValueOf(&b).Elem()
+		for i := range va.NumField() {
+			switch va.Field(i).Kind() {
+			case reflect.Uint64:
+				va.Field(i).SetUint(order.a)
+				vb.Field(i).SetUint(order.b)
+			case reflect.Float64:
+				va.Field(i).SetFloat(float64(order.a) + 0.5)
+				vb.Field(i).SetFloat(float64(order.b) + 0.5)
+			default:
+				t.Fatalf("field %s of kind %s: neither a count nor a decayed count", va.Type().Field(i).Name, va.Field(i).Kind())
+			}
 		}
-		if got := va.Field(i).Uint(); got != want {
-			t.Errorf("after Add, %s = %d, want %d", name, got, want)
+		a.Add(&b)
+		for i := range va.NumField() {
+			f := va.Type().Field(i)
+			want := float64(order.a + order.b)
+			switch {
+			case strings.HasPrefix(f.Name, "Distinct"):
+				want = float64(order.a)
+			case f.Tag.Get("merge") == "max":
+				want = float64(max(order.a, order.b))
+			}
+			var got float64
+			if va.Field(i).Kind() == reflect.Float64 {
+				got = va.Field(i).Float() - 0.5
+				if f.Tag.Get("merge") != "max" {
+					t.Errorf("%s is fractional but not a maximum: Add cannot sum it as a count", f.Name)
+				}
+			} else {
+				got = float64(va.Field(i).Uint())
+			}
+			if got != want {
+				t.Errorf("after Add of %d and %d, %s = %v, want %v", order.a, order.b, f.Name, got, want)
+			}
 		}
 	}
 }

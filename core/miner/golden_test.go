@@ -2,6 +2,7 @@ package miner
 
 import (
 	"encoding/hex"
+	"math"
 	"strings"
 	"testing"
 
@@ -20,16 +21,18 @@ type golden struct {
 func goldenPackets() []golden {
 	return []golden{
 		{
-			name: "syn", // IPv4 TCP SYN 10.0.0.1:40000 -> 10.0.0.2:80
+			name: "syn", // IPv4 TCP SYN 10.0.0.1:40000 -> 10.0.0.2:80: a new port and a new address for 10.0.0.1
 			hex: "02000000000202000000000108004500002800010000400666cd0a0000010a00" +
 				"00029c400050000000640000000050020200fceb0000000000000000",
-			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 40, TCP: 1, SYN: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1},
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 40, TCP: 1, SYN: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1,
+				HostDstPorts: 1, HostDstAddrs: 1},
 		},
 		{
-			name: "synack", // IPv4 TCP SYN+ACK back
+			name: "synack", // IPv4 TCP SYN+ACK back; alone, it answers no SYN
 			hex: "02000000000202000000000108004500002800010000400666cd0a0000020a00" +
 				"000100509c40000000640000000050120200fcdb0000000000000000",
-			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 40, TCP: 1, SYN: 1, SYNACK: 1, ACK: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1},
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 40, TCP: 1, SYN: 1, SYNACK: 1, ACK: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1,
+				HostStraySYNACK: 1},
 		},
 		{
 			name: "ack", // IPv4 TCP ACK with an HTTP request
@@ -63,10 +66,11 @@ func goldenPackets() []golden {
 			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 40, TCP: 1, FIN: 1, NoACK: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1},
 		},
 		{
-			name: "dns_vlan", // 802.1Q VLAN 10, IPv4 UDP DNS query to 8.8.8.8:53
+			name: "dns_vlan", // 802.1Q VLAN 10, IPv4 UDP DNS query to 8.8.8.8:53 whose header announces a question that is not there: malformed DNS
 			hex: "0200000000020200000000018100000a08004500002800010000401160b40a00" +
 				"00010808080814e900350014bd621234010000010000000000000000",
-			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 40, UDP: 1, DNS: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1},
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 40, UDP: 1, DNS: 1, Malformed: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1,
+				HostDstPorts: 1, HostDstAddrs: 1},
 		},
 		{
 			name: "qinq_udp6", // QinQ (802.1ad 100, 802.1Q 20), IPv6 UDP
@@ -83,31 +87,35 @@ func goldenPackets() []golden {
 			want: event.Counters{IP: 1, IPv6: 1, IPBytes: 64, NDP: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 0, DistinctDstPort: 0},
 		},
 		{
-			name: "echo6", // IPv6 ICMPv6 echo request
+			name: "echo6", // IPv6 ICMPv6 echo request with 4 bytes of data
 			hex: "02000000000202000000000186dd60000000000c3a4020010db8000000000000" +
 				"00000000000120010db800000000000000000000000280002444000000000000" +
 				"0000",
-			want: event.Counters{IP: 1, IPv6: 1, IPBytes: 52, ICMP: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 0, DistinctDstPort: 0},
+			want: event.Counters{IP: 1, IPv6: 1, IPBytes: 52, ICMP: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 0, DistinctDstPort: 0,
+				HostDstAddrs: 1, ICMPEchoSize: 4},
 		},
 		{
-			name: "unreach6", // IPv6 ICMPv6 destination unreachable
+			name: "unreach6", // IPv6 ICMPv6 destination unreachable quoting 4 zero bytes instead of a datagram: malformed, a failure of its receiver
 			hex: "02000000000202000000000186dd60000000000c3a4020010db8000000000000" +
 				"00000000000120010db80000000000000000000000020104a340000000000000" +
 				"0000",
-			want: event.Counters{IP: 1, IPv6: 1, IPBytes: 52, ICMP: 1, ICMPUnreach: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 0, DistinctDstPort: 0},
+			want: event.Counters{IP: 1, IPv6: 1, IPBytes: 52, ICMP: 1, ICMPUnreach: 1, Malformed: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 0, DistinctDstPort: 0,
+				HostFailed: 1},
 		},
 		{
-			name: "unreach4", // IPv4 ICMP port unreachable
+			name: "unreach4", // IPv4 ICMP port unreachable quoting 28 zero bytes instead of a datagram: malformed, a failure of its receiver
 			hex: "02000000000202000000000108004500003800010000400166c20a0000020a00" +
 				"00010303fcfc0000000000000000000000000000000000000000000000000000" +
 				"000000000000",
-			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 56, ICMP: 1, ICMPUnreach: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 0, DistinctDstPort: 0},
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 56, ICMP: 1, ICMPUnreach: 1, Malformed: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 0, DistinctDstPort: 0,
+				HostFailed: 1},
 		},
 		{
-			name: "echo4", // IPv4 ICMP echo request (padded to 60 bytes)
+			name: "echo4", // IPv4 ICMP echo request without data (padded to 60 bytes)
 			hex: "02000000000202000000000108004500001c00010000400166de0a0000020a00" +
 				"00010800f7fd00010001000000000000000000000000000000000000",
-			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 28, ICMP: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 0, DistinctDstPort: 0},
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 28, ICMP: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 0, DistinctDstPort: 0,
+				HostDstAddrs: 1},
 		},
 		{
 			name: "arp", // ARP request, broadcast
@@ -132,7 +140,8 @@ func goldenPackets() []golden {
 			name: "dns_tcp", // IPv4 TCP SYN to port 53
 			hex: "020000000002020000000001080045000028000100004006669a0a0000010a00" +
 				"00359c430035000000640000000050020200fcd00000000000000000",
-			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 40, TCP: 1, SYN: 1, DNS: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1},
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 40, TCP: 1, SYN: 1, DNS: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1,
+				HostDstPorts: 1, HostDstAddrs: 1},
 		},
 		{
 			name: "ipv6_ext", // IPv6 with hop-by-hop and destination options headers, then TCP SYN 8080 -> 80
@@ -141,7 +150,8 @@ func goldenPackets() []golden {
 				"3c00010400000000" + // hop-by-hop: next 60, PadN
 				"0600010400000000" + // destination options: next 6 (TCP), PadN
 				"1f90005000000000000000005002020000000000",
-			want: event.Counters{IP: 1, IPv6: 1, IPBytes: 76, TCP: 1, SYN: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1},
+			want: event.Counters{IP: 1, IPv6: 1, IPBytes: 76, TCP: 1, SYN: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1,
+				HostDstPorts: 1, HostDstAddrs: 1},
 		},
 		{
 			name: "ipv6_frag", // IPv6 fragment header, offset 8: not the first fragment
@@ -181,9 +191,42 @@ func goldenPackets() []golden {
 			want: event.Counters{},
 		},
 		{
-			name: "raw_ipv4_udp", link: capture.LinkRaw, // raw IP link: IPv4 UDP 53 -> 5353
+			name: "dns_txt", // IPv4 UDP 10.0.0.1:40000 -> 10.0.0.53:53, query abc.example TXT
+			hex: "020000000002020000000001080045000039000100004011667e0a0000010a00" +
+				"00359c4000350025000012340100000100000000000003616263076578616d70" +
+				"6c650000100001",
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 57, UDP: 1, DNS: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1,
+				HostDstPorts: 1, HostDstAddrs: 1, HostDNS: 1, DNSQueries: 1, DNSDataQueries: 1, DNSNameLen: 11, DNSLabelLen: 7,
+				DNSLabelBits: 7*math.Log2(7) - 2}, // "example": 7 bytes, e twice
+		},
+		{
+			name: "dns_nxdomain", // the answer: abc.example does not exist
+			hex: "020000000002020000000001080045000039000100004011667e0a0000350a00" +
+				"000100359c400025000012348183000100000000000003616263076578616d70" +
+				"6c650000010001",
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 57, UDP: 1, DNS: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1,
+				DNSNXDomain: 1},
+		},
+		{
+			name: "dns_pointer", // a query whose name ends in a compression pointer: malformed
+			hex: "02000000000202000000000108004500003200010000401166850a0000010a00" +
+				"00359c400035001e000012340100000100000000000003616263c00c00010001",
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 50, UDP: 1, DNS: 1, Malformed: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1,
+				HostDstPorts: 1, HostDstAddrs: 1},
+		},
+		{
+			name: "dns_too_long", // a query name of five 63-byte labels, 320 bytes: malformed
+			hex: "02000000000202000000000108004500016d000100004011654a0a0000010a00" +
+				"00359c400035015900001234010000010000000000003f" + strings.Repeat("61", 63) +
+				"3f" + strings.Repeat("61", 63) + "3f" + strings.Repeat("61", 63) + "3f" + strings.Repeat("61", 63) +
+				"3f" + strings.Repeat("61", 63) + "0000010001",
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 365, UDP: 1, DNS: 1, Malformed: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1,
+				HostDstPorts: 1, HostDstAddrs: 1},
+		},
+		{
+			name: "raw_ipv4_udp", link: capture.LinkRaw, // raw IP link: IPv4 UDP 53 -> 5353, 4 bytes: too short for DNS
 			hex:  "4500002000010000401100000a0000350a000001" + "003514e9000c0000" + "abcd0000",
-			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 32, UDP: 1, DNS: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1},
+			want: event.Counters{IP: 1, IPv4: 1, IPBytes: 32, UDP: 1, DNS: 1, Malformed: 1, DistinctSrcAddr: 1, DistinctDstAddr: 1, DistinctSrcPort: 1, DistinctDstPort: 1},
 		},
 		{
 			name: "raw_garbage", link: capture.LinkRaw, // raw IP link, version nibble 0
@@ -191,9 +234,9 @@ func goldenPackets() []golden {
 			want: event.Counters{Malformed: 1},
 		},
 		{
-			name: "sll_arp", link: capture.LinkSLL, // Linux cooked v1, ARP reply
+			name: "sll_arp", link: capture.LinkSLL, // Linux cooked v1, ARP reply that answers no request
 			hex:  "0000000100060200000000010000" + "0806" + "0001080006040002020000000001" + "0a000002" + "020000000002" + "0a000001",
-			want: event.Counters{ARP: 1},
+			want: event.Counters{ARP: 1, ARPUnsolicited: 1},
 		},
 		{
 			name: "sll2_tcp", link: capture.LinkSLL2, // Linux cooked v2, IPv4 TCP ACK
@@ -222,14 +265,14 @@ func (g golden) packet(t *testing.T) capture.Packet {
 	return capture.Packet{Data: b, Length: len(b), Link: link}
 }
 
-// TestGoldenCounters decodes each packet alone and checks every counter.
+// TestGoldenCounters decodes each packet alone, by a new decoder, and
+// checks every counter.
 func TestGoldenCounters(t *testing.T) {
-	d := newDecoder()
 	w := newWindow(1)
 	for _, g := range goldenPackets() {
 		p := g.packet(t)
 		w.reset()
-		d.count(&p, w)
+		newDecoder().count(&p, w)
 		want := g.want
 		want.Packets = 1
 		want.Bytes = uint64(len(p.Data))
@@ -258,6 +301,12 @@ func TestGoldenCountersTogether(t *testing.T) {
 	want.DistinctSrcAddr, want.DistinctDstAddr = 7, 9
 	// Source ports: 40000-40003, 80, 5353, 1234, 8080, 53, 8000; destination ports: 80-82, 40000, 53, 5678, 5353, 8000
 	want.DistinctSrcPort, want.DistinctDstPort = 10, 8
+	// One decoder remembers: 10.0.0.1 opens TCP 80 and 53 and sends UDP to
+	// 53, at 10.0.0.2, 8.8.8.8 and 10.0.0.53; the SYN-ACK answers its SYN;
+	// the ARP reply answers the request, and the MAC of 10.0.0.1 then
+	// claims 10.0.0.2.
+	want.HostDstPorts, want.HostDstAddrs, want.HostStraySYNACK = 3, 3, 0
+	want.ARPUnsolicited, want.ARPMACMove = 0, 1
 	if got != want {
 		t.Errorf("\n got %+v\nwant %+v", got, want)
 	}

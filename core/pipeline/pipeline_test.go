@@ -37,22 +37,8 @@ func writeCapture(t testing.TB, minutes int, attacks ...string) string {
 		}
 		c.Attacks = append(c.Attacks, at)
 	}
-	g, err := trafficgen.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var buf bytes.Buffer
-	w, err := trafficgen.NewWriter(&buf, c.Output, c.Start, c.Comment())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p trafficgen.Packet
-	for g.Next(&p) {
-		if err := w.Write(&p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
+	if _, err := trafficgen.Generate(&buf, c); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "office.pcapng")

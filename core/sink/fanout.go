@@ -29,7 +29,11 @@ const (
 	// sink, and a sink that falls behind loses its oldest data records.
 	Live Mode = iota
 	// Replay of a capture file has none: Publish waits while a sink's
-	// queue is full, so that every sink gets every record.
+	// queue is full, so that every sink gets every record, however slow.
+	// A sink whose peer cannot be reached (a broker down) is not waited
+	// for: it is treated as in Live mode until its peer is back, so that
+	// a dead peer cannot hold a replay for ever (alarms stay queued, and
+	// a Persister keeps them durably).
 	Replay
 )
 
@@ -228,7 +232,7 @@ func (q *queue) signal() {
 
 func (q *queue) push(ctx context.Context, r *event.Record) {
 	q.mu.Lock()
-	for len(q.buf) >= q.opts.Len && q.mode == Replay && !q.abandoned && ctx.Err() == nil {
+	for len(q.buf) >= q.opts.Len && q.mode == Replay && q.outage == nil && !q.abandoned && ctx.Err() == nil {
 		q.mu.Unlock()
 		select {
 		case <-q.room:
@@ -252,16 +256,18 @@ func (q *queue) push(ctx context.Context, r *event.Record) {
 // one, whose alarms are then lost loudly. Records being written are left
 // alone. It returns false when next itself should be dropped instead: it
 // holds no alarm and only alarms (or Records being written) are queued.
+// For a Persister, whose alarms are safe in its store, every Record counts
+// as data.
 func (q *queue) evictLocked(next *event.Record) bool {
 	victim := -1
 	for i := q.inflight; i < len(q.buf); i++ {
-		if len(q.buf[i].Alarms) == 0 {
+		if !q.precious(q.buf[i]) {
 			victim = i
 			break
 		}
 	}
 	if victim < 0 {
-		if len(next.Alarms) == 0 || q.inflight >= len(q.buf) {
+		if !q.precious(next) || q.inflight >= len(q.buf) {
 			return false
 		}
 		victim = q.inflight
@@ -273,6 +279,9 @@ func (q *queue) evictLocked(next *event.Record) bool {
 	q.dropLocked(r, "queue full")
 	return true
 }
+
+// precious reports whether losing r from this queue loses alarms.
+func (q *queue) precious(r *event.Record) bool { return len(r.Alarms) > 0 && q.persist == nil }
 
 // dropLocked counts a lost Record. Every lost alarm is logged; lost data
 // once until the queue has room again or the peer is back.
@@ -333,7 +342,7 @@ func (q *queue) next() []*event.Record {
 
 func (q *queue) serve() {
 	defer close(q.done)
-	var wait time.Duration
+	var wait time.Duration // nominal wait after the last failure, without jitter
 	for {
 		recs := q.next()
 		if recs == nil {
@@ -346,8 +355,9 @@ func (q *queue) serve() {
 			err = q.sink.Write(recs[0])
 		}
 		if IsUnreachable(err) {
-			wait = q.down(err, wait)
-			timer := time.NewTimer(wait)
+			var jittered time.Duration
+			wait, jittered = q.down(err, wait)
+			timer := time.NewTimer(jittered)
 			select {
 			case <-timer.C:
 			case <-q.abandon:
@@ -398,10 +408,11 @@ func (q *queue) written(n int, err error) {
 }
 
 // down notes a failed delivery attempt and returns the wait before the
-// next one: the previous wait doubled, from RetryMin up to RetryMax, with
-// ±20% jitter. The Records stay queued; while the wait lasts they may be
-// evicted like any other.
-func (q *queue) down(err error, prev time.Duration) time.Duration {
+// next one: the previous nominal wait doubled, from RetryMin up to
+// RetryMax, and that wait with ±20% jitter (or longer, when the peer
+// asked for more). The Records stay queued; while the wait lasts they may
+// be evicted like any other.
+func (q *queue) down(err error, prev time.Duration) (nominal, jittered time.Duration) {
 	wait := q.opts.RetryMin
 	if prev > 0 {
 		wait = min(q.opts.RetryMax, 2*prev)
@@ -414,14 +425,19 @@ func (q *queue) down(err error, prev time.Duration) time.Duration {
 		q.outage = &outage{since: time.Now()}
 		msg := "sink unreachable: records are kept and retried"
 		if q.mode == Replay {
-			msg = "sink unreachable: the replay waits for it"
+			msg = "sink unreachable: the replay goes on without waiting for it; data records beyond its queue are dropped"
 		}
 		q.log.Warn(msg, "err", err, "queued", len(q.buf))
+		// A replay waiting for room goes on.
+		select {
+		case q.room <- struct{}{}:
+		default:
+		}
 	} else {
 		q.log.Debug("sink still unreachable", "err", err, "retry_in", wait)
 	}
 	q.outage.attempts++
-	return max(retryAfter(err), time.Duration(float64(wait)*(0.8+0.4*rand.Float64())))
+	return wait, max(retryAfter(err), time.Duration(float64(wait)*(0.8+0.4*rand.Float64())))
 }
 
 // giveUp abandons what is still queued, counting it.

@@ -197,7 +197,10 @@ func TestLiveOutageDropsDataKeepsAlarms(t *testing.T) {
 	}
 }
 
-func TestReplayWaitsForUnreachablePeer(t *testing.T) {
+// A replay does not wait for a peer that cannot be reached: it goes on,
+// keeping alarms and the latest data in the queue, and delivers them when
+// the peer is back.
+func TestReplayGoesOnWithoutUnreachablePeer(t *testing.T) {
 	f := sink.NewFanOut(nil, sink.Replay)
 	var down atomic.Bool
 	down.Store(true)
@@ -207,25 +210,27 @@ func TestReplayWaitsForUnreachablePeer(t *testing.T) {
 		}
 		return nil
 	}}
-	f.Add("peer", peer, withLen(2))
-	published := make(chan int, 10)
+	f.Add("peer", peer, withLen(3))
+	done := make(chan struct{})
 	go func() {
-		for i := range 10 {
+		f.Publish(context.Background(), alarm(0))
+		for i := 1; i < 10; i++ {
 			f.Publish(context.Background(), data(i))
-			published <- i
 		}
-		close(published)
+		close(done)
 	}()
-	time.Sleep(50 * time.Millisecond)
-	if n := len(published); n > 3 {
-		t.Fatalf("%d records published while the peer was down: the replay did not wait", n)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the replay waits for an unreachable peer")
 	}
 	down.Store(false)
-	for range published {
-	}
 	closeFanOut(t, f)
-	if got := packets(peer.Records()); len(got) != 10 {
-		t.Errorf("delivered %v", got)
+	if got := packets(peer.Records()); len(got) != 3 || got[0] != 0 || got[2] != 9 {
+		t.Errorf("delivered %v: want the alarm and the latest data", got)
+	}
+	if st := f.Stats()[0]; st.DroppedAlarms != 0 || st.DroppedRecords != 7 {
+		t.Errorf("stats %+v", st)
 	}
 }
 

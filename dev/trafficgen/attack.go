@@ -27,6 +27,7 @@ type apkt struct {
 	opts         uint8 // TCP options: 0 none, 1 MSS only, 2 the sender's full SYN options
 	os           osKind
 	from, to     *node // ARP
+	proto        uint8 // IP protocol of a raw probe
 }
 
 const (
@@ -37,6 +38,8 @@ const (
 	akEchoReply
 	akARPRequest
 	akARPReply
+	akRawIP        // an IP packet of protocol proto without payload
+	akProtoUnreach // ICMP protocol unreachable quoting such a packet (the fields describe it)
 )
 
 // attackSrc is the source of one attack: probes at a steady pace with
@@ -218,6 +221,37 @@ func (s *attackSrc) probe(g *Generator, t int64, i int) {
 			src: vi.ip4, dst: p.src, sport: p.dport, dport: p.sport, seq: p.ack, ttl: vi.ttl()})
 	case "ping-sweep":
 		s.sweep(g, t, i)
+	case "host-scan":
+		s.hostScan(g, t, i)
+	case "arp-spoof":
+		// In turn: to the victim, "the gateway is at my MAC"; to the
+		// gateway, "the victim is at my MAC".
+		sc, vi := a.scanner, a.victim
+		if i%2 == 0 {
+			g.f.arp(l2{dst: vi.mac, src: sc.mac}, 2, sc.mac, gw.ip4, vi.mac, vi.ip4)
+		} else {
+			g.f.arp(l2{dst: gw.mac, src: sc.mac}, 2, sc.mac, vi.ip4, gw.mac, gw.ip4)
+		}
+		g.at = t
+	case "icmp-tunnel":
+		sc := a.scanner
+		echo := apkt{t: t, kind: akEcho, smac: sc.mac, dmac: gw.mac, src: sc.ip4, dst: a.extSrc, ttl: sc.ttl(),
+			sport: s.sport, dport: uint16(i + 1), n: r.between(64, a.size)}
+		g.buildAttackPacket(&echo)
+		rep := echo
+		rep.kind, rep.t, rep.n = akEchoReply, t+int64(r.between(20, 90))*1e6, r.between(64, a.size)
+		rep.smac, rep.dmac, rep.src, rep.dst, rep.ttl = gw.mac, sc.mac, a.extSrc, sc.ip4, 52
+		s.push(rep)
+	case "proto-scan":
+		sc, vi := a.scanner, a.victim
+		p := apkt{t: t, kind: akRawIP, smac: sc.mac, dmac: vi.mac, src: sc.ip4, dst: vi.ip4, ttl: sc.ttl(), proto: a.protos[i%len(a.protos)]}
+		p.seq = s.seqBase + uint32(i)
+		g.buildAttackPacket(&p)
+		if s.allow(t) {
+			p.kind = akProtoUnreach
+			p.t = t + int64(r.between(80, 600))*1e3
+			s.push(p)
+		}
 	case "arp-scan":
 		sc := a.scanner
 		target := a.addrs[i%len(a.addrs)]
@@ -266,6 +300,94 @@ func (s *attackSrc) sweep(g *Generator, t int64, i int) {
 	rep.kind, rep.t = akEchoReply, echo.t+int64(r.between(100, 900))*1e3
 	rep.smac, rep.dmac, rep.src, rep.dst, rep.ttl = h.mac, sc.mac, target, sc.ip4, h.ttl()
 	s.push(rep)
+}
+
+// hostScanPorts are the ports a host scan probes on each host, in order:
+// remote logins and file sharing first.
+var hostScanPorts = []uint16{22, 445, 3389, 80, 443, 23, 21, 5900, 8080, 139, 135, 3306, 5432, 1883, 8443, 25}
+
+// hostScan probes the ports of address number i. On the scanner's LAN the
+// address is first resolved with ARP (three tries a second apart for an
+// address nobody has, and then nothing is sent); elsewhere the probes go
+// through the gateway and a few addresses answer.
+func (s *attackSrc) hostScan(g *Generator, t int64, i int) {
+	a, r := s.a, s.r
+	sc, gw := a.scanner, g.lan.gw
+	target := a.addrs[i%len(a.addrs)]
+	probe := func(t int64, j int, dmac [6]byte) apkt {
+		return apkt{t: t, kind: akTCP, flags: tcpSYN, smac: sc.mac, dmac: dmac, src: sc.ip4, dst: target, sport: s.sport,
+			dport: a.ports[j], seq: s.seqBase + uint32(i*len(a.ports)+j)*0x9e37, ttl: sc.ttl(), win: 1024, opts: 1}
+	}
+	// answer queues the target's answer to p and the scanner's reset.
+	answer := func(p apkt, open bool, lag int64, smac [6]byte, ttl uint8) {
+		back := apkt{t: p.t + lag, kind: akTCP, smac: smac, dmac: sc.mac, src: target, dst: sc.ip4, sport: p.dport, dport: p.sport, ttl: ttl}
+		if open {
+			back.flags, back.seq, back.ack, back.win, back.opts, back.os = tcpSYN|tcpACK, r.u32(), p.seq+1, 65160, 2, osLinux
+			s.push(back)
+			s.push(apkt{t: back.t + int64(r.between(30, 200))*1e3, kind: akTCP, flags: tcpRST, smac: sc.mac, dmac: smac,
+				src: sc.ip4, dst: target, sport: p.sport, dport: p.dport, seq: p.seq + 1, ttl: sc.ttl()})
+			return
+		}
+		back.flags, back.ack = tcpRST|tcpACK, p.seq+1
+		s.push(back)
+	}
+	gap := func() int64 { return int64(r.between(2, 40)) * 1e6 }
+	if !a.local {
+		alive := r.chance(0.3)
+		at := t
+		for j := range a.ports {
+			p := probe(at, j, gw.mac)
+			if j == 0 {
+				g.buildAttackPacket(&p)
+			} else {
+				s.push(p)
+			}
+			if alive {
+				port := a.ports[j]
+				answer(p, port == 80 || port == 443, int64(r.between(20, 120))*1e6, gw.mac, uint8(r.between(40, 60)))
+			}
+			at += gap()
+		}
+		return
+	}
+	h := g.lan.byIP(target)
+	g.f.arp(l2{dst: broadcastMAC, src: sc.mac}, 1, sc.mac, sc.ip4, [6]byte{}, target)
+	g.at = t
+	if h == nil || h == sc {
+		for k := int64(1); k <= 2; k++ {
+			s.push(apkt{t: t + k*1e9 + int64(r.between(0, 5000))*1e3, kind: akARPRequest, from: sc, dst: target})
+		}
+		return
+	}
+	at := t + int64(r.between(100, 2000))*1e3
+	s.push(apkt{t: at, kind: akARPReply, from: h, to: sc})
+	open := map[uint16]bool{}
+	for _, p := range openPorts(h) {
+		open[p] = true
+	}
+	for j := range a.ports {
+		at += int64(r.between(20, 100)) * 1e3
+		if j > 0 {
+			at += gap()
+		}
+		p := probe(at, j, h.mac)
+		s.push(p)
+		if !open[p.dport] && h.os == osWindows && h.role == roleWorkstation {
+			continue // the host firewall drops probes to closed ports
+		}
+		answer(p, open[p.dport], int64(r.between(80, 600))*1e3, h.mac, h.ttl())
+	}
+}
+
+// decodedProtocol reports the IP protocols that decoders parse as a
+// protocol of their own: a protocol scan leaves them out rather than send
+// an empty datagram that claims to be that protocol.
+func decodedProtocol(p uint8) bool {
+	switch p {
+	case 0, 1, 2, 4, 6, 17, 27, 41, 43, 44, 47, 50, 51, 58, 60, 89, 94, 97, 112, 132, 136, 137:
+		return true
+	}
+	return false
 }
 
 // randomPublic returns a random unicast IPv4 address outside the private,
@@ -334,16 +456,37 @@ func (g *Generator) buildAttackPacket(p *apkt) {
 		for i := 4; i < len(body); i++ {
 			body[i] = byte(i - 4)
 		}
-		n := len(body)
-		if p.os == osWindows {
-			n = 4 + copy(body[4:], "abcdefghijklmnopqrstuvwabcdefghi")
+		pl := payload{lit: body[:], n: len(body)}
+		switch {
+		case p.n > 0: // a tunnel's data
+			pl = payload{lit: body[:4], n: 4 + p.n, off: int(p.t) & (blockSize - 1)}
+		case p.os == osWindows:
+			pl.n = 4 + copy(body[4:], "abcdefghijklmnopqrstuvwabcdefghi")
+			pl.lit = body[:pl.n]
 		}
 		typ := uint8(8)
 		if p.kind == akEchoReply {
 			typ = 0
 		}
 		h := l3{src: p.src, dst: p.dst, ttl: p.ttl, id: uint16(p.t / 1e3)}
-		g.f.icmp(l2{dst: p.dmac, src: p.smac}, &h, typ, 0, &payload{lit: body[:n], n: n})
+		g.f.icmp(l2{dst: p.dmac, src: p.smac}, &h, typ, 0, &pl)
+	case akRawIP:
+		h := l3{src: p.src, dst: p.dst, ttl: p.ttl, id: uint16(p.seq)}
+		g.f.rawIP(l2{dst: p.dmac, src: p.smac}, &h, p.proto, &payload{})
+	case akProtoUnreach:
+		// Quote the probe: its IP header, all of it.
+		q := &g.quote
+		q.limit = 548
+		h := l3{src: p.src, dst: p.dst, ttl: p.ttl, id: uint16(p.seq)}
+		q.rawIP(l2{dst: p.dmac, src: p.smac}, &h, p.proto, &payload{})
+		var body [4 + 20]byte
+		n := 4 + copy(body[4:], q.buf[14:34])
+		rh := l3{src: p.dst, dst: p.src, ttl: 64, id: uint16(p.t / 1e3)}
+		if vi := g.lan.byIP(p.dst); vi != nil {
+			rh.ttl = vi.ttl()
+		}
+		g.at = p.t
+		g.f.icmp(l2{dst: p.smac, src: p.dmac}, &rh, 3, 2, &payload{lit: body[:n], n: n})
 	case akARPRequest:
 		g.f.arp(l2{dst: broadcastMAC, src: p.from.mac}, 1, p.from.mac, p.from.ip4, [6]byte{}, p.dst)
 	case akARPReply:

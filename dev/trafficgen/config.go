@@ -75,6 +75,12 @@ var kinds = []kindInfo{
 	{"ssh-brute", "SSH password guessing from the Internet: many short connections to port 22", []string{"rate", "from", "target"}, "connections/s (default 2)"},
 	{"ftp-brute", "FTP password guessing from the Internet: many short connections to port 21", []string{"rate", "from", "target"}, "connections/s (default 2)"},
 	{"synack-reflection", "SYN-ACK reflection: SYN-ACKs from many servers to a victim that answers each with a RST", []string{"rate", "target"}, "SYN-ACKs/s (default 1000)"},
+	{"rdp-brute", "RDP password guessing from the Internet: one short connection to port 3389 per attempt (X.224, TLS, a refused login)", []string{"rate", "from", "target"}, "connections/s (default 1)"},
+	{"arp-spoof", "ARP spoofing of the gateway: forged ARP replies tell the victim that the gateway's address is at the attacker's MAC, and the gateway that the victim's is, in turn", []string{"rate", "from", "target"}, "forged replies/s (default 1)"},
+	{"icmp-tunnel", "ICMP tunnel: echo requests and replies between a LAN host and an Internet server, carrying data of varying sizes", []string{"rate", "from", "size"}, "echo requests/s (default 5); size: largest payload, at least 64 (default 1000)"},
+	{"host-scan", "TCP SYN scan of a few ports on every address of a prefix, host after host; on the scanner's LAN each address is first resolved with ARP", []string{"rate", "from", "target", "ports"}, "hosts/s (default: the prefix spread over the duration); ports: per host (default 3)"},
+	{"proto-scan", "IP protocol scan of one host (nmap -sO): an empty datagram per protocol number, answered by ICMP protocol unreachable (rate-limited by the target)", []string{"rate", "from", "target"}, "probes/s (default: every protocol over the duration)"},
+	{"dns-exfil", "data exfiltration in DNS names: A queries for long hex-encoded labels under the attacker's domain, answered NXDOMAIN", []string{"rate", "from"}, "queries/s (default 2)"},
 }
 
 // Kinds returns the attack kinds and their descriptions, in a stable order.
@@ -214,11 +220,15 @@ func (a *Attack) validate(c *Config) error {
 		return config.Errorf("port", "random ports (0) are for udp-flood only")
 	case a.Size < 0 || a.Size > 1472:
 		return config.Errorf("size", "must be between 0 and 1472 bytes (a 1500-byte IP packet), got %d", a.Size)
+	case a.Kind == "icmp-tunnel" && a.Size != 0 && a.Size < 64:
+		return config.Errorf("size", "the largest payload of an ICMP tunnel must be at least 64 bytes, got %d", a.Size)
+	case a.Kind == "host-scan" && a.Ports > len(hostScanPorts):
+		return config.Errorf("ports", "a host scan probes at most %d ports per host, got %d", len(hostScanPorts), a.Ports)
 	}
 	if a.From != "" {
 		switch a.From {
 		case "internet":
-			if a.Kind != "udp-flood" && a.Kind != "ssh-brute" && a.Kind != "ftp-brute" {
+			if a.Kind != "udp-flood" && !bruteKind(a.Kind) {
 				return config.Errorf("from", "%s runs from a LAN host, not from the Internet", a.Kind)
 			}
 		case "spoofed":
@@ -226,25 +236,31 @@ func (a *Attack) validate(c *Config) error {
 				return config.Errorf("from", "only udp-flood takes spoofed sources")
 			}
 		default:
-			if a.Kind == "ssh-brute" || a.Kind == "ftp-brute" {
+			if bruteKind(a.Kind) {
 				if _, err := netip.ParseAddr(a.From); err != nil {
 					return config.Errorf("from", "%s comes from the Internet: give internet or a public IPv4 address, not %q", a.Kind, a.From)
 				}
 			}
 		}
 	}
-	if (a.Kind == "ping-sweep" || a.Kind == "arp-scan") && a.Target != "" {
+	if (a.Kind == "ping-sweep" || a.Kind == "arp-scan" || a.Kind == "host-scan") && a.Target != "" {
 		if _, err := netip.ParsePrefix(a.Target); err != nil {
 			return config.Errorf("target", "a sweep's target is an IPv4 prefix such as 192.168.1.0/24, not %q", a.Target)
 		}
 	}
-	if c.Output.LinkType == "raw" && (a.Kind == "arp-scan" || (a.Kind == "ping-sweep" && (a.Target == "" || strings.HasPrefix(a.Target, "192.168.1.")))) {
+	if c.Output.LinkType == "raw" && (a.Kind == "arp-scan" || a.Kind == "arp-spoof" ||
+		((a.Kind == "ping-sweep" || a.Kind == "host-scan") && (a.Target == "" || strings.HasPrefix(a.Target, "192.168.1.")))) {
 		return config.Errorf("kind", "%s is made of ARP frames, which the raw link type cannot hold", a.Kind)
 	}
 	if a.Label != "" && strings.ContainsAny(a.Label, "\x00\n\r\t") {
 		return config.Errorf("label", "must be printable on one line")
 	}
 	return nil
+}
+
+// bruteKind reports the password guessers, which come from the Internet.
+func bruteKind(kind string) bool {
+	return kind == "ssh-brute" || kind == "ftp-brute" || kind == "rdp-brute"
 }
 
 // ParseAttack reads the command-line form of an attack:

@@ -15,6 +15,8 @@ const (
 	dnsAAAA = 28
 	dnsSRV  = 33
 	dnsOPT  = 41
+
+	dnsNXDomain = 3 // response code: no such name
 )
 
 func appendName(b []byte, name string) []byte {

@@ -72,6 +72,8 @@ type plannedAttack struct {
 	attacker    string
 	target      string
 
+	protos []uint8 // IP protocols of a protocol scan
+
 	first, lastT   int64
 	packets, bytes uint64
 }
@@ -300,8 +302,12 @@ func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 		}
 		a.rate = 20
 		a.attacker, a.target = ipString(a.scanner.ip4), ipString(l.gw.ip4)
-	case "ssh-brute", "ftp-brute":
-		if a.victim, err = host(spec.Target, nas); err != nil {
+	case "ssh-brute", "ftp-brute", "rdp-brute":
+		def := nas
+		if a.kind == "rdp-brute" {
+			def = g.windowsHost(nas)
+		}
+		if a.victim, err = host(spec.Target, def); err != nil {
 			return nil, fieldErr("target", err)
 		}
 		a.extSrc = v4(198, 18, byte(r.intn(256)), byte(r.between(1, 254)))
@@ -314,10 +320,88 @@ func (g *Generator) plan(i int, spec Attack) (*plannedAttack, error) {
 			a.extSrc = v4(b[0], b[1], b[2], b[3])
 		}
 		a.rate = 2
+		if a.kind == "rdp-brute" {
+			a.rate = 1
+		}
 		a.attacker, a.target = ipString(a.extSrc), ipString(a.victim.ip4)
+	case "arp-spoof":
+		if a.scanner, err = host(spec.From, firstClient); err != nil {
+			return nil, fieldErr("from", err)
+		}
+		def := g.clients[len(g.clients)-1]
+		if def == a.scanner {
+			def = nas
+		}
+		if a.victim, err = host(spec.Target, def); err != nil {
+			return nil, fieldErr("target", err)
+		}
+		if a.victim == a.scanner || a.victim == l.gw || a.scanner == l.gw {
+			return nil, config.Errorf("target", "the attacker, its victim and the gateway must be three hosts")
+		}
+		a.rate = 1
+		a.attacker, a.target = ipString(a.scanner.ip4), ipString(a.victim.ip4)
+	case "icmp-tunnel":
+		if a.scanner, err = host(spec.From, firstClient); err != nil {
+			return nil, fieldErr("from", err)
+		}
+		if a.scanner == l.gw {
+			return nil, config.Errorf("from", "the tunnel runs from a LAN host, not from the gateway")
+		}
+		a.extSrc = v4(198, 18, byte(r.intn(256)), byte(r.between(1, 254)))
+		if a.size == 0 {
+			a.size = 1000
+		}
+		a.rate = 5
+		a.attacker, a.target = ipString(a.scanner.ip4), ipString(a.extSrc)
+	case "host-scan":
+		if a.scanner, err = host(spec.From, firstClient); err != nil {
+			return nil, fieldErr("from", err)
+		}
+		prefix := netip.MustParsePrefix("192.168.1.0/24")
+		if spec.Target != "" {
+			prefix, _ = netip.ParsePrefix(spec.Target)
+		}
+		if a.addrs, err = addrsIn(prefix); err != nil {
+			return nil, fieldErr("target", err)
+		}
+		a.local = netip.MustParsePrefix("192.168.1.0/24").Overlaps(prefix)
+		n := spec.Ports
+		if n == 0 {
+			n = 3
+		}
+		a.ports = hostScanPorts[:n]
+		a.rate = float64(len(a.addrs)) / dsec
+		a.attacker, a.target = ipString(a.scanner.ip4), prefix.String()
+	case "proto-scan":
+		if a.scanner, err = host(spec.From, firstClient); err != nil {
+			return nil, fieldErr("from", err)
+		}
+		if a.victim, err = host(spec.Target, nas); err != nil {
+			return nil, fieldErr("target", err)
+		}
+		if a.victim == a.scanner {
+			return nil, config.Errorf("target", "the target is the scanner itself (%s)", ipString(a.victim.ip4))
+		}
+		for p := 0; p < 256; p++ {
+			if !decodedProtocol(uint8(p)) {
+				a.protos = append(a.protos, uint8(p))
+			}
+		}
+		for i := len(a.protos) - 1; i > 0; i-- {
+			j := r.intn(i + 1)
+			a.protos[i], a.protos[j] = a.protos[j], a.protos[i]
+		}
+		a.rate = float64(len(a.protos)) / dsec
+		a.attacker, a.target = ipString(a.scanner.ip4), ipString(a.victim.ip4)
+	case "dns-exfil":
+		if a.scanner, err = host(spec.From, firstClient); err != nil {
+			return nil, fieldErr("from", err)
+		}
+		a.rate = 2
+		a.attacker, a.target = ipString(a.scanner.ip4), ipString(l.gw.ip4)
 	}
 	if a.victim == l.gw && a.attacker != ipString(l.gw.ip4) && (a.kind == "syn-flood" || a.kind == "synack-reflection" ||
-		a.kind == "ssh-brute" || a.kind == "ftp-brute" || (a.kind == "udp-flood" && a.fromLAN == nil)) {
+		bruteKind(a.kind) || (a.kind == "udp-flood" && a.fromLAN == nil)) {
 		return nil, config.Errorf("target", "%s comes from the Internet, and traffic from the Internet to the gateway itself never crosses the LAN: choose a LAN host", a.kind)
 	}
 	if a.kind == "udp-flood" && a.port != 0 && decodedUDPPort(uint16(a.port)) && probePayload(uint16(a.port)) == 0 {
@@ -337,20 +421,41 @@ func fieldErr(key string, err error) error { return config.Errorf(key, "%v", err
 func (g *Generator) startAttack(a *plannedAttack, r *rng) {
 	gap := int64(1e9 / a.rate)
 	switch a.kind {
-	case "ssh-brute", "ftp-brute":
+	case "ssh-brute", "ftp-brute", "rdp-brute":
 		p := &poisson{r: r, t: a.start, mean: gap, end: a.end}
 		rtt := int64(r.between(40, 180)) * 1e6
 		ttl := uint8(r.between(44, 56))
 		p.spawn = func(g *Generator, t int64) {
 			c := g.newConn(r)
-			if a.kind == "ssh-brute" {
+			switch a.kind {
+			case "ssh-brute":
 				c.app, c.todo = appSSHBrute, r.between(3, 6)
 				c.openFromInternet(g, t, a.extSrc, ttl, rtt, a.victim, 22)
-			} else {
+			case "ftp-brute":
 				c.app, c.todo = appFTPBrute, r.between(1, 3)
 				c.openFromInternet(g, t, a.extSrc, ttl, rtt, a.victim, 21)
+			default:
+				c.app, c.todo = appRDPBrute, 1
+				c.openFromInternet(g, t, a.extSrc, ttl, rtt, a.victim, 3389)
 			}
 			g.start(c, a.idx)
+		}
+		g.start(p, a.idx)
+	case "dns-exfil":
+		p := &poisson{r: r, t: a.start, mean: gap, end: a.end}
+		h := a.scanner
+		seq := 0
+		p.spawn = func(g *Generator, t int64) {
+			x := g.newExchange(r)
+			x.id, x.port = r.u16(), h.ephemeral(r)
+			x.qtype, x.rcode = dnsA, dnsNXDomain
+			seq++
+			x.name = exfilName(r, seq)
+			x.isolated = true
+			x.add(xstep{t: t, kind: xDNSQuery, from: h, to: g.lan.gw})
+			// The gateway forwards the query to the attacker's server.
+			x.add(xstep{t: t + int64(r.between(40, 250))*1e6, kind: xDNSReply, from: g.lan.gw, to: h})
+			g.start(x, a.idx)
 		}
 		g.start(p, a.idx)
 	case "dns-tunnel":
@@ -382,11 +487,46 @@ func (g *Generator) startAttack(a *plannedAttack, r *rng) {
 		switch a.kind {
 		case "syn-scan", "connect-scan", "fin-scan", "null-scan", "xmas-scan", "udp-scan":
 			s.limit = len(a.ports)
-		case "ping-sweep", "arp-scan":
+		case "ping-sweep", "arp-scan", "host-scan":
 			s.limit = len(a.addrs)
+		case "proto-scan":
+			s.limit = len(a.protos)
 		}
 		g.start(s, a.idx)
 	}
+}
+
+// windowsHost returns the first Windows workstation, or def.
+func (g *Generator) windowsHost(def *node) *node {
+	for _, h := range g.lan.hosts {
+		if h.role == roleWorkstation && h.os == osWindows {
+			return h
+		}
+	}
+	return def
+}
+
+// exfilName returns a query name that carries stolen data: hex-encoded
+// chunks in long labels, a sequence number, the attacker's domain.
+func exfilName(r *rng, seq int) string {
+	var raw [40]byte
+	for i := range raw {
+		raw[i] = byte(r.u64() >> 56)
+	}
+	const hexDigits = "0123456789abcdef"
+	n := r.between(24, 40)
+	var sb strings.Builder
+	for i, c := range raw[:n] {
+		if i == 28 {
+			sb.WriteByte('.') // at most 56 characters a label
+		}
+		sb.WriteByte(hexDigits[c>>4])
+		sb.WriteByte(hexDigits[c&15])
+	}
+	sb.WriteByte('.')
+	sb.WriteString(strconv.FormatInt(int64(seq), 36))
+	sb.WriteString(".d.exfil.example.org")
+	return sb.String()
 }
 
 // tunnelName returns a query name as DNS tunnels (iodine, dnscat2) build

@@ -64,6 +64,7 @@ const (
 	appBackup                  // an rsync-over-SSH upload to the NAS
 	appSSHBrute                // one SSH login attempt series
 	appFTPBrute                // one FTP login attempt series
+	appRDPBrute                // one RDP login attempt
 )
 
 // tcpConn is one TCP connection. Side 0 opened it.
@@ -446,6 +447,8 @@ func (c *tcpConn) advance(t int64) {
 		c.advanceSSHBrute(t)
 	case appFTPBrute:
 		c.advanceFTPBrute(t)
+	case appRDPBrute:
+		c.advanceRDPBrute(t)
 	}
 }
 
@@ -556,6 +559,48 @@ func (c *tcpConn) advanceFTPBrute(t int64) {
 	case c.step%4 == 1:
 		c.todo--
 		say(1, c.lag[1]+int64(r.between(2500, 3500))*1e6, "530 Login incorrect.\r\n")
+	}
+}
+
+// x224Request is an RDP client's X.224 connection request (TPKT, the
+// mstshash cookie, a negotiation request for TLS and CredSSP).
+const x224Request = "\x03\x00\x00\x2b\x26\xe0\x00\x00\x00\x00\x00Cookie: mstshash=administr\r\n\x01\x00\x08\x00\x03\x00\x00\x00"
+
+// x224Confirm is the server's connection confirm selecting CredSSP.
+const x224Confirm = "\x03\x00\x00\x13\x0e\xd0\x00\x00\x12\x34\x00\x02\x1f\x08\x00\x02\x00\x00\x00"
+
+// advanceRDPBrute runs one connection of an RDP password guesser: X.224
+// negotiation, TLS handshake, a CredSSP (NTLM) login that the server
+// refuses, then the server closes.
+func (c *tcpConn) advanceRDPBrute(t int64) {
+	r := c.r
+	client := func(d int64, n int) { c.send(0, t+c.lag[0]+d, n, nil, false) }
+	server := func(d int64, n int) { c.send(1, t+c.lag[1]+c.think(d), n, nil, false) }
+	switch c.step {
+	case 1:
+		lit := append(c.litBuf[:0], x224Request...)
+		c.send(0, t+int64(r.between(1, 5))*1e6, len(lit), lit, false)
+	case 2:
+		lit := append(c.litBuf[:0], x224Confirm...)
+		c.send(1, t+c.lag[1]+c.think(1e6), len(lit), lit, false)
+	case 3:
+		client(300e3, r.between(180, 320)) // TLS ClientHello
+	case 4:
+		server(2e6, r.between(1100, 1600)) // ServerHello, certificate
+	case 5:
+		client(500e3, r.between(120, 160)) // key exchange, Finished
+	case 6:
+		server(1e6, 51)
+	case 7:
+		client(300e3, r.between(60, 90)) // NTLM negotiate
+	case 8:
+		server(1e6, r.between(250, 350)) // challenge
+	case 9:
+		client(int64(r.between(1, 20))*1e6, r.between(400, 600)) // authenticate
+	case 10:
+		server(int64(r.between(100, 300))*1e6, r.between(20, 40)) // logon failure
+	default:
+		c.close(1, t+c.lag[1]+1e6, false)
 	}
 }
 

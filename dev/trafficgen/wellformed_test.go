@@ -16,7 +16,7 @@ import (
 func allAttacks(t testing.TB) Config {
 	t.Helper()
 	c := DefaultConfig()
-	c.Duration = config.Duration(16 * time.Minute)
+	c.Duration = config.Duration(20 * time.Minute)
 	c.Rate = 150
 	c.Hosts = 20
 	specs := []string{
@@ -26,6 +26,8 @@ func allAttacks(t testing.TB) Config {
 		"arp-scan@7m+10s", "syn-flood@8m+10s:rate=500", "udp-flood@9m+10s:rate=800",
 		"udp-flood@9m30s+5s:rate=300,from=spoofed,port=53,target=nas", "dns-tunnel@10m+30s",
 		"ssh-brute@11m+40s", "ftp-brute@12m+40s", "synack-reflection@13m+10s:rate=300",
+		"rdp-brute@14m+30s:rate=2", "arp-spoof@15m+20s", "icmp-tunnel@15m30s+20s", "host-scan@16m+40s:rate=4",
+		"host-scan@17m+20s:target=203.0.113.0/28,ports=4", "proto-scan@17m30s+30s", "dns-exfil@18m30s+30s:rate=5",
 	}
 	for _, s := range specs {
 		a, err := ParseAttack(s)

@@ -314,6 +314,16 @@ func (f *frame) icmp(e l2, h *l3, typ, code uint8, body *payload) {
 	f.pad()
 }
 
+// rawIP writes an IP packet of protocol proto whose payload is pl, with no
+// transport header of its own (the probes of a protocol scan).
+func (f *frame) rawIP(e l2, h *l3, proto uint8, pl *payload) {
+	f.ip(e, h, proto, pl.n)
+	start := len(f.buf)
+	f.putPayload(pl)
+	f.wire = start + pl.n
+	f.pad()
+}
+
 // arp writes an ARP request (op 1) or reply (op 2) for IPv4 over Ethernet.
 func (f *frame) arp(e l2, op uint16, sha [6]byte, spa ipAddr, tha [6]byte, tpa ipAddr) {
 	f.ether(e, etherTypeARP)

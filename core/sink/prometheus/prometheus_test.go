@@ -9,28 +9,21 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"netspot/core/config"
 	"netspot/core/event"
+	"netspot/core/event/eventtest"
 	"netspot/core/sink"
 )
 
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+var t0 = eventtest.T0
 
 func record(i int, alarm bool) *event.Record {
-	start := t0.Add(time.Duration(i) * time.Second)
-	r := &event.Record{
-		Start: start, End: start.Add(time.Second), Packets: 100, Dropped: 2, Malformed: 1, LearningLeft: 5,
-		Stats: []event.Stat{
-			{Name: "R_SYN", Value: 0.25, Up: 0.5, Down: math.NaN()},
-			{Name: "TRAFFIC", Value: math.NaN(), Up: math.NaN(), Down: math.NaN(), Learning: true},
-		},
-	}
+	r := eventtest.Record(i, eventtest.Stat("R_SYN", 0.25, 0.5),
+		event.Stat{Name: "TRAFFIC", Value: math.NaN(), Up: math.NaN(), Down: math.NaN(), Learning: true})
+	r.Dropped, r.Malformed, r.LearningLeft = 2, 1, 5
 	if alarm {
-		r.Stats[0].AlarmID = "syn-1"
-		r.Alarms = []event.Alarm{{ID: "syn-1", Stat: "R_SYN", Side: event.Up, Value: 0.9, Threshold: 0.5,
-			Start: start, End: start.Add(time.Second)}}
+		eventtest.Raise(r, "syn-1", "R_SYN", 0.9, 0.5)
 	}
 	return r
 }

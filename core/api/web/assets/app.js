@@ -338,7 +338,7 @@ function clock(sec) {
 function axisLabel(name) {
   const info = state.info.get(name) || {};
   if (info.unit) return info.unit;
-  return { ratio: 'ratio', count: 'per window', rate: 'per second', average: 'mean' }[info.kind] || '';
+  return { ratio: 'ratio', count: 'per window', rate: 'per second', average: 'mean', event: 'events' }[info.kind] || '';
 }
 
 function makeChart(name) {

@@ -55,6 +55,7 @@ func cmdTune(ctx context.Context, args []string, out io.Writer) error {
 	maxExcesses := fs.String("max_excess", "", "numbers of stored excesses to try (default: the default)")
 	minShapes := fs.String("min_shape", "", "lightest tail shapes to try (default: the default)")
 	statSets := fs.String("sets", "", "statistic sets to score besides each statistic alone, separated by ';' (names separated by ',')")
+	detail := fs.Bool("detail", false, "list, for each statistic, the attacks it detects and its false alarms per scenario")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -132,6 +133,9 @@ func cmdTune(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "\n### q=%g level=%g depth=%d n_init=%d clear_after=%d max_excess=%d min_shape=%g\n",
 			sp.Q, sp.Level, sp.Depth, sp.NInit, st.clearAfter, sp.MaxExcess, sp.MinShape)
 		printStats(out, outs, all, sets)
+		if *detail {
+			printDetail(out, outs, all)
+		}
 	}
 	return nil
 }
@@ -292,4 +296,27 @@ func printStats(out io.Writer, outs []outcome, all []string, sets [][]string) {
 		row("  "+s, []string{s}, outs)
 	}
 	tw.Flush()
+}
+
+// printDetail lists, for each statistic alone, the attacks it detects (with
+// the delay in periods) and its false alarms on each scenario.
+func printDetail(out io.Writer, outs []outcome, all []string) {
+	sorted := slices.Clone(all)
+	sort.Strings(sorted)
+	fmt.Fprintln(out)
+	for _, s := range sorted {
+		var det, fa []string
+		for _, o := range outs {
+			r := score(o, []string{s})
+			for _, a := range r.Attacks {
+				if a.Detected && a.DelayS != nil {
+					det = append(det, fmt.Sprintf("%s/%s(%.1f)", o.sc.name, a.Label, *a.DelayS/r.PeriodS))
+				}
+			}
+			if r.FalseAlarms > 0 {
+				fa = append(fa, fmt.Sprintf("%s:%d", o.sc.name, r.FalseAlarms))
+			}
+		}
+		fmt.Fprintf(out, "%s\n  detects: %s\n  false alarms: %s\n", s, strings.Join(det, " "), strings.Join(fa, " "))
+	}
 }
