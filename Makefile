@@ -120,15 +120,16 @@ test-cross: cross-unit cross-repro dist-test ## ARM tests under qemu-user, repla
 # (Pi 1, Zero), each under qemu-user emulating that board's processor. Live capture tests are
 # left out (TestLiveVeth, TestSignalsStopCleanly and TestSIGHUPReloads, which also build and
 # run the command): qemu-user does not emulate the AF_PACKET ring's socket options; they run
-# natively, as does the kill -9 test, which builds the command for the machine it runs on.
+# natively, as do the kill -9 test and those that run the command in bash, on a pipe and on a
+# pseudo-terminal, which build the command for the machine they run on.
 cross-unit: ## every package's tests built for arm64 and armv7, run under qemu-user
 	@set -e; $(call need_qemu,cross-unit); \
 	echo "== every package builds for armv6"; \
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build ./...; \
 	echo "== arm64 (Cortex-A53) tests"; \
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec '$(QEMU_ARM64) -cpu cortex-a53' -skip '^(TestLiveVeth|TestSignalsStopCleanly|TestSIGHUPReloads|TestAlarmsSurviveKillDuringReplay)' ./...; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -count=1 -exec '$(QEMU_ARM64) -cpu cortex-a53' -skip '^(TestLiveVeth|TestSignalsStopCleanly|TestSIGHUPReloads|TestAlarmsSurviveKillDuringReplay|TestCompletionInBash|TestRunReadsAPipe|TestConsoleOnATerminal)' ./...; \
 	echo "== armv7 (Cortex-A7) tests"; \
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu cortex-a7' -skip '^(TestLiveVeth|TestSignalsStopCleanly|TestSIGHUPReloads|TestAlarmsSurviveKillDuringReplay)' ./...; \
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu cortex-a7' -skip '^(TestLiveVeth|TestSignalsStopCleanly|TestSIGHUPReloads|TestAlarmsSurviveKillDuringReplay|TestCompletionInBash|TestRunReadsAPipe|TestConsoleOnATerminal)' ./...; \
 	echo "== armv6 (ARM1176) tests of the board"; \
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) test -count=1 -exec '$(QEMU_ARM) -cpu arm1176' ./board/...
 
