@@ -16,8 +16,6 @@ import (
 	"netspot/core/sink"
 )
 
-var t0 = eventtest.T0
-
 func record(i int, alarm bool) *event.Record {
 	r := eventtest.Record(i, eventtest.Stat("R_SYN", 0.25, 0.5),
 		event.Stat{Name: "TRAFFIC", Value: math.NaN(), Up: math.NaN(), Down: math.NaN(), Learning: true})
