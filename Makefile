@@ -1,13 +1,15 @@
 # netspot — build, test and demo targets. `make help` lists them.
 
 GO          ?= go
-STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# staticcheck is a tool dependency of go.mod (go get -tool …@v0.8.2): built
+# once into the build cache, at the version go.sum pins.
+STATICCHECK ?= $(GO) tool staticcheck
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS     := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BIN         := bin/netspot
 
-.PHONY: help build demo test unit lint bench fuzz clean calibration
+.PHONY: help build demo test unit lint bench fuzz clean calibration man
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -20,8 +22,12 @@ demo: build ## replay the bundled demo capture: learning, watching, alarms
 
 test: lint unit ## everything CI checks: formatting, vet, staticcheck, race-enabled tests
 
-unit: ## the tests, with the race detector
-	$(GO) test -race -count=1 ./...
+# dev/testsum runs go test -json and prints a line per package as it ends,
+# the output of failed tests, the packages still running every 30 s, and a
+# summary.
+TESTFLAGS ?= -race -count=1
+unit: ## the tests, with the race detector, a line per package as it ends
+	$(GO) run ./dev/testsum $(TESTFLAGS) ./...
 
 lint: ## gofmt, go vet and staticcheck must be clean
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -81,11 +87,26 @@ cross: ## static, stripped, reproducible binaries in dist/ for armv6, armv7, arm
 	    $(GO) build -trimpath -buildvcs=false -tags '$(RELEASE_TAGS)' -ldflags '$(LDFLAGS)' -o $(DIST)/netspot-linux-$$t ./cmd/netspot; \
 	done
 
-deb: cross ## Debian packages in dist/ for Raspberry Pi OS and Debian (armhf gets the armv6 binary)
+# The manual pages and completion scripts come from the command tree of a
+# netspot built for this machine (the release binaries may be for another
+# processor); their date is SOURCE_DATE_EPOCH's, so they are reproducible.
+HOST_BIN := bin/netspot-host
+man: ## a manual page per command in $(DIST)/man, completion scripts for bash, zsh and fish in $(DIST)/completion
+	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -tags '$(RELEASE_TAGS)' -ldflags '$(LDFLAGS)' -o $(HOST_BIN) ./cmd/netspot
+	rm -rf $(DIST)/man $(DIST)/completion
+	$(HOST_BIN) man $(DIST)/man
+	@mkdir -p $(DIST)/completion
+	$(HOST_BIN) completion bash > $(DIST)/completion/netspot
+	$(HOST_BIN) completion zsh > $(DIST)/completion/_netspot
+	$(HOST_BIN) completion fish > $(DIST)/completion/netspot.fish
+
+deb: cross man ## Debian packages in dist/ for Raspberry Pi OS and Debian (armhf gets the armv6 binary)
 	@set -e; rm -f $(DIST)/netspot_*.deb; for a in $(DEB_ARCHES); do \
 	  case $$a in armhf) t=armv6;; arm64) t=arm64;; amd64) t=amd64;; \
 	    *) echo "deb: unknown architecture $$a (armhf arm64 amd64)"; exit 2;; esac; \
 	  DEB_MAINTAINER='$(DEB_MAINTAINER)' COMMIT='$(COMMIT)' GO='$(GO)' \
+	    MAN_DIR=$(DIST)/man COMPLETION_DIR=$(DIST)/completion \
 	    dev/dist/mkdeb $$a $(DIST)/netspot-linux-$$t '$(VERSION)' $(DIST); \
 	done
 
@@ -99,12 +120,13 @@ test-cross: cross-unit cross-repro dist-test ## ARM tests under qemu-user, repla
 # (Pi 1, Zero), each under qemu-user emulating that board's processor. Live capture tests are
 # left out (TestLiveVeth, TestSignalsStopCleanly and TestSIGHUPReloads, which also build and
 # run the command): qemu-user does not emulate the AF_PACKET ring's socket options; they run
-# natively, as does the kill -9 test, which builds the command for the machine it runs on.
+# natively, as do the kill -9 test and those that run the command in bash, on a pipe and on a
+# pseudo-terminal, which build the command for the machine they run on.
 # The development tools that never run on a board (the evaluation suites, the traffic
 # generator's long runs, the SPOT calibration) are tested natively only: emulated, they
 # would take most of CI's time; the replay of the same capture by every architecture's
 # binary (dist-test) checks that the boards compute what a PC does.
-CROSS_SKIP := ^(TestLiveVeth|TestSignalsStopCleanly|TestSIGHUPReloads|TestAlarmsSurviveKillDuringReplay)$$
+CROSS_SKIP := ^(TestLiveVeth|TestSignalsStopCleanly|TestSIGHUPReloads|TestAlarmsSurviveKillDuringReplay|TestCompletionInBash|TestRunReadsAPipe|TestConsoleOnATerminal)$$
 CROSS_PKGS = $$($(GO) list ./... | grep -v -e /dev/eval -e /dev/trafficgen -e /dev/spotcal)
 cross-unit: ## every package's tests built for arm64 and armv7, run under qemu-user
 	@set -e; $(call need_qemu,cross-unit); \
@@ -126,7 +148,7 @@ cross-repro: cross deb ## rebuild dist/ from a copy of the tree with a fresh cac
 	echo "== rebuilding in $$tmp/src with an empty build cache"; \
 	$(MAKE) --no-print-directory -C "$$tmp/src" GOCACHE="$$tmp/cache" DIST=out VERSION='$(VERSION)' COMMIT='$(COMMIT)' \
 	  SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) DEB_MAINTAINER='$(DEB_MAINTAINER)' cross deb >/dev/null; \
-	status=0; for f in $$(cd "$$tmp/src/out" && ls); do \
+	status=0; for f in $$(cd "$$tmp/src/out" && find . -type f | sort); do \
 	  if cmp -s "$$tmp/src/out/$$f" "$(DIST)/$$f"; then echo "identical: $$f"; \
 	  else echo "DIFFERENT: $$f"; status=1; fi; \
 	done; exit $$status
@@ -142,7 +164,7 @@ dist-test: cross deb ## the tests of dev/dist on dist/ (chroot made with deboots
 
 chroot: ## a minimal Debian bookworm with systemd in $(CHROOT) for the package install test (root, network)
 	@[ -e $(CHROOT)/.complete ] || { echo "== debootstrap bookworm into $(CHROOT)"; rm -rf $(CHROOT) && mkdir -p $(CHROOT) && \
-	  debootstrap --variant=minbase --include=systemd,man-db bookworm $(abspath $(CHROOT)) $(DEBIAN_MIRROR) >/dev/null && \
+	  debootstrap --variant=minbase --include=systemd,man-db,procps bookworm $(abspath $(CHROOT)) $(DEBIAN_MIRROR) >/dev/null && \
 	  touch $(CHROOT)/.complete; }
 
 # need_qemu fails in CI (CI set) when qemu-user-static is missing, else skips the target.

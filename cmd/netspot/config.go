@@ -63,25 +63,12 @@ func (c *fileConfig) sections() []config.Section {
 func loadConfig(e *env, path string, options map[string]any, set []string) (*fileConfig, error) {
 	c := defaults(e)
 	if path != "" {
-		doc, err := config.ReadFile(path)
-		if err == nil {
-			err = doc.Decode(c.sections()...)
-		}
-		if err != nil {
+		if err := config.LoadFile(path, c.sections()...); err != nil {
 			return nil, withCode(exitConfig, err)
 		}
 	}
-	for _, source := range []func() (*config.Document, error){
-		func() (*config.Document, error) { return config.Values("command line", options) },
-		func() (*config.Document, error) { return config.ParseAssignments("--set", set) },
-	} {
-		doc, err := source()
-		if err == nil {
-			err = doc.Decode(c.sections()...)
-		}
-		if err != nil {
-			return nil, withCode(exitUsage, err)
-		}
+	if err := config.LoadCommandLine(options, set, c.sections()...); err != nil {
+		return nil, withCode(exitUsage, err)
 	}
 	return c, nil
 }

@@ -3,7 +3,9 @@
 // into statistics, watches each statistic with SPOT, and reports values and
 // alarms to the console, files, MQTT, and the board's LEDs.
 //
-// main only wires the process to run, which the tests call in-process.
+// main only wires the process to run, which the tests call in-process. The
+// commands are a cobra tree (cli.go), which also gives the shell completion
+// scripts and the manual pages.
 package main
 
 import (
@@ -27,7 +29,7 @@ var (
 // can tell a typo in the config from a missing capture device.
 const (
 	exitOK         = 0
-	exitFailure    = 1 // runtime failure not covered below
+	exitFailure    = 1 // runtime failure not covered below (a port in use: the service manager retries)
 	exitUsage      = 2 // bad command line
 	exitConfig     = 3 // config file unreadable or invalid
 	exitInput      = 4 // capture file or device missing, unreadable or corrupt
@@ -79,28 +81,6 @@ type env struct {
 	hangup <-chan os.Signal
 }
 
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, e *env, args []string) error
-}
-
-// commands lists the verbs in the order help shows them.
-func commands() []command {
-	return []command{
-		{"run", "watch an interface or replay a capture file, report statistics and alarms", cmdRun},
-		{"serve", "serve the HTTP API and the dashboard; start and stop capture from them", cmdServe},
-		{"ls", "list the statistics netspot can watch", cmdLs},
-		{"defaults", "print the complete default configuration (a valid config file)", cmdDefaults},
-		{"check", "check a configuration file", cmdCheck},
-		{"board", "test the wiring of the LEDs, buzzer and button", cmdBoard},
-		{"spot", "run one SPOT detector over a series of numbers (parameter tuning)", cmdSpot},
-		{"eval", "measure detection and false alarms on a labelled replay of captures", cmdEval},
-		{"version", "print version and build information", cmdVersion},
-		{"help", "show help for netspot or one of its commands", cmdHelp},
-	}
-}
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	// SIGHUP reloads the config file (as for mosquitto and Prometheus):
@@ -118,53 +98,19 @@ func main() {
 
 // run executes one netspot command line (without the program name).
 func run(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		usage(e.stderr)
-		return usageErrorf("no command given")
+	root, ran := newRoot(e)
+	root.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	err := root.ExecuteContext(ctx)
+	var ee *exitError
+	if err != nil && !*ran && !errors.As(err, &ee) {
+		// Refused by cobra before any command ran: an unknown command,
+		// a bad argument.
+		return withCode(exitUsage, err)
 	}
-	name := args[0]
-	switch name {
-	case "-h", "--help":
-		usage(e.stdout)
-		return nil
-	case "-V", "--version":
-		return cmdVersion(ctx, e, nil)
-	}
-	for _, c := range commands() {
-		if c.name == name {
-			return c.run(ctx, e, args[1:])
-		}
-	}
-	return usageErrorf("unknown command %q (run 'netspot help' for the list)", name)
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "netspot: statistical network anomaly detector")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage: netspot <command> [options]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
-	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'netspot help <command>' for the options of a command.")
-}
-
-func cmdHelp(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		usage(e.stdout)
-		return nil
-	}
-	if len(args) > 1 {
-		return usageErrorf("help takes at most one command name")
-	}
-	for _, c := range commands() {
-		if c.name == args[0] && c.name != "help" {
-			return c.run(ctx, e, []string{"--help"})
-		}
-	}
-	return usageErrorf("unknown command %q", args[0])
+	return err
 }
 
 // buildVersion returns the version string and the commit, falling back to
@@ -183,10 +129,7 @@ func buildVersion() (string, string) {
 	return v, c
 }
 
-func cmdVersion(_ context.Context, e *env, args []string) error {
-	if len(args) > 0 && args[0] != "--help" && args[0] != "-h" {
-		return usageErrorf("version takes no arguments")
-	}
+func printVersion(w io.Writer) {
 	v, c := buildVersion()
 	if c == "" {
 		c = "unknown"
@@ -195,6 +138,5 @@ func cmdVersion(_ context.Context, e *env, args []string) error {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		goVersion = info.GoVersion
 	}
-	fmt.Fprintf(e.stdout, "netspot %s (commit %s, %s)\n", v, c, goVersion)
-	return nil
+	fmt.Fprintf(w, "netspot %s (commit %s, %s)\n", v, c, goVersion)
 }

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"netspot/core/spotcsv"
 	"netspot/spot"
@@ -39,11 +40,10 @@ Output (CSV on standard output):
   n, Nt   values and excesses counted; peaks: excesses stored for the fit
   gamma, sigma  fitted tail (generalized Pareto shape and scale)`
 
-// cmdSpot runs one detector over a series read from a file or stdin and
-// prints its state after every step.
-func cmdSpot(ctx context.Context, e *env, args []string) error {
+func newSpot(e *env) *cobra.Command {
 	def := spot.DefaultConfig()
-	fs := newFlags("spot", "netspot spot [options] [FILE]", spotDescription)
+	c := verb("spot [options] [FILE]", "run one SPOT detector over a series of numbers (parameter tuning)", spotDescription)
+	fs := c.Flags()
 	q := fs.Float64("q", def.Q, "risk: probability of a value beyond the alarm threshold")
 	level := fs.Float64("level", def.Level, "quantile of the calibration values where the tail starts")
 	nInit := fs.Int("n-init", def.NInit, "values the complete model is calibrated on (after depth values)")
@@ -57,17 +57,23 @@ func cmdSpot(ctx context.Context, e *env, args []string) error {
 	keep := fs.Bool("keep-anomalies", false, "learn alarms too (reference mode: report them as excesses, as libspot does)")
 	reference := fs.Bool("reference", false, "reproduce the reference C library (libspot 2.0) step by step")
 	column := fs.String("column", "", "read this column of a CSV file with a header")
-	if err := fs.parse(e, args); err != nil {
-		return helpOK(err)
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) > 1 {
+			return usageErrorf("spot: one input file at most, got %d", len(args))
+		}
+		cfg := spot.Config{
+			Q: *q, Level: *level, NInit: *nInit, MaxExcess: *maxExcess, Depth: *depth, Resolution: *resolution, MinShape: *minShape,
+			WatchAfter: *watchAfter, Confidence: *confidence,
+			Up: !*lower, Down: *lower, KeepAnomalies: *keep, Reference: *reference,
+		}
+		return spotSeries(c.Context(), e, cfg, args, *column)
 	}
-	if fs.NArg() > 1 {
-		return usageErrorf("spot: one input file at most, got %d", fs.NArg())
-	}
-	c := spot.Config{
-		Q: *q, Level: *level, NInit: *nInit, MaxExcess: *maxExcess, Depth: *depth, Resolution: *resolution, MinShape: *minShape,
-		WatchAfter: *watchAfter, Confidence: *confidence,
-		Up: !*lower, Down: *lower, KeepAnomalies: *keep, Reference: *reference,
-	}
+	return c
+}
+
+// spotSeries runs one detector over a series read from a file or stdin and
+// prints its state after every step.
+func spotSeries(ctx context.Context, e *env, c spot.Config, args []string, column string) error {
 	d, err := spot.New(c)
 	if err != nil {
 		var pe *spot.ParamError
@@ -77,35 +83,22 @@ func cmdSpot(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("spot: %v", err)
 	}
 
-	in, name := e.stdin, "standard input"
-	if fs.NArg() == 1 && fs.Arg(0) != "-" {
-		name = fs.Arg(0)
-		f, err := os.Open(name)
-		if err != nil {
-			return withCode(exitInput, fmt.Errorf("spot: %w", err))
-		}
-		defer f.Close()
-		in = f
-	}
 	side := spot.Upper
-	if *lower {
+	if c.Down {
 		side = spot.Lower
 	}
-	res, err := spotcsv.Run(ctx, d, in, e.stdout, spotcsv.Options{Name: name, Column: *column, Side: side,
+	path := ""
+	if len(args) == 1 {
+		path = args[0]
+	}
+	res, err := spotcsv.RunFile(ctx, d, path, e.stdin, e.stdout, spotcsv.Options{Column: column, Side: side,
 		Drift: c.Depth > 0, Left: c.JudgesAfter() < c.Depth+c.NInit})
+	if res.Missing > 0 {
+		fmt.Fprintf(e.stderr, "netspot spot: %d missing or non-finite values skipped (first on line %d)\n", res.Missing, res.FirstMissing)
+	}
 	var ie *spotcsv.InputError
 	if errors.As(err, &ie) {
 		return withCode(exitInput, err)
 	}
-	if err != nil {
-		return err
-	}
-	if res.Missing > 0 {
-		fmt.Fprintf(e.stderr, "netspot spot: %d missing or non-finite values skipped (first on line %d)\n", res.Missing, res.FirstMissing)
-	}
-	if d.Remaining() > 0 {
-		return withCode(exitInput, fmt.Errorf("spot: %s: %d values read, the detector needs %d more (%d in all) before it judges",
-			name, res.Values, d.Remaining(), c.JudgesAfter()))
-	}
-	return nil
+	return err
 }

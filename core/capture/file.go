@@ -111,6 +111,18 @@ func OpenFile(path, expr string) (*File, error) {
 	return file, nil
 }
 
+// OpenReader reads a capture from a stream, such as standard input
+// ("tcpdump -w - | netspot run -r -"): pcap or pcapng, plain or gzip, as
+// OpenFile does, named name in errors. Its size is unknown; Close does not
+// close r.
+func OpenReader(name string, r io.Reader, expr string) (*File, error) {
+	fx, err := filter.Parse(expr)
+	if err != nil {
+		return nil, err
+	}
+	return newReader(name, r, 0, fx)
+}
+
 func newFile(path string, f *os.File, fx *filter.Expr) (*File, error) {
 	st, err := f.Stat()
 	if err != nil {

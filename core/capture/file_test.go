@@ -609,3 +609,39 @@ func BenchmarkFileNext(b *testing.B) {
 		})
 	}
 }
+
+// A capture read from a stream (standard input): pcap, gzip-compressed
+// pcap, and the errors of an empty stream and of one that is not a
+// capture, named as given.
+func TestOpenReader(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "in.pcap")
+	writePcap(t, p, false, layers.LinkTypeEthernet, []rec{{data: tcpFrame(t, 80), ts: t0}, {data: udpFrame(t), ts: t0.Add(time.Second)}, {data: tcpFrame(t, 443), ts: t0.Add(2 * time.Second)}})
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, in := range map[string][]byte{"plain": b, "gzip": gzipped(b)} {
+		// A pipe hands out the bytes a few at a time.
+		f, err := OpenReader("standard input", io.MultiReader(bytes.NewReader(in[:7]), bytes.NewReader(in[7:])), "tcp")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := readAll(t, f)
+		if err != nil || len(got) != 2 || f.Size() != 0 || f.Path() != "standard input" {
+			t.Errorf("%s: %d packets, %v, size %d, path %q; want the 2 TCP packets", name, len(got), err, f.Size(), f.Path())
+		}
+		if err := f.Close(); err != nil {
+			t.Errorf("%s: Close: %v", name, err)
+		}
+	}
+	for in, want := range map[string]string{"": "standard input: unreadable capture file: the file is empty", "hello, world": "not a pcap or pcapng file"} {
+		_, err := OpenReader("standard input", strings.NewReader(in), "")
+		if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want ErrFormat with %q", in, err, want)
+		}
+	}
+	if _, err := OpenReader("standard input", bytes.NewReader(b), "tcp[13] = 2"); err == nil {
+		t.Error("a filter that does not compile was accepted")
+	}
+}

@@ -281,3 +281,31 @@ func (d *Document) Line(key string) int {
 	}
 	return 0
 }
+
+// LoadFile decodes the file at path into sections, over the values they
+// hold (the defaults). Every problem names the file, the line and the key.
+func LoadFile(path string, sections ...Section) error {
+	doc, err := ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return doc.Decode(sections...)
+}
+
+// LoadCommandLine decodes into sections, over the values they hold, the
+// options given on a command line by config key ("miner.device", named
+// "command line" in errors), then the assignments of --set (named
+// "--set"), each checked as in a file.
+func LoadCommandLine(options map[string]any, set []string, sections ...Section) error {
+	doc, err := Values("command line", options)
+	if err == nil {
+		err = doc.Decode(sections...)
+	}
+	if err == nil {
+		doc, err = ParseAssignments("--set", set)
+	}
+	if err == nil {
+		err = doc.Decode(sections...)
+	}
+	return err
+}

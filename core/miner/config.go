@@ -11,7 +11,7 @@ import (
 
 // Config is the [miner] section: where packets come from.
 type Config struct {
-	Device      string          `toml:"device" comment:"interface to watch (\"any\" for every interface) or path of a pcap/pcapng capture file to replay"`
+	Device      string          `toml:"device" comment:"interface to watch (\"any\" for every interface), or path of a pcap/pcapng capture file to replay (\"-\": standard input)"`
 	Promiscuous bool            `toml:"promiscuous" comment:"capture frames not addressed to this machine, as a mirrored switch port needs (live capture; not applicable to \"any\")"`
 	SnapshotLen int             `toml:"snapshot_len" comment:"bytes kept of each frame (live capture), 96 to 262144"`
 	Timeout     config.Duration `toml:"timeout" comment:"longest delay before a captured frame is processed (live capture); 0 picks one from the period"`

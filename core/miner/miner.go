@@ -108,7 +108,20 @@ type options struct {
 	clock  Clock
 	open   func(worker int) (LiveSource, error)
 	replay capture.Source
+	stdin  io.Reader
+	limit  *Limit
 }
+
+// StdinDevice is the device that reads a capture file from standard input
+// (as tcpdump's "-r -"): the reader given WithStdin.
+const StdinDevice = "-"
+
+// WithStdin is what the device StdinDevice reads: a pcap or pcapng stream,
+// plain or gzip. Without it, that device is not found.
+func WithStdin(r io.Reader) Option { return func(o *options) { o.stdin = r } }
+
+// WithLimit ends capture early, as l says.
+func WithLimit(l *Limit) Option { return func(o *options) { o.limit = l } }
 
 // WithClock sets the clock (the system clock by default).
 func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
@@ -147,6 +160,7 @@ type Miner struct {
 	file *capture.File
 	// replay is what runFile reads: file, or the source given WithSource.
 	replay capture.Source
+	limit  *Limit // nil: none
 
 	open    func(worker int) (LiveSource, error)
 	sources []LiveSource // opened by New, handed to the workers by Run
@@ -190,9 +204,19 @@ func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Min
 		m.replay = o.replay
 		return m, nil
 	}
+	m.limit = o.limit
 	live := o.open != nil || isLiveDevice(c.Device)
 	if !live {
-		f, err := capture.OpenFile(c.Device, c.Filter)
+		var f *capture.File
+		var err error
+		switch {
+		case c.Device != StdinDevice:
+			f, err = capture.OpenFile(c.Device, c.Filter)
+		case o.stdin == nil:
+			err = fmt.Errorf("capture: standard input (device %q): %w: nothing to read it from here", StdinDevice, capture.ErrNotFound)
+		default:
+			f, err = capture.OpenReader("standard input", o.stdin, c.Filter)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("miner: %w", err)
 		}
@@ -255,8 +279,11 @@ func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Min
 // isLiveDevice decides whether name is an interface rather than a file: a
 // name with a path separator or a capture file extension is a file.
 func isLiveDevice(name string) bool {
-	if name == capture.AnyDevice {
+	switch name {
+	case capture.AnyDevice:
 		return true
+	case StdinDevice:
+		return false
 	}
 	if strings.ContainsRune(name, '/') || strings.HasSuffix(name, ".pcap") || strings.HasSuffix(name, ".pcapng") || strings.HasSuffix(name, ".gz") {
 		return false
@@ -304,9 +331,21 @@ func (m *Miner) Close() error {
 // the Snapshot. On cancellation the current window is flushed (Partial) and
 // Run returns nil. A corrupt capture file ends Run with an error wrapping
 // capture.ErrFormat after the windows read so far were emitted.
+//
+// With a Limit, Run also ends once it is reached, as at the end of a file:
+// the last window is flushed (Partial) and Run returns nil.
 func (m *Miner) Run(ctx context.Context, emit func(*event.Snapshot)) error {
+	if m.limit.reached() {
+		return nil
+	}
 	if m.replay != nil {
 		return m.runFile(ctx, emit)
+	}
+	if m.limit != nil {
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		m.limit.live(ctx, m, stop)
 	}
 	return m.runLive(ctx, emit)
 }
@@ -388,6 +427,10 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 			flush()
 			return nil
 		}
+		if m.limit.full(n) {
+			m.log.Info("capture stopped: packet count reached", "packets", n)
+			break
+		}
 		err := m.replay.Next(&pkt)
 		if err == io.EOF {
 			break
@@ -396,8 +439,12 @@ func (m *Miner) runFile(ctx context.Context, emit func(*event.Snapshot)) error {
 			flush()
 			return fmt.Errorf("miner: %w", err)
 		}
-		n++
 		t := max(min(pkt.Time, tmax), -tmax)
+		if m.limit.past(t, !started) {
+			m.log.Info("capture stopped: duration reached", "duration", m.limit.Duration)
+			break
+		}
+		n++
 		switch {
 		case !started:
 			started = true

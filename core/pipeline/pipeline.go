@@ -49,6 +49,15 @@ type Options struct {
 	Reload <-chan *Config
 	// Now is the wall clock of state saving; time.Now when nil.
 	Now func() time.Time
+	// Stdin is what the device "-" reads (a capture on standard input).
+	Stdin io.Reader
+	// Count and Duration end capture early, as tcpdump's -c does: after
+	// Count packets, or Duration of capture time (on the packet clock of
+	// a replay, from its first packet; on the wall clock live). The end
+	// is that of a capture file: the last window flushed, sinks closed,
+	// detectors saved. Zero for no limit.
+	Count    uint64
+	Duration time.Duration
 }
 
 // Extra is a sink added by the caller of Run.
@@ -111,6 +120,9 @@ func Run(ctx context.Context, cfg *Config, opt Options) error {
 		opt.Now = time.Now
 	}
 	p := &pipe{opt: opt, log: opt.Log, cfg: cfg}
+	if opt.Count > 0 || opt.Duration > 0 {
+		p.limit = &miner.Limit{Packets: opt.Count, Duration: opt.Duration}
+	}
 	// The extra sinks belong to the caller's run, not to one fan-out: a
 	// reload closes the configured sinks only.
 	defer p.closeExtras()
@@ -190,10 +202,11 @@ type pipe struct {
 	state    *stateKeeper
 	run      Running
 	learning learningLog
+	limit    *miner.Limit // shared by the miners of a run; nil: none
 }
 
 func (p *pipe) openMiner(cfg *Config) error {
-	var mopts []miner.Option
+	mopts := []miner.Option{miner.WithStdin(p.opt.Stdin), miner.WithLimit(p.limit)}
 	if p.opt.Source != nil {
 		mopts = append(mopts, miner.WithSource(p.opt.Source))
 	}
@@ -422,6 +435,9 @@ func deviceName(cfg *Config, opt Options) string {
 func seriesName(device string, live bool, now time.Time) string {
 	if live {
 		return device + "-" + now.UTC().Format("20060102T150405Z")
+	}
+	if device == miner.StdinDevice {
+		return "stdin"
 	}
 	base := filepath.Base(device)
 	return strings.TrimSuffix(base, filepath.Ext(base))

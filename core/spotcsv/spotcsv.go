@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 
@@ -51,6 +52,28 @@ func Run(ctx context.Context, d *spot.Detector, in io.Reader, out io.Writer, opt
 		err = fmt.Errorf("spot: write: %w", ferr)
 	}
 	return Result{Values: r.values, Missing: r.missing, FirstMissing: r.firstMissing}, err
+}
+
+// RunFile is Run on the file at path, or on stdin when path is "" or "-".
+// A file that cannot be opened is an *InputError, and so is a series too
+// short for the detector to watch.
+func RunFile(ctx context.Context, d *spot.Detector, path string, stdin io.Reader, out io.Writer, opt Options) (Result, error) {
+	in, name := stdin, "standard input"
+	if path != "" && path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return Result{}, &InputError{fmt.Errorf("spot: %w", err)}
+		}
+		defer f.Close()
+		in, name = f, path
+	}
+	opt.Name = name
+	res, err := Run(ctx, d, in, out, opt)
+	if err == nil && d.Remaining() > 0 {
+		err = &InputError{fmt.Errorf("spot: %s: %d values read, the detector needs %d more (%d in all) before it judges",
+			name, res.Values, d.Remaining(), res.Values+d.Remaining())}
+	}
+	return res, err
 }
 
 // spotRun feeds a series to a detector and writes its rows.

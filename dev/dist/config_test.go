@@ -119,10 +119,15 @@ func TestPackagedConfigPaths(t *testing.T) {
 	}
 }
 
-// TestManPage checks that the man page lists every command of `netspot
-// help`, and every exit code of the netspot command with no other.
+// TestManPage checks the manual pages made from the command tree (make
+// man): one per command of `netspot help`, and netspot(1) listing them
+// all, and every exit code of the netspot command with no other.
 func TestManPage(t *testing.T) {
-	page, err := os.ReadFile("netspot.1")
+	dir := t.TempDir()
+	if out, err := exec.Command(netspotBinary(t), "man", dir).CombinedOutput(); err != nil {
+		t.Fatalf("netspot man: %v\n%s", err, out)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "netspot.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +146,9 @@ func TestManPage(t *testing.T) {
 		case line == "Commands:":
 			inList = true
 		case inList && strings.HasPrefix(line, "  "):
-			commands = append(commands, strings.Fields(line)[0])
+			if name := strings.Fields(line)[0]; name != "help" {
+				commands = append(commands, name)
+			}
 		case inList:
 			inList = false
 		}
@@ -149,6 +156,12 @@ func TestManPage(t *testing.T) {
 	if len(commands) < 3 {
 		t.Fatalf("netspot help lists %d commands: %q", len(commands), help)
 	}
+	for _, c := range commands {
+		if _, err := os.Stat(filepath.Join(dir, "netspot-"+c+".1")); err != nil {
+			t.Errorf("no manual page for netspot %s: %v", c, err)
+		}
+	}
+	slices.Sort(commands)
 	if got := manItems(sections["COMMANDS"]); !slices.Equal(got, commands) {
 		t.Errorf("man page COMMANDS %q, netspot help %q", got, commands)
 	}
@@ -183,14 +196,15 @@ func manSections(page string) map[string]string {
 	return out
 }
 
-// manItems lists the bold tags of the .TP paragraphs of a section.
+// manItems lists the bold tags of the .TP paragraphs of a section
+// (\fBtag\fP, as go-md2man writes them).
 func manItems(section string) []string {
 	var items []string
 	lines := strings.Split(section, "\n")
 	for i := 0; i+1 < len(lines); i++ {
 		if lines[i] == ".TP" {
-			if tag, ok := strings.CutPrefix(lines[i+1], ".B "); ok {
-				items = append(items, tag)
+			if m := regexp.MustCompile(`^\\fB(.*)\\fP$`).FindStringSubmatch(lines[i+1]); m != nil {
+				items = append(items, m[1])
 			}
 		}
 	}

@@ -43,22 +43,64 @@ var debContents = []debEntry{
 	{"drwxr-xr-x", "./usr/bin/"},
 	{"-rwxr-xr-x", "./usr/bin/netspot"},
 	{"drwxr-xr-x", "./usr/share/"},
+	{"drwxr-xr-x", "./usr/share/bash-completion/"},
+	{"drwxr-xr-x", "./usr/share/bash-completion/completions/"},
+	{"-rw-r--r--", "./usr/share/bash-completion/completions/netspot"},
 	{"drwxr-xr-x", "./usr/share/doc/"},
 	{"drwxr-xr-x", "./usr/share/doc/netspot/"},
 	{"-rw-r--r--", "./usr/share/doc/netspot/changelog.gz"},
 	{"-rw-r--r--", "./usr/share/doc/netspot/copyright"},
+	{"drwxr-xr-x", "./usr/share/fish/"},
+	{"drwxr-xr-x", "./usr/share/fish/vendor_completions.d/"},
+	{"-rw-r--r--", "./usr/share/fish/vendor_completions.d/netspot.fish"},
 	{"drwxr-xr-x", "./usr/share/lintian/"},
 	{"drwxr-xr-x", "./usr/share/lintian/overrides/"},
 	{"-rw-r--r--", "./usr/share/lintian/overrides/netspot"},
 	{"drwxr-xr-x", "./usr/share/man/"},
 	{"drwxr-xr-x", "./usr/share/man/man1/"},
-	{"-rw-r--r--", "./usr/share/man/man1/netspot.1.gz"},
 	{"drwxr-xr-x", "./usr/share/netspot/"},
 	{"drwxr-xr-x", "./usr/share/netspot/grafana/"},
 	{"-rw-r--r--", "./usr/share/netspot/grafana/netspot-influxdb.json"},
 	{"-rw-r--r--", "./usr/share/netspot/grafana/netspot-prometheus.json"},
 	{"drwxr-xr-x", "./usr/share/netspot/prometheus/"},
 	{"-rw-r--r--", "./usr/share/netspot/prometheus/netspot.rules.yml"},
+	{"drwxr-xr-x", "./usr/share/zsh/"},
+	{"drwxr-xr-x", "./usr/share/zsh/vendor-completions/"},
+	{"-rw-r--r--", "./usr/share/zsh/vendor-completions/_netspot"},
+}
+
+// completions are the completion scripts of make man (in dist/completion)
+// and where the packages install them.
+var completions = map[string]string{
+	"netspot":      "usr/share/bash-completion/completions/netspot",
+	"_netspot":     "usr/share/zsh/vendor-completions/_netspot",
+	"netspot.fish": "usr/share/fish/vendor_completions.d/netspot.fish",
+}
+
+// manPages lists the manual pages that make man wrote in dir/man.
+func manPages(t *testing.T, dir string) []string {
+	t.Helper()
+	pages, _ := filepath.Glob(filepath.Join(dir, "man", "*.1"))
+	if len(pages) < 2 {
+		t.Fatalf("%d manual pages in %s (make man writes them)", len(pages), filepath.Join(dir, "man"))
+	}
+	return pages
+}
+
+// packageContents is debContents with a manual page per command, sorted
+// by path.
+func packageContents(t *testing.T, dir string) []debEntry {
+	t.Helper()
+	out := slices.Clone(debContents)
+	for _, p := range manPages(t, dir) {
+		out = append(out, debEntry{"-rw-r--r--", "./usr/share/man/man1/" + filepath.Base(p) + ".gz"})
+	}
+	sortEntries(out)
+	return out
+}
+
+func sortEntries(es []debEntry) {
+	slices.SortFunc(es, func(a, b debEntry) int { return strings.Compare(a.path, b.path) })
 }
 
 // packageFile returns the package of a Debian architecture in dir.
@@ -87,7 +129,7 @@ func TestDebs(t *testing.T) {
 			for _, f := range []string{"Package", "Version", "Architecture", "Maintainer", "Depends", "Installed-Size", "Section", "Priority"} {
 				fields[f] = strings.TrimSpace(run(t, exec.Command(dpkgDeb, "--field", deb, f)))
 			}
-			want := map[string]string{"Package": "netspot", "Architecture": tg.deb, "Depends": "adduser", "Section": "net", "Priority": "optional"}
+			want := map[string]string{"Package": "netspot", "Architecture": tg.deb, "Depends": "adduser, procps", "Section": "net", "Priority": "optional"}
 			for k, v := range want {
 				if fields[k] != v {
 					t.Errorf("%s: %q, want %q", k, fields[k], v)
@@ -115,8 +157,10 @@ func TestDebs(t *testing.T) {
 				}
 				got = append(got, debEntry{f[0], f[5]})
 			}
-			if !slices.Equal(got, debContents) {
-				t.Errorf("contents:\n%s\nwant:\n%s", entries(got), entries(debContents))
+			contents := packageContents(t, dir)
+			sortEntries(got)
+			if !slices.Equal(got, contents) {
+				t.Errorf("contents:\n%s\nwant:\n%s", entries(got), entries(contents))
 			}
 
 			// Files: those of the sources and of make cross.
@@ -135,7 +179,12 @@ func TestDebs(t *testing.T) {
 			same("usr/bin/netspot", filepath.Join(dir, "netspot-linux-"+tg.name), false)
 			same("etc/netspot/netspot.toml", "netspot.toml", false)
 			same("lib/systemd/system/netspot.service", "netspot.service", false)
-			same("usr/share/man/man1/netspot.1.gz", "netspot.1", true)
+			for _, p := range manPages(t, dir) {
+				same("usr/share/man/man1/"+filepath.Base(p)+".gz", p, true)
+			}
+			for name, path := range completions {
+				same(path, filepath.Join(dir, "completion", name), false)
+			}
 			same("usr/share/lintian/overrides/netspot", filepath.Join("deb", "lintian-overrides"), false)
 			same("usr/share/netspot/prometheus/netspot.rules.yml", filepath.Join("prometheus", "netspot.rules.yml"), false)
 			same("usr/share/netspot/grafana/netspot-prometheus.json", filepath.Join("grafana", "netspot-prometheus.json"), false)
@@ -148,7 +197,7 @@ func TestDebs(t *testing.T) {
 			if c := string(readFile(t, filepath.Join(ctl, "conffiles"), false)); c != configPath+"\n" {
 				t.Errorf("conffiles %q, want %q", c, configPath+"\n")
 			}
-			checkMD5sums(t, root, readFile(t, filepath.Join(ctl, "md5sums"), false))
+			checkMD5sums(t, root, readFile(t, filepath.Join(ctl, "md5sums"), false), contents)
 			if size, _ := strconv.Atoi(fields["Installed-Size"]); size*1024 < fileSize(t, filepath.Join(root, "usr/bin/netspot")) {
 				t.Errorf("Installed-Size %s KiB is less than the binary", fields["Installed-Size"])
 			}
@@ -212,7 +261,7 @@ func fileSize(t *testing.T, name string) int {
 
 // checkMD5sums checks that md5sums lists every file of the package with
 // its checksum.
-func checkMD5sums(t *testing.T, root string, sums []byte) {
+func checkMD5sums(t *testing.T, root string, sums []byte, contents []debEntry) {
 	t.Helper()
 	listed := make(map[string]bool)
 	sc := bufio.NewScanner(bytes.NewReader(sums))
@@ -228,7 +277,7 @@ func checkMD5sums(t *testing.T, root string, sums []byte) {
 			t.Errorf("md5sums: %s has another checksum", name)
 		}
 	}
-	for _, e := range debContents {
+	for _, e := range contents {
 		if name := strings.TrimPrefix(e.path, "./"); !strings.HasSuffix(e.path, "/") && !listed[name] {
 			t.Errorf("md5sums does not list %s", name)
 		}
@@ -320,8 +369,10 @@ func TestDebInstall(t *testing.T) {
 	if out := run(t, in("netspot", "check", "-c", configPath)); !strings.Contains(out, ": ok") {
 		t.Errorf("netspot check: %q", out)
 	}
-	if out, err := in("man", "-w", "netspot").CombinedOutput(); err != nil {
-		t.Errorf("man -w netspot: %v\n%s", err, out)
+	for _, page := range []string{"netspot", "netspot-run"} {
+		if out, err := in("man", "-w", page).CombinedOutput(); err != nil {
+			t.Errorf("man -w %s: %v\n%s", page, err, out)
+		}
 	}
 
 	// The unit, as systemd reads it.

@@ -15,7 +15,7 @@ func mkdeb(t *testing.T, env []string, args ...string) (string, error) {
 	cmd := exec.Command("./mkdeb", args...)
 	for _, kv := range hostEnv() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
-		case "SOURCE_DATE_EPOCH", "DEB_MAINTAINER", "COMMIT": // set by make
+		case "SOURCE_DATE_EPOCH", "DEB_MAINTAINER", "COMMIT", "MAN_DIR", "COMPLETION_DIR": // set by make
 		default:
 			cmd.Env = append(cmd.Env, kv)
 		}
@@ -31,7 +31,7 @@ func mkdeb(t *testing.T, env []string, args ...string) (string, error) {
 func TestMkdebVersions(t *testing.T) {
 	needTool(t, "dpkg-deb", "builds the packages")
 	bin := tinyBinary(t)
-	env := []string{"SOURCE_DATE_EPOCH=1700000000", "DEB_MAINTAINER=Jane Doe <jane@example.org>"}
+	env := append([]string{"SOURCE_DATE_EPOCH=1700000000", "DEB_MAINTAINER=Jane Doe <jane@example.org>"}, generatedDocs(t)...)
 	for _, c := range []struct{ version, want string }{
 		{"v1.2.0", "1.2.0"},
 		{"v1.2.0-5-gabc1234", "1.2.0+5.gabc1234"},
@@ -60,7 +60,8 @@ func TestMkdebVersions(t *testing.T) {
 func TestMkdebErrors(t *testing.T) {
 	needTool(t, "dpkg-deb", "builds the packages")
 	bin := tinyBinary(t)
-	good := []string{"SOURCE_DATE_EPOCH=1700000000", "DEB_MAINTAINER=Jane Doe <jane@example.org>"}
+	docs := generatedDocs(t)
+	good := append([]string{"SOURCE_DATE_EPOCH=1700000000", "DEB_MAINTAINER=Jane Doe <jane@example.org>"}, docs...)
 	for _, c := range []struct {
 		name string
 		env  []string
@@ -75,6 +76,8 @@ func TestMkdebErrors(t *testing.T) {
 		{"no maintainer", good[:1], []string{"amd64", bin, "v1.0.0", "OUT"}, "DEB_MAINTAINER"},
 		{"bad maintainer", append(good[:1:1], "DEB_MAINTAINER=jane"), []string{"amd64", bin, "v1.0.0", "OUT"}, "DEB_MAINTAINER"},
 		{"bad version", good, []string{"amd64", bin, "v1.0 beta", "OUT"}, "Debian version"},
+		{"no manual pages", append(good[:2:2], "MAN_DIR="+t.TempDir(), docs[1]), []string{"amd64", bin, "v1.0.0", "OUT"}, "MAN_DIR"},
+		{"no completions", append(good[:2:2], docs[0], "COMPLETION_DIR="+t.TempDir()), []string{"amd64", bin, "v1.0.0", "OUT"}, "COMPLETION_DIR"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			out := t.TempDir()
@@ -94,6 +97,21 @@ func TestMkdebErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// generatedDocs writes stand-ins for the manual pages and completion
+// scripts of make man, and returns MAN_DIR and COMPLETION_DIR for mkdeb.
+func generatedDocs(t *testing.T) []string {
+	t.Helper()
+	man, completion := t.TempDir(), t.TempDir()
+	for dir, names := range map[string][]string{man: {"netspot.1", "netspot-run.1"}, completion: {"netspot", "_netspot", "netspot.fish"}} {
+		for _, name := range names {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(".TH X 1\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return []string{"MAN_DIR=" + man, "COMPLETION_DIR=" + completion}
 }
 
 // tinyBinary builds a Go program that links no module: mkdeb packages it

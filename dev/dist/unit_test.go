@@ -130,6 +130,9 @@ func TestUnit(t *testing.T) {
 	if slices.Contains(prevent, code("exitInput")) {
 		t.Errorf("[Service] RestartPreventExitStatus=%q has %s (exitInput): an interface missing at boot appears later", prevent, code("exitInput"))
 	}
+	if slices.Contains(prevent, code("exitFailure")) {
+		t.Errorf("[Service] RestartPreventExitStatus=%q has %s (exitFailure): a port in use is freed later", prevent, code("exitFailure"))
+	}
 
 	if got := u.get("Install", "WantedBy"); got != "multi-user.target" {
 		t.Errorf("[Install] WantedBy=%q, want multi-user.target", got)

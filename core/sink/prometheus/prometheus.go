@@ -27,7 +27,6 @@ import (
 	"sync"
 	"time"
 
-	"netspot/core/config"
 	"netspot/core/event"
 	"netspot/core/sink"
 )
@@ -98,8 +97,9 @@ const (
 	closeTimeout = 2 * time.Second
 )
 
-// New starts serving /metrics on cfg.Listen (or opts.Listener). An address
-// that cannot be listened on is a *config.FieldError for "listen".
+// New starts serving /metrics on cfg.Listen (or opts.Listener). An invalid
+// address is a *config.FieldError for "listen"; one that cannot be
+// listened on (a port in use) is an error of the system, wrapped.
 func New(cfg Config, opts Options) (*Sink, error) {
 	s := &Sink{
 		log: opts.Log, sinkStats: opts.SinkStats, version: opts.Version,
@@ -121,7 +121,11 @@ func New(cfg Config, opts Options) (*Sink, error) {
 		}
 		ln, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
-			return nil, config.Errorf("listen", "cannot serve /metrics: %v", err)
+			// A port in use (another exporter, the previous netspot not
+			// yet gone) or an address not yet configured is a failure
+			// of the moment that a restart overcomes, not a mistake in
+			// the file: it is not a *config.FieldError.
+			return nil, fmt.Errorf("cannot serve /metrics on %s: %w", cfg.Listen, err)
 		}
 		s.ln = ln
 	}
