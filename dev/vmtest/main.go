@@ -213,6 +213,7 @@ func (t *suite) cleanup() {
 	}
 	// Keep the logs; drop the large images.
 	_ = os.RemoveAll(filepath.Join(t.out, "vm"))
+	_ = os.RemoveAll(filepath.Join(t.out, "bundles"))
 }
 
 // ---------------------------------------------------------------------------
