@@ -272,17 +272,26 @@ func (t *suite) checkPowerCut(bundle string) {
 			cutErr = errors.New("the install ended before copying the image (see install-power-cut.log)")
 			break
 		}
-		// Cut the power as soon as the emulated SD card holds part of
-		// the new image (the guest's page cache holds the rest).
+		// Cut the power once the emulated SD card holds a quarter of the
+		// new image (the guest's page cache holds more).
 		img := filepath.Join(t.out, "vm", "sdcard.img")
 		newImage := filepath.Join(t.out, "bundles", "update.ext4")
-		cutErr = t.waitFor(3*time.Minute, func() error {
-			written, _, err := writtenPart(img, 3, newImage)
-			if err == nil && written == 0 {
-				err = errors.New("nothing of the new image on slot B yet")
+		end := time.Now().Add(3 * time.Minute)
+		for {
+			written, total, err := writtenPart(img, 3, newImage)
+			if err == nil && written == total {
+				err = errors.New("the whole image reached slot B before the cut")
 			}
-			return err
-		})
+			if err != nil || (written > 0 && written >= total/4) {
+				cutErr = err
+				break
+			}
+			if time.Now().After(end) {
+				cutErr = fmt.Errorf("after 3 min, %d of %d MiB of the new image on slot B", written, total)
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
 		t.killVM()
 	case <-ctx.Done():
 		cutErr = ctx.Err()
