@@ -200,7 +200,8 @@ vm-test-pi: ## boot the SD card on QEMU's Raspberry Pi 3 (raspi3b) with U-Boot a
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags '$(RELEASE_TAGS)' -ldflags '$(LDFLAGS)' -o $(VM_BIN) ./cmd/netspot
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags '$(RELEASE_TAGS)' \
 	  -ldflags '-s -w -X main.version=$(VERSION)-next -X main.commit=$(COMMIT)' -o $(VM_BIN_NEXT) ./cmd/netspot
-	timeout 26m $(GO) run ./dev/vmtest -machine raspi3b -binary $(VM_BIN) -update-binary $(VM_BIN_NEXT) -update-version $(VERSION)-next -out build/vmtest-pi -timeout 25m
+	timeout 26m $(GO) run ./dev/vmtest -machine raspi3b -binary $(VM_BIN) -update-binary $(VM_BIN_NEXT) -update-version $(VERSION)-next \
+	  $(if $(VMTEST_UBOOT),-uboot $(abspath $(VMTEST_UBOOT))) -out build/vmtest-pi -timeout 25m
 
 # --- detection quality (docs/evaluation.md) ---
 EVALSUITE := $(GO) run ./dev/eval/cmd/evalsuite

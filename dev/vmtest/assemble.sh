@@ -15,7 +15,8 @@
 # Raspberry Pi 3, the firmware aside (QEMU starts U-Boot itself)
 #   sdcard.img   the same layout; the boot partition also holds U-Boot for
 #                the Pi 3 (u-boot-rpi), its A/B boot script and environment
-#                (boot-files.sh), config.txt and cmdline.txt; the kernel,
+#                (boot-files.sh), config.txt, cmdline.txt and the device
+#                tree of the Pi 3 (bcm2837-rpi-3-b.dtb); the kernel,
 #                initramfs and device tree are in /boot of the slot, and
 #                RAUC (with D-Bus and fw_setenv) is in the root filesystem,
 #                configured by the image's post-build.sh with the keyring
@@ -216,7 +217,8 @@ if [ "$board" = pi3 ]; then
 	cp -a "$HERE/rootfs-pi3/." "$R/"
 
 	# The kernel, its initramfs and the Pi 3's device tree, in the slot:
-	# an update replaces them with the rest of the system.
+	# an update replaces them with the rest of the system. (The boot
+	# script takes the device tree from the firmware when there is one.)
 	mkdir -p "$R/boot/broadcom"
 	gzip -9 -n -c "$P/boot/vmlinuz-$kver" >"$R/boot/Image.gz"
 	cp "$OUT/initrd.gz" "$R/boot/initrd.gz"
@@ -243,14 +245,17 @@ G=$OUT/genimage
 cp "$BOARD/netspot-setup.txt" "$G/"
 files=(netspot-setup.txt)
 if [ "$board" = pi3 ]; then
-	# What the Pi's firmware finds on the boot partition and starts
-	# (config.txt: kernel=u-boot.bin), and U-Boot's files. QEMU has no
-	# firmware: the test starts the u-boot.bin of this partition itself.
+	# What the Pi's firmware finds on the boot partition (config.txt:
+	# kernel=u-boot.bin; the device tree it hands over with cmdline.txt
+	# in it), and U-Boot's files. QEMU has no firmware: the test starts
+	# the u-boot.bin of this partition itself, with this device tree and
+	# this cmdline.txt.
 	cp "$P/usr/lib/u-boot/rpi_3/u-boot.bin" "$G/u-boot.bin"
+	cp "$P/usr/lib/linux-image-$kver/broadcom/bcm2837-rpi-3-b.dtb" "$G/"
 	cp "$BOARD/config-pi3.txt" "$G/config.txt"
 	cp "$BOARD/cmdline.txt" "$G/cmdline.txt"
 	"$BOARD/boot-files.sh" "$G/cmdline.txt" "$G"
-	files+=(u-boot.bin config.txt cmdline.txt boot.scr uboot.env)
+	files+=(u-boot.bin bcm2837-rpi-3-b.dtb config.txt cmdline.txt boot.scr uboot.env)
 fi
 for f in "$BOOT_FILES"/*; do
 	[ -f "$f" ] || continue

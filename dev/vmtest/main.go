@@ -44,6 +44,7 @@ func main() {
 	binary := flag.String("binary", "", "netspot binary for linux/arm64 (required)")
 	update := flag.String("update-binary", "", "netspot binary of another version, for the update bundles (raspi3b)")
 	updateVersion := flag.String("update-version", "next", "the version -update-binary says it is (raspi3b)")
+	uboot := flag.String("uboot", "", "U-Boot for the Pi 3 to put on the card instead of Debian's (raspi3b), e.g. buildroot's rpi_3 build")
 	out := flag.String("out", "build/vmtest", "work directory (removed and recreated)")
 	deadline := flag.Duration("timeout", 10*time.Minute, "deadline of the whole test")
 	flag.Parse()
@@ -56,7 +57,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), *deadline)
 	defer cancel()
 	t := &suite{ctx: ctx, out: *out, binary: *binary, machine: *machine,
-		updateBinary: *update, updateVersion: *updateVersion}
+		updateBinary: *update, updateVersion: *updateVersion, uboot: *uboot}
 	began := time.Now()
 	var err error
 	if t.machine == "raspi3b" {
@@ -84,6 +85,7 @@ type suite struct {
 	updateBinary string
 	// the version updateBinary prints
 	updateVersion string
+	uboot         string // replaces the card's u-boot.bin when set
 	machine       string
 
 	sshKey     string

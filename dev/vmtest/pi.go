@@ -19,11 +19,12 @@ import (
 // The Raspberry Pi 3 Model B as QEMU models it (-M raspi3b: four
 // Cortex-A53, 1 GiB, the BCM2837's SD host, its dwc2 USB controller). The
 // SD card carries the appliance's layout (boot FAT, root slots A and B,
-// data); QEMU has no Raspberry Pi firmware, so it starts the u-boot.bin of
-// the card's boot partition itself, where the firmware would have started
-// it from config.txt. U-Boot runs boot.scr, which picks the slot
-// (BOOT_ORDER, BOOT_x_LEFT in uboot.env) and boots the kernel, initramfs
-// and device tree of that slot. The management link and the capture link
+// data); QEMU has no Raspberry Pi firmware, so it plays its part: it
+// starts the u-boot.bin of the card's boot partition (config.txt's
+// kernel=) and hands it the card's device tree with cmdline.txt in it.
+// U-Boot runs boot.scr, which picks the slot (BOOT_ORDER, BOOT_x_LEFT in
+// uboot.env) and boots the kernel and initramfs of that slot with that
+// device tree and command line. The management link and the capture link
 // are QEMU usb-net devices on a USB hub, as the Pi 3's Ethernet and a USB
 // adapter are.
 
@@ -52,7 +53,7 @@ func (t *suite) runPi() error {
 		return err
 	}
 	board := filepath.Join(here, "..", "..", "buildroot", "board", "netspot")
-	fmt.Println("machine: QEMU raspi3b, the Raspberry Pi 3 Model B (BCM2837, 4 x Cortex-A53, 1 GiB), booting its SD card with U-Boot for the Pi 3 (Debian's u-boot-rpi), Debian's arm64 kernel and the bcm2837-rpi-3-b device tree")
+	fmt.Println("machine: QEMU raspi3b, the Raspberry Pi 3 Model B (BCM2837, 4 x Cortex-A53, 1 GiB), booting its SD card with U-Boot for the Pi 3 (Debian's u-boot-rpi unless -uboot), Debian's arm64 kernel and the bcm2837-rpi-3-b device tree")
 
 	// Keys: the box's keyring, and another CA whose bundles it must refuse.
 	keys, untrusted := filepath.Join(t.out, "keys"), filepath.Join(t.out, "keys-untrusted")
@@ -96,8 +97,18 @@ func (t *suite) runPi() error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.host("mcopy", "-o", "-i", fmt.Sprintf("%s@@%d", img, fat), "::u-boot.bin", filepath.Join(vm, "u-boot.bin")); err != nil {
-		return fmt.Errorf("u-boot.bin from the boot partition: %w", err)
+	if t.uboot != "" {
+		if _, err := t.host("mcopy", "-o", "-i", fmt.Sprintf("%s@@%d", img, fat), t.uboot, "::u-boot.bin"); err != nil {
+			return fmt.Errorf("-uboot: %w", err)
+		}
+		fmt.Printf("U-Boot: %s\n", t.uboot)
+	}
+	// QEMU stands in for the firmware: it starts the card's u-boot.bin
+	// with the card's device tree and cmdline.txt.
+	for _, f := range []string{"u-boot.bin", "bcm2837-rpi-3-b.dtb", "cmdline.txt"} {
+		if _, err := t.host("mcopy", "-o", "-i", fmt.Sprintf("%s@@%d", img, fat), "::"+f, filepath.Join(vm, f)); err != nil {
+			return fmt.Errorf("%s from the boot partition: %w", f, err)
+		}
 	}
 
 	// Bundles: the same system with a newer netspot; one whose netspot
@@ -162,8 +173,13 @@ func (t *suite) runPi() error {
 func (t *suite) checkPiSystem() {
 	t.check("the kernel runs on the Raspberry Pi 3 Model B's device tree", t.expectMatch(
 		"cat /proc/device-tree/model", "Raspberry Pi 3 Model B"))
+	cmdline, err := os.ReadFile(filepath.Join(t.out, "vm", "cmdline.txt"))
+	if err == nil {
+		err = t.expect("cat /proc/cmdline", strings.TrimSpace(string(cmdline))+" root=/dev/mmcblk0p2 rauc.slot=A")
+	}
+	t.check("kernel command line: cmdline.txt, then slot A's root partition from the boot script", err)
 	t.check("root filesystem: slot A on the SD card, read-only", t.expectMatch(
-		"cat /proc/cmdline; grep ' / ' /proc/mounts", "root=/dev/mmcblk0p2 rauc.slot=A"))
+		"grep ' / ' /proc/mounts", "/dev/mmcblk0p2 / ext4 ro"))
 	t.check("data partition mounted from the SD card's partition 4",
 		t.expectMatch("grep ' /data ' /proc/mounts", "/dev/mmcblk0p4 /data ext4 rw"))
 	t.check("boot partition (U-Boot's environment) mounted on /boot/firmware",
@@ -524,9 +540,15 @@ func detached(command string) string {
 // box happen inside the same QEMU process, as on a board.
 func (t *suite) bootPi(n int) error {
 	vm := filepath.Join(t.out, "vm")
+	cmdline, err := os.ReadFile(filepath.Join(vm, "cmdline.txt"))
+	if err != nil {
+		return err
+	}
 	args := []string{
 		"-M", "raspi3b", "-display", "none", "-monitor", "none",
 		"-kernel", filepath.Join(vm, "u-boot.bin"),
+		"-dtb", filepath.Join(vm, "bcm2837-rpi-3-b.dtb"),
+		"-append", strings.TrimSpace(string(cmdline)),
 		"-drive", "file=" + filepath.Join(vm, "sdcard.img") + ",if=sd,format=raw",
 		// The PL011 UART (ttyAMA0, the kernel's console), then the mini
 		// UART (U-Boot's console).
