@@ -58,7 +58,7 @@ func main() {
 	defer cancel()
 	t := &suite{ctx: ctx, out: *out, binary: *binary, machine: *machine,
 		updateBinary: *update, updateVersion: *updateVersion, uboot: *uboot}
-	began := time.Now()
+	t.began = time.Now()
 	var err error
 	if t.machine == "raspi3b" {
 		err = t.runPi()
@@ -67,7 +67,7 @@ func main() {
 	}
 	t.cleanup()
 	t.summary()
-	fmt.Printf("%s: %v\n", t.machine, time.Since(began).Round(time.Second))
+	fmt.Printf("%s: %v\n", t.machine, time.Since(t.began).Round(time.Second))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vmtest: %v\n", err)
 		os.Exit(1)
@@ -103,6 +103,12 @@ type suite struct {
 
 	results []string
 	failed  int
+	began   time.Time
+}
+
+// milestone prints how long the test has run, at a step worth timing.
+func (t *suite) milestone(what string) {
+	fmt.Printf("     %s at %v\n", what, time.Since(t.began).Round(time.Second))
 }
 
 // check records one assertion of the test.

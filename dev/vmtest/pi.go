@@ -83,11 +83,10 @@ func (t *suite) runPi() error {
 		return err
 	}
 	vm := filepath.Join(t.out, "vm")
-	began := time.Now()
 	if out, err := t.host("bash", filepath.Join(here, "assemble.sh"), "--board", "pi3", "--keys", keys, vm, t.binary, boot); err != nil {
 		return fmt.Errorf("assemble: %v\n%s", err, out)
 	}
-	fmt.Printf("assembled in %v\n", time.Since(began).Round(time.Second))
+	t.milestone("system assembled")
 	img := filepath.Join(vm, "sdcard.img")
 	// QEMU's SD card must have a power of 2 size.
 	if err := os.Truncate(img, 1<<30); err != nil {
@@ -114,12 +113,11 @@ func (t *suite) runPi() error {
 	// Bundles: the same system with a newer netspot; one whose netspot
 	// does not start; the newer one signed by a CA the box does not trust.
 	v2 := t.updateVersion
-	began = time.Now()
 	bundles, err := t.makeBundles(board, vm, keys, untrusted, v2)
 	if !t.check("update bundles made and signed (make-bundle.sh, RAUC verity format)", err) {
 		return errors.New("no bundles: cannot go on")
 	}
-	fmt.Printf("bundles made in %v\n", time.Since(began).Round(time.Second))
+	t.milestone("bundles made")
 	if !t.check("bundles copied onto the data partition of the SD card", t.copyToData(img, bundles)) {
 		return errors.New("no bundles on the card: cannot go on")
 	}
@@ -135,6 +133,7 @@ func (t *suite) runPi() error {
 	if !t.check("boot from the SD card: SSH login with the key from the boot partition", t.waitSSH(false)) {
 		return errors.New("no SSH: cannot go on")
 	}
+	t.milestone("first boot up")
 	t.checkPiSystem()
 	t.checkPiCapture()
 	v1, err := t.ssh("netspot version | cut -d' ' -f2")
@@ -146,8 +145,10 @@ func (t *suite) runPi() error {
 	}
 	t.check("version published in the Home Assistant discovery device: "+v1, err)
 
+	t.milestone("capture checked")
 	t.checkBadSignature(bundles["untrusted"])
 	t.checkPowerCut(bundles["update"])
+	t.milestone("power cut")
 
 	// --- after the power cut: slot A again ---
 	if err := t.bootPi(2); err != nil {
@@ -157,11 +158,14 @@ func (t *suite) runPi() error {
 		return errors.New("no SSH after the power cut")
 	}
 	t.checkAfterPowerCut(v1)
+	t.milestone("up again after the power cut")
 
 	// --- update: slot B ---
 	t.checkUpdate(bundles["update"], v1, v2)
+	t.milestone("updated")
 	// --- update whose netspot fails: slot A tried, then B again ---
 	t.checkRollback(bundles["broken"], v2)
+	t.milestone("rolled back")
 
 	t.check("clean power-off", t.powerOff())
 	return nil
