@@ -196,8 +196,13 @@ BOARD       ?= pi4
 BR_DIR      := build/buildroot-$(BR_VERSION)
 IMAGE_DIR   := build/image-$(BOARD)
 VM_BIN      := build/vmtest-bin/netspot-linux-arm64
+VM_BIN_NEXT := build/vmtest-bin/netspot-linux-arm64-next
+# Keys of the update bundles (keyring.pem, signing.cert.pem,
+# signing.key.pem; buildroot/board/netspot/make-keys.sh). Empty: build/rauc-keys,
+# where the first image build makes development keys.
+RAUC_KEY_DIR ?=
 
-.PHONY: image vm-test
+.PHONY: image bundle vm-test vm-test-pi
 
 image: ## build the SD-card image for BOARD (pi0 pi3 pi4 pi5): needs internet, 1-2 h, 15 GB
 	@test -f buildroot/configs/netspot_$(BOARD)_defconfig || { echo "unknown BOARD=$(BOARD): one of pi0 pi3 pi4 pi5"; exit 2; }
@@ -207,12 +212,25 @@ image: ## build the SD-card image for BOARD (pi0 pi3 pi4 pi5): needs internet, 1
 	  mv $(BR_DIR).tmp $(BR_DIR); \
 	fi
 	$(MAKE) -C $(BR_DIR) O=$(CURDIR)/$(IMAGE_DIR) BR2_EXTERNAL=$(CURDIR)/buildroot netspot_$(BOARD)_defconfig
-	$(MAKE) -C $(BR_DIR) O=$(CURDIR)/$(IMAGE_DIR)
+	$(MAKE) -C $(BR_DIR) O=$(CURDIR)/$(IMAGE_DIR) $(if $(RAUC_KEY_DIR),BR2_NETSPOT_RAUC_KEY_DIR=$(abspath $(RAUC_KEY_DIR)))
 	@echo "image: $(IMAGE_DIR)/images/sdcard.img"
+
+bundle: image ## the signed update bundle for BOARD (netspot-update on the box installs it); built with the image
+	@ls $(IMAGE_DIR)/images/netspot-$(BOARD)-*.raucb
 
 vm-test: ## boot the virtual appliance under qemu-system-aarch64 and test it (as root, <= 10 min)
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags '$(RELEASE_TAGS)' -ldflags '$(LDFLAGS)' -o $(VM_BIN) ./cmd/netspot
 	timeout 11m $(GO) run ./dev/vmtest -binary $(VM_BIN) -out build/vmtest -timeout 10m
+
+# The SD card of the appliance (same layout: boot, slots A and B, data) on
+# QEMU's Raspberry Pi 3 Model B, booted by U-Boot for the Pi 3, with A/B
+# updates by RAUC to a second build of netspot stamped $(VERSION)-next.
+vm-test-pi: ## boot the SD card on QEMU's Raspberry Pi 3 (raspi3b) with U-Boot and test A/B updates with RAUC (as root, <= 25 min)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags '$(RELEASE_TAGS)' -ldflags '$(LDFLAGS)' -o $(VM_BIN) ./cmd/netspot
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags '$(RELEASE_TAGS)' \
+	  -ldflags '-s -w -X main.version=$(VERSION)-next -X main.commit=$(COMMIT)' -o $(VM_BIN_NEXT) ./cmd/netspot
+	timeout 26m $(GO) run ./dev/vmtest -machine raspi3b -binary $(VM_BIN) -update-binary $(VM_BIN_NEXT) -update-version $(VERSION)-next \
+	  $(if $(VMTEST_UBOOT),-uboot $(abspath $(VMTEST_UBOOT))) -out build/vmtest-pi -timeout 25m
 
 # --- detection quality (docs/evaluation.md) ---
 EVALSUITE := $(GO) run ./dev/eval/cmd/evalsuite

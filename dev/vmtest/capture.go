@@ -31,6 +31,16 @@ func vmTraffic() trafficgen.Config {
 	return c
 }
 
+// piTraffic is vmTraffic at half its rates, which QEMU's emulated
+// USB of the Raspberry Pi carries (about 90 kB/s): the same office LAN at
+// 30 packets/s, and a SYN flood of 300 packets/s.
+func piTraffic() trafficgen.Config {
+	c := vmTraffic()
+	c.Rate = 30
+	c.Attacks[0].Rate = 300
+	return c
+}
+
 // writeCapture writes the capture of c to path.
 func writeCapture(path string, c trafficgen.Config) error {
 	f, err := os.Create(path)

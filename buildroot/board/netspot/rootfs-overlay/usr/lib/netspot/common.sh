@@ -3,12 +3,20 @@
 # the data partition, and the few helpers they all need. Sourced, not run.
 
 DATA_DIR=/data
+BOOT_DIR=/boot/firmware
 USER_CONFIG=$DATA_DIR/netspot.toml
 ACCEPTED_CONFIG=$DATA_DIR/state/netspot-accepted.toml
 DEFAULT_CONFIG=/etc/netspot/netspot.toml
 RUN_DIR=/run/netspot
 SUPERVISOR_PIDFILE=$RUN_DIR/supervise.pid
 NETSPOT_PIDFILE=$RUN_DIR/netspot.pid
+# The end of the last window netspot reported (RFC 3339), written by
+# netspot-supervise; removed at each start of netspot.
+WINDOW_FILE=$RUN_DIR/window
+# Updates (RAUC): the slot being tried after an install, and how the last
+# update ended, on the data partition so that they survive the reboots.
+UPDATE_PENDING=$DATA_DIR/state/update-pending
+UPDATE_RESULT=$DATA_DIR/state/update-result
 
 # log TAG MESSAGE...: to the system log and to the console of the caller.
 log() {
@@ -20,7 +28,8 @@ log() {
 
 # partition_of N: device of partition N on the disk that holds the root
 # filesystem (root=/dev/mmcblk0p2 gives /dev/mmcblk0p1 for N=1). The image
-# puts boot on 1, the root filesystem on 2 and the data on 3.
+# puts boot on 1, the two root filesystem slots on 2 (A) and 3 (B), and
+# the data on 4.
 partition_of() {
 	read -r cmdline </proc/cmdline
 	for arg in $cmdline; do
@@ -29,6 +38,22 @@ partition_of() {
 			root=${arg#root=}
 			disk=$(echo "$root" | sed 's/[0-9]*$//')
 			echo "$disk$1"
+			return 0
+			;;
+		esac
+	done
+	return 1
+}
+
+# booted_slot: the root filesystem slot that U-Boot booted (A or B, from
+# rauc.slot= on the kernel command line); nothing when the system was not
+# booted by the A/B boot script.
+booted_slot() {
+	read -r cmdline </proc/cmdline
+	for arg in $cmdline; do
+		case $arg in
+		rauc.slot=*)
+			echo "${arg#rauc.slot=}"
 			return 0
 			;;
 		esac
