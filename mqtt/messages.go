@@ -30,6 +30,7 @@ const (
 type topics struct {
 	base       string // P
 	status     string // P/status
+	version    string // P/version
 	stats      string // P/stats
 	alarm      string // P/alarm
 	alarmState string // P/alarm/state
@@ -43,6 +44,7 @@ func newTopics(prefix, nodeID, discoveryPrefix string) topics {
 	return topics{
 		base:       base,
 		status:     base + "/status",
+		version:    base + "/version",
 		stats:      base + "/stats",
 		alarm:      base + "/alarm",
 		alarmState: base + "/alarm/state",

@@ -58,6 +58,7 @@ func defaultOptions() options {
 // any failure returns sink.Unreachable so that the fan-out keeps the
 // Record and tries again after its backoff.
 type Sink struct {
+	version   string // netspot's, published retained on P/version
 	cfg       Config
 	log       *slog.Logger
 	opts      options
@@ -152,6 +153,9 @@ func newSink(cfg Config, env sink.Env, opts options) (*Sink, error) {
 	}
 	if cfg.HomeAssistant {
 		s.discovery = discoveryMessages(&s.t, haStats, env.Version, byte(cfg.QoSStats), byte(cfg.QoSAlarms))
+	}
+	if s.version = env.Version; s.version == "" {
+		s.version = "unknown"
 	}
 	s.dialCtx, s.cancel = context.WithCancel(context.Background())
 	if n := st.len(); n > 0 {
@@ -327,7 +331,10 @@ func (s *Sink) session(w waits) (*session, error) {
 	s.stateSent = -1
 	s.log.Info("connected to broker", "broker", s.broker.String(), "client_id", s.clientID,
 		"offline_for", offline.Round(time.Millisecond), "alarms_waiting", s.store.len())
-	if err := s.publish(sess, message{topic: s.t.status, payload: []byte(statusOnline), qos: 1, retain: true}, w); err != nil {
+	if err := s.publishAll(sess, []message{
+		{topic: s.t.status, payload: []byte(statusOnline), qos: 1, retain: true},
+		{topic: s.t.version, payload: []byte(s.version), qos: 1, retain: true},
+	}, w); err != nil {
 		return nil, err
 	}
 	if s.cfg.HomeAssistant {

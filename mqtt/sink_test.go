@@ -54,15 +54,18 @@ func TestPublishesEveryTopic(t *testing.T) {
 		t.Errorf("P/stat/TRAFFIC = %q, want %q", got, wantTraffic)
 	}
 	for _, p := range in.prefixed("netspot/") {
-		if !json.Valid([]byte(p.payload)) && p.payload != "online" && p.payload != "ON" && p.payload != "OFF" {
+		if !json.Valid([]byte(p.payload)) && p.payload != "online" && p.payload != "ON" && p.payload != "OFF" && p.topic != "netspot/box1/version" {
 			t.Errorf("%s: payload is neither JSON nor a state: %q", p.topic, p.payload)
 		}
+	}
+	if got := b.retained("netspot/box1/version"); got != "1.2.3" {
+		t.Errorf("retained version = %q, want the version of the Env", got)
 	}
 	if got := b.retained("netspot/box1/status"); got != "online" {
 		t.Errorf("retained status = %q, want online", got)
 	}
 	if b.retained("netspot/box1/stats") != "" || b.retained("netspot/box1/alarm") != "" {
-		t.Error("stats or alarm messages are retained; only status, alarm state and discovery should be")
+		t.Error("stats or alarm messages are retained; only status, version, alarm state and discovery should be")
 	}
 
 	// The alarm ends: the state goes back to OFF.
