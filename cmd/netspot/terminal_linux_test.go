@@ -5,35 +5,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"netspot/dev/ptytest"
 )
-
-// openPty opens a pseudo-terminal and returns its two ends.
-func openPty(t *testing.T) (master, tty *os.File) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	t.Cleanup(func() { master.Close() })
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("unlock pseudo-terminal: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Skipf("pseudo-terminal number: %v", err)
-	}
-	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("open pseudo-terminal: %v", err)
-	}
-	return master, tty
-}
 
 // On a terminal, the console is a table by default, alarms in colour
 // unless NO_COLOR is set; into a pipe it stays JSON.
@@ -49,7 +25,7 @@ func TestConsoleOnATerminal(t *testing.T) {
 	}
 	onTerminal := func(extra ...string) string {
 		t.Helper()
-		master, tty := openPty(t)
+		master, tty := ptytest.Open(t)
 		cmd := exec.Command(bin, "run", "-c", cfg, "-r", capture, "-v", "-l", "warn")
 		cmd.Env = append(append([]string{}, environ...), extra...)
 		var stderr bytes.Buffer

@@ -4,40 +4,15 @@ import (
 	"bytes"
 	"io"
 	"os"
-	"strconv"
-	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"netspot/dev/ptytest"
 )
-
-// openPty opens a pseudo-terminal and returns its two ends.
-func openPty(t *testing.T) (master, tty *os.File) {
-	t.Helper()
-	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal: %v", err)
-	}
-	t.Cleanup(func() { master.Close() })
-	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("unlock pseudo-terminal: %v", err)
-	}
-	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Skipf("pseudo-terminal number: %v", err)
-	}
-	tty, err = os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("open pseudo-terminal: %v", err)
-	}
-	t.Cleanup(func() { tty.Close() })
-	return master, tty
-}
 
 // A terminal is told from a file or a pipe; colours are allowed on it
 // unless NO_COLOR is set or TERM is dumb.
 func TestDetectTerminal(t *testing.T) {
-	_, tty := openPty(t)
+	_, tty := ptytest.Open(t)
 	t.Setenv("NO_COLOR", "")
 	t.Setenv("TERM", "xterm-256color")
 	if got := DetectTerminal(tty); got != (Terminal{IsTerminal: true, Color: true}) {
