@@ -3,7 +3,6 @@ package influxdb
 import (
 	"context"
 	"io"
-	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -142,61 +141,19 @@ func newSink(t *testing.T, cfg Config) *Sink {
 	return s
 }
 
-// harness is a sink driven by a real fan-out with fast retries.
+// harness is a influxdb sink behind a real fan-out with fast retries.
 type harness struct {
-	s      *Sink
-	f      *sink.FanOut
-	logs   *sinktest.Buffer
-	closed bool
+	*sinktest.Rig
+	s *Sink
 }
 
 func start(t *testing.T, cfg Config, mode sink.Mode) *harness {
 	t.Helper()
-	h := &harness{logs: &sinktest.Buffer{}}
-	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log, logs := sinktest.Logger()
 	s, err := New(cfg, sink.Env{Log: log.With("sink", "influxdb"), Series: "office"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.s = s
-	h.f = sink.NewFanOut(log, mode)
-	o := cfg.Queue()
-	o.RetryMin, o.RetryMax = time.Millisecond, 5*time.Millisecond
-	h.f.Add("influxdb", s, o)
-	t.Cleanup(func() {
-		if !h.closed {
-			h.close(t)
-		}
-	})
-	return h
+	return &harness{Rig: sinktest.NewRig(t, "influxdb", s, mode, cfg.Queue(), log, logs), s: s}
 }
 
-func (h *harness) publish(rs ...*event.Record) {
-	for _, r := range rs {
-		h.f.Publish(context.Background(), r)
-	}
-}
-
-// close lets the fan-out deliver what is queued, then closes the sink.
-func (h *harness) close(t *testing.T) {
-	t.Helper()
-	h.closed = true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.f.Close(ctx); err != nil {
-		t.Errorf("fan-out Close: %v", err)
-	}
-}
-
-func (h *harness) stats() sink.QueueStats { return h.f.Stats()[0] }
-
-// waitFor polls cond until it holds; the bound only stops a broken test.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}

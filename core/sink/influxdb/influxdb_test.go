@@ -13,6 +13,7 @@ import (
 	"netspot/core/config"
 	"netspot/core/event"
 	"netspot/core/sink"
+	"netspot/core/sink/sinktest"
 )
 
 func TestPointsOnTheWire(t *testing.T) {
@@ -108,11 +109,11 @@ func TestBatchesWhatQueuedDuringARequest(t *testing.T) {
 	if h.s.MaxBatch() != 3 {
 		t.Errorf("MaxBatch() = %d, want batch_size", h.s.MaxBatch())
 	}
-	h.publish(record(0, false))
+	h.Publish(record(0, false))
 	<-entered
-	h.publish(records(1, 8)...)
+	h.Publish(records(1, 8)...)
 	close(release)
-	h.close(t)
+	h.Close(t)
 	var got []string
 	for _, r := range f.requests() {
 		got = append(got, fmt.Sprint(windows(r.body)))
@@ -120,7 +121,7 @@ func TestBatchesWhatQueuedDuringARequest(t *testing.T) {
 	if want := "[0] [1 2 3] [4 5 6] [7]"; strings.Join(got, " ") != want {
 		t.Errorf("requests carry windows %v, want %s", got, want)
 	}
-	if st := h.stats(); st.Delivered != 8 || st.Failed != 0 || st.DroppedRecords != 0 {
+	if st := h.Stats(); st.Delivered != 8 || st.Failed != 0 || st.DroppedRecords != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -157,8 +158,8 @@ func TestServerErrorsThenRecovery(t *testing.T) {
 		return false
 	})
 	h := start(t, v1Config(f.URL), sink.Live)
-	h.publish(records(0, 3)...)
-	h.close(t)
+	h.Publish(records(0, 3)...)
+	h.Close(t)
 	var written []int
 	reqs := f.requests()
 	for _, r := range reqs[4:] {
@@ -172,10 +173,10 @@ func TestServerErrorsThenRecovery(t *testing.T) {
 			t.Errorf("a failed request did not start with window 0: %v", w)
 		}
 	}
-	if st := h.stats(); st.Retries != 4 || st.Delivered != 3 || st.DroppedRecords != 0 || st.Failed != 0 {
+	if st := h.Stats(); st.Retries != 4 || st.Delivered != 3 || st.DroppedRecords != 0 || st.Failed != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	logs := h.logs.String()
+	logs := h.Logs.String()
 	if !strings.Contains(logs, "sink unreachable") || !strings.Contains(logs, "503 Service Unavailable: timeout") ||
 		!strings.Contains(logs, "sink reachable again") {
 		t.Errorf("the outage is not logged:\n%s", logs)
@@ -204,8 +205,8 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 		return false
 	})
 	h := start(t, v1Config(f.URL), sink.Live) // retries after 1 to 5 ms
-	h.publish(record(0, false))
-	h.close(t)
+	h.Publish(record(0, false))
+	h.Close(t)
 	reqs := f.requests()
 	if len(reqs) != 2 {
 		t.Fatalf("%d requests, want 2", len(reqs))
@@ -213,7 +214,7 @@ func TestRetryAfterIsHonoured(t *testing.T) {
 	if wait := reqs[1].at.Sub(reqs[0].at); wait < time.Second {
 		t.Errorf("retried after %v, before the second Retry-After asked", wait)
 	}
-	if st := h.stats(); st.Retries != 1 || st.Delivered != 1 {
+	if st := h.Stats(); st.Retries != 1 || st.Delivered != 1 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -232,19 +233,19 @@ func TestRefusedPointsAreDropped(t *testing.T) {
 		return false
 	})
 	h := start(t, v1Config(f.URL), sink.Live)
-	h.publish(record(0, true))
-	waitFor(t, "the first refusal", func() bool { return h.stats().Failed == 1 })
-	h.publish(record(1, false))
-	waitFor(t, "the second refusal", func() bool { return h.stats().Failed == 2 })
-	h.publish(record(2, false))
-	h.close(t)
+	h.Publish(record(0, true))
+	sinktest.WaitFor(t, "the first refusal", func() bool { return h.Stats().Failed == 1 })
+	h.Publish(record(1, false))
+	sinktest.WaitFor(t, "the second refusal", func() bool { return h.Stats().Failed == 2 })
+	h.Publish(record(2, false))
+	h.Close(t)
 	if n := len(f.requests()); n != 3 {
 		t.Errorf("%d requests, want 3: refused points are not sent again", n)
 	}
-	if st := h.stats(); st.Failed != 2 || st.Delivered != 1 || st.Retries != 0 || st.DroppedRecords != 0 {
+	if st := h.Stats(); st.Failed != 2 || st.Delivered != 1 || st.Retries != 0 || st.DroppedRecords != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	logs := h.logs.String()
+	logs := h.Logs.String()
 	if n := strings.Count(logs, "400 Bad Request: partial write: field type conflict"); n != 1 {
 		t.Errorf("the server's message is logged %d times, want once:\n%s", n, logs)
 	}

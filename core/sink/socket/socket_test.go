@@ -2,13 +2,11 @@ package socket
 
 import (
 	"bufio"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -116,69 +114,22 @@ func (s *server) none(t *testing.T) {
 	}
 }
 
-// harness is a socket sink driven by a real fan-out with fast retries.
+// harness is a socket sink behind a real fan-out with fast retries.
 type harness struct {
-	s      *Sink
-	f      *sink.FanOut
-	logs   *sinktest.Buffer
-	closed bool
-}
-
-// fast retries, for tests.
-func fastQueue(cfg Config) sink.QueueOptions {
-	o := cfg.Queue()
-	o.RetryMin, o.RetryMax = time.Millisecond, 5*time.Millisecond
-	return o
+	*sinktest.Rig
+	s *Sink
 }
 
 func start(t *testing.T, cfg Config, mode sink.Mode) *harness {
 	t.Helper()
-	h := &harness{logs: &sinktest.Buffer{}}
-	log := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log, logs := sinktest.Logger()
 	s, err := New(cfg, sink.Env{Log: log.With("sink", "socket"), Series: "office"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.s = s
-	h.f = sink.NewFanOut(log, mode)
-	h.f.Add("socket", s, fastQueue(cfg))
-	t.Cleanup(func() {
-		if !h.closed {
-			h.close(t)
-		}
-	})
-	return h
+	return &harness{Rig: sinktest.NewRig(t, "socket", s, mode, cfg.Queue(), log, logs), s: s}
 }
 
-func (h *harness) publish(rs ...*event.Record) {
-	for _, r := range rs {
-		h.f.Publish(context.Background(), r)
-	}
-}
-
-// close lets the fan-out deliver what is queued, then closes the sink.
-func (h *harness) close(t *testing.T) {
-	t.Helper()
-	h.closed = true
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.f.Close(ctx); err != nil {
-		t.Errorf("fan-out Close: %v", err)
-	}
-}
-
-func (h *harness) stats() sink.QueueStats { return h.f.Stats()[0] }
-
-// waitFor polls cond until it holds; the bound only stops a broken test.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
 
 func decode(t *testing.T, line string) map[string]any {
 	t.Helper()
@@ -205,8 +156,8 @@ func TestJSONLinesOnUnixSockets(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Data, cfg.Alarm, cfg.Tag = "unix://"+dataPath, "unix://"+alarmPath, `box "1"`
 	h := start(t, cfg, sink.Live)
-	h.publish(record(0, false), record(1, true), record(2, false))
-	h.close(t)
+	h.Publish(record(0, false), record(1, true), record(2, false))
+	h.Close(t)
 	for i := range 3 {
 		m := decode(t, data.next(t))
 		if m["type"] != "data" || m["series"] != "office" || m["tag"] != `box "1"` || m["packets"] != float64(100+i) {
@@ -223,11 +174,11 @@ func TestJSONLinesOnUnixSockets(t *testing.T) {
 	}
 	alarms.none(t)
 	data.none(t)
-	if st := h.stats(); st.Delivered != 3 || st.Failed != 0 || st.Retries != 0 {
+	if st := h.Stats(); st.Delivered != 3 || st.Failed != 0 || st.Retries != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	if n := strings.Count(h.logs.String(), "socket connected"); n != 2 {
-		t.Errorf("%d connections logged, want 2:\n%s", n, h.logs)
+	if n := strings.Count(h.Logs.String(), "socket connected"); n != 2 {
+		t.Errorf("%d connections logged, want 2:\n%s", n, h.Logs)
 	}
 }
 
@@ -237,8 +188,8 @@ func TestOneAddressForDataAndAlarms(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Data, cfg.Alarm, cfg.Tag = "unix://"+p, "unix://"+p, ""
 	h := start(t, cfg, sink.Live)
-	h.publish(record(0, true))
-	h.close(t)
+	h.Publish(record(0, true))
+	h.Close(t)
 	// Alarms are sent first, on the one connection.
 	l := srv.nextLine(t)
 	if m := decode(t, l.text); m["type"] != "alarm" {
@@ -259,8 +210,8 @@ func TestCSVOverTCP(t *testing.T) {
 	h := start(t, cfg, sink.Live)
 	r := record(0, true)
 	r.CaptureErr = `link "eth1", down`
-	h.publish(r, record(1, false))
-	h.close(t)
+	h.Publish(r, record(1, false))
+	h.Close(t)
 	var text strings.Builder
 	for range 3 {
 		text.WriteString(data.next(t) + "\n")
@@ -300,12 +251,12 @@ func TestCSVHeaderOnEveryConnection(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Format, cfg.Data = "csv", "unix://"+p
 	h := start(t, cfg, sink.Live)
-	h.publish(record(0, false))
+	h.Publish(record(0, false))
 	first := []line{srv.nextLine(t), srv.nextLine(t)}
 	(<-srv.conns).Close() // the reader hangs up
-	h.publish(record(1, false))
+	h.Publish(record(1, false))
 	second := []line{srv.nextLine(t), srv.nextLine(t)}
-	h.close(t)
+	h.Close(t)
 	srv.none(t)
 	if first[0].conn != 0 || !strings.HasPrefix(first[0].text, "series,tag,start,") || !strings.Contains(first[1].text, ",100,") {
 		t.Errorf("first connection: %+v", first)
@@ -313,7 +264,7 @@ func TestCSVHeaderOnEveryConnection(t *testing.T) {
 	if second[0].conn != 1 || second[0].text != first[0].text || !strings.Contains(second[1].text, ",101,") {
 		t.Errorf("second connection: %+v, want the header again, then window 1", second)
 	}
-	if st := h.stats(); st.Delivered != 2 || st.DroppedRecords != 0 {
+	if st := h.Stats(); st.Delivered != 2 || st.DroppedRecords != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -350,8 +301,8 @@ func TestDatagrams(t *testing.T) {
 	cfg.Format = "csv"
 	cfg.Data, cfg.Alarm = "unixgram://"+p, "udp://"+udp.LocalAddr().String()
 	h := start(t, cfg, sink.Live)
-	h.publish(record(0, true), record(1, true))
-	h.close(t)
+	h.Publish(record(0, true), record(1, true))
+	h.Close(t)
 	buf := make([]byte, 65536)
 	for i := range 2 {
 		pc.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -383,13 +334,13 @@ func TestPeerAwayThenBack(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Data, cfg.Backlog = "unix://"+p, 3
 	h := start(t, cfg, sink.Replay)
-	h.publish(record(0, true))
+	h.Publish(record(0, true))
 	for i := 1; i < 10; i++ {
-		h.publish(record(i, false))
+		h.Publish(record(i, false))
 	}
-	waitFor(t, "retries of the missing peer", func() bool { st := h.stats(); return st.Unreachable && st.Retries >= 3 })
+	sinktest.WaitFor(t, "retries of the missing peer", func() bool { st := h.Stats(); return st.Unreachable && st.Retries >= 3 })
 	srv := listen(t, "unix", p)
-	h.close(t)
+	h.Close(t)
 	var got []int
 	for range 3 { // the record with an alarm, then the last two
 		got = append(got, packets(t, srv.next(t))-100)
@@ -398,10 +349,10 @@ func TestPeerAwayThenBack(t *testing.T) {
 	if !slices.Equal(got, []int{0, 8, 9}) {
 		t.Errorf("windows delivered %v, want [0 8 9]", got)
 	}
-	if st := h.stats(); st.Delivered != 3 || st.DroppedRecords != 7 || st.DroppedAlarms != 0 {
+	if st := h.Stats(); st.Delivered != 3 || st.DroppedRecords != 7 || st.DroppedAlarms != 0 {
 		t.Errorf("stats %+v", st)
 	}
-	logs := h.logs.String()
+	logs := h.Logs.String()
 	if !strings.Contains(logs, "sink unreachable") || !strings.Contains(logs, "no such file") || !strings.Contains(logs, "sink reachable again") {
 		t.Errorf("logs do not tell the outage:\n%s", logs)
 	}
@@ -415,13 +366,13 @@ func TestPartialFailureSendsNoDuplicates(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Data, cfg.Alarm = "unix://"+dataPath, "unix://"+alarmPath
 	h := start(t, cfg, sink.Live)
-	h.publish(record(0, true), record(1, false), record(2, true))
+	h.Publish(record(0, true), record(1, false), record(2, true))
 	if got := decode(t, alarms.next(t))["id"]; got != "syn-a" {
 		t.Fatalf("first alarm %v", got)
 	}
-	waitFor(t, "retries of the data address", func() bool { return h.stats().Retries >= 5 })
+	sinktest.WaitFor(t, "retries of the data address", func() bool { return h.Stats().Retries >= 5 })
 	data := listen(t, "unix", dataPath)
-	h.close(t)
+	h.Close(t)
 	if got := decode(t, alarms.next(t))["id"]; got != "syn-c" {
 		t.Errorf("second alarm %v", got)
 	}
@@ -432,7 +383,7 @@ func TestPartialFailureSendsNoDuplicates(t *testing.T) {
 		}
 	}
 	data.none(t)
-	if st := h.stats(); st.Delivered != 3 || st.DroppedRecords != 0 {
+	if st := h.Stats(); st.Delivered != 3 || st.DroppedRecords != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -445,18 +396,18 @@ func TestPeerRestart(t *testing.T) {
 	cfg.Data = "unix://" + p
 	srv := listen(t, "unix", p)
 	h := start(t, cfg, sink.Live)
-	h.publish(record(0, false))
+	h.Publish(record(0, false))
 	if got := packets(t, srv.next(t)); got != 100 {
 		t.Fatalf("first line is window %d", got-100)
 	}
 	srv.ln.Close()
 	(<-srv.conns).Close()
 	os.Remove(p)
-	h.publish(record(1, false))
-	waitFor(t, "the restarting peer to be noticed", func() bool { return h.stats().Retries >= 3 })
+	h.Publish(record(1, false))
+	sinktest.WaitFor(t, "the restarting peer to be noticed", func() bool { return h.Stats().Retries >= 3 })
 	srv2 := listen(t, "unix", p)
-	h.publish(record(2, false), record(3, false))
-	h.close(t)
+	h.Publish(record(2, false), record(3, false))
+	h.Close(t)
 	for i := 1; i <= 3; i++ {
 		if got := packets(t, srv2.next(t)); got != 100+i {
 			t.Errorf("after restart, line %d is window %d", i, got-100)
@@ -464,7 +415,7 @@ func TestPeerRestart(t *testing.T) {
 	}
 	srv2.none(t)
 	srv.none(t)
-	if st := h.stats(); st.Delivered != 4 || st.DroppedRecords != 0 {
+	if st := h.Stats(); st.Delivered != 4 || st.DroppedRecords != 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -486,11 +437,11 @@ func TestStuckPeer(t *testing.T) {
 	// (net.unix.max_dgram_qlen, 10 by default): the rest wait in the queue.
 	const n = 100
 	for i := range n {
-		h.publish(record(i, false))
+		h.Publish(record(i, false))
 	}
-	waitFor(t, "the stuck peer to count as unreachable", func() bool { return h.stats().Unreachable })
-	if !strings.Contains(h.logs.String(), "i/o timeout") {
-		t.Errorf("the outage is not logged with its cause:\n%s", h.logs)
+	sinktest.WaitFor(t, "the stuck peer to count as unreachable", func() bool { return h.Stats().Unreachable })
+	if !strings.Contains(h.Logs.String(), "i/o timeout") {
+		t.Errorf("the outage is not logged with its cause:\n%s", h.Logs)
 	}
 	got := make(chan []int)
 	go func() {
@@ -508,7 +459,7 @@ func TestStuckPeer(t *testing.T) {
 		}
 		got <- ps
 	}()
-	h.close(t)
+	h.Close(t)
 	ps := <-got
 	if len(ps) != n {
 		t.Fatalf("%d datagrams, want %d", len(ps), n)
@@ -518,7 +469,7 @@ func TestStuckPeer(t *testing.T) {
 			t.Fatalf("datagram %d is window %d", i, p-100)
 		}
 	}
-	if st := h.stats(); st.Delivered != n || st.DroppedRecords != 0 || st.Retries == 0 {
+	if st := h.Stats(); st.Delivered != n || st.DroppedRecords != 0 || st.Retries == 0 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -540,9 +491,9 @@ func TestStuckAlarmAddressLeavesDataConnection(t *testing.T) {
 	h := start(t, cfg, sink.Live)
 	const n = 40
 	for i := range n {
-		h.publish(record(i, true))
+		h.Publish(record(i, true))
 	}
-	waitFor(t, "retries of the stuck alarm address", func() bool { return h.stats().Retries >= 5 })
+	sinktest.WaitFor(t, "retries of the stuck alarm address", func() bool { return h.Stats().Retries >= 5 })
 	alarms := make(chan int)
 	go func() {
 		count := 0
@@ -556,7 +507,7 @@ func TestStuckAlarmAddressLeavesDataConnection(t *testing.T) {
 		}
 		alarms <- count
 	}()
-	h.close(t)
+	h.Close(t)
 	if got := <-alarms; got != n {
 		t.Errorf("%d alarms, want %d", got, n)
 	}
@@ -629,8 +580,8 @@ func TestOversizeDatagramIsDropped(t *testing.T) {
 	big.CaptureErr = strings.Repeat("x", 70000)
 	bigAlarm := record(2, true)
 	bigAlarm.Alarms[0].ID = strings.Repeat("y", 70000)
-	h.publish(big, record(1, false), bigAlarm)
-	h.close(t)
+	h.Publish(big, record(1, false), bigAlarm)
+	h.Close(t)
 	var got []string
 	buf := make([]byte, 1<<17)
 	for range 3 {
@@ -646,10 +597,10 @@ func TestOversizeDatagramIsDropped(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("datagrams %q, want %q", got, want)
 	}
-	if st := h.stats(); st.Failed != 2 || st.Delivered != 1 || st.Retries != 0 {
+	if st := h.Stats(); st.Failed != 2 || st.Delivered != 1 || st.Retries != 0 {
 		t.Errorf("stats %+v: want the two records with a dropped message failed, none retried", st)
 	}
-	logs := h.logs.String()
+	logs := h.Logs.String()
 	if !strings.Contains(logs, "data message of window 2026-03-01T12:00:00Z dropped: 70") ||
 		!strings.Contains(logs, "alarm dropped: too large for a datagram") {
 		t.Errorf("losses not logged:\n%s", logs)
@@ -691,7 +642,7 @@ func TestCloseDuringWrite(t *testing.T) {
 	if b, err := os.ReadFile("/proc/sys/net/unix/max_dgram_qlen"); err == nil {
 		fmt.Sscan(string(b), &qlen)
 	}
-	waitFor(t, "the receive queue to fill", func() bool { mu.Lock(); defer mu.Unlock(); return writes >= qlen })
+	sinktest.WaitFor(t, "the receive queue to fill", func() bool { mu.Lock(); defer mu.Unlock(); return writes >= qlen })
 	s.Close()
 	err = <-done
 	if !sink.IsUnreachable(err) || !errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
