@@ -156,4 +156,3 @@ func start(t *testing.T, cfg Config, mode sink.Mode) *harness {
 	}
 	return &harness{Rig: sinktest.NewRig(t, "influxdb", s, mode, cfg.Queue(), log, logs), s: s}
 }
-

@@ -130,7 +130,6 @@ func start(t *testing.T, cfg Config, mode sink.Mode) *harness {
 	return &harness{Rig: sinktest.NewRig(t, "socket", s, mode, cfg.Queue(), log, logs), s: s}
 }
 
-
 func decode(t *testing.T, line string) map[string]any {
 	t.Helper()
 	var m map[string]any
