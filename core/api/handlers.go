@@ -272,7 +272,11 @@ func (s *Server) start(ctx context.Context) (int, any) {
 		// A configuration the pipeline cannot use (a device that does
 		// not exist) is the client's to fix; anything else is ours.
 		if p := configProblems(err); p != nil {
-			return http.StatusBadRequest, ErrorBody{Error: err.Error(), Problems: p}
+			code := http.StatusBadRequest
+			if slices.ContainsFunc(p, func(e ConfigError) bool { return e.Forbidden }) {
+				code = http.StatusForbidden
+			}
+			return code, ErrorBody{Error: err.Error(), Problems: p}
 		}
 		return http.StatusInternalServerError, ErrorBody{Error: err.Error()}
 	}

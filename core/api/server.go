@@ -118,6 +118,9 @@ type Server struct {
 	defaults func() *pipeline.Config
 	// readOnly says why changes are refused; "" when they are allowed.
 	readOnly string
+	// fileDevice is the capture device of the config file, which the
+	// API's rules do not apply to (the administrator chose it).
+	fileDevice string
 
 	statusMu sync.Mutex // orders status events
 
@@ -180,7 +183,7 @@ func New(cfg Config, r Runner, opt Options) (*Server, error) {
 	s := &Server{
 		cfg: cfg, token: token, runner: r, log: opt.Log, version: opt.Version,
 		now: opt.Now, devices: opt.Devices, keepAlive: opt.KeepAlive, conf: conf.Clone(),
-		defaults: opt.Defaults,
+		defaults: opt.Defaults, fileDevice: conf.Miner.Device,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -349,6 +352,15 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.run != nil && !s.run.over() {
 		s.mu.Unlock()
 		return ErrRunning
+	}
+	// A capture file chosen through the API is checked again as the run
+	// starts: in between, it could have been replaced by a link to a file
+	// outside capture_dir.
+	if dev := s.conf.Miner.Device; dev != s.fileDevice {
+		if err := s.checkDevice(dev); err != nil {
+			s.mu.Unlock()
+			return &StartError{Err: config.Problems{{Key: "miner.device", Err: err, Forbidden: true}}}
+		}
 	}
 	s.runs++
 	runCtx, cancel := context.WithCancel(s.base)

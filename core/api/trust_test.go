@@ -185,3 +185,43 @@ func TestUnixSocketPermissions(t *testing.T) {
 	var _ net.Listener = l
 	var _ sink.Sink
 }
+
+// A capture file accepted through the API and replaced by a link to a
+// file outside capture_dir before the start is refused at the start.
+func TestDeviceCheckedAgainAtStart(t *testing.T) {
+	dir := t.TempDir()
+	captures := filepath.Join(dir, "captures")
+	if err := os.Mkdir(captures, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	capture := filepath.Join(captures, "office.pcap")
+	if err := os.WriteFile(capture, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.CaptureDir = captures
+	fr := &fakeRunner{}
+	s, _ := testServer(t, cfg, fr)
+	if w := do(t, s, "PATCH", "/api/v1/config", `{"miner.device": "`+capture+`"}`, "Content-Type", "application/json"); w.Code != 200 {
+		t.Fatalf("PATCH: %d %s", w.Code, w.Body)
+	}
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(capture); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, capture); err != nil {
+		t.Fatal(err)
+	}
+	w := do(t, s, "POST", "/api/v1/start", "")
+	if w.Code != 403 || !strings.Contains(w.Body.String(), "miner.device") {
+		t.Errorf("start: %d %s", w.Code, w.Body)
+	}
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if fr.runs != 0 {
+		t.Error("the pipeline ran")
+	}
+}
