@@ -77,7 +77,7 @@ func scaleBound(e *excesses, gamma, sigma, dev float64) float64 {
 		if hi-lo <= 1e-9*hi {
 			break
 		}
-		mid := lo + (hi-lo)/2
+		mid := lo + float64((hi-lo)/2)
 		if ll(mid) >= target {
 			lo = mid
 		} else {
