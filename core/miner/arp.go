@@ -13,19 +13,21 @@ import (
 //
 // ARP spoofing makes a machine claim another's IPv4 address (the gateway's,
 // to see its victims' traffic), with replies nobody asked for. The miner
-// keeps, from the sender fields of Ethernet/IPv4 ARP packets, the last three
-// distinct MAC addresses that claimed each IPv4 address and the last three
-// distinct addresses each MAC address claimed, in fixed-size tables
-// (arpBuckets × 4 entries, 160 KiB each), and the requests of the last
-// arpAskTTL (24 KiB), and counts:
+// keeps, from the sender fields of Ethernet/IPv4 ARP packets, the first and
+// the last three distinct MAC addresses that claimed each IPv4 address and
+// the first and the last three distinct addresses each MAC address claimed,
+// in fixed-size tables (arpBuckets × 4 entries, 192 KiB each), and the
+// requests of the last arpAskTTL (24 KiB), and counts:
 //
-//   - ARPRebind: an address claimed by a MAC that none of its last three
-//     owners was (within arpBindTTL); the owner changing back (the real
-//     gateway answering again between forged replies, or after the attack)
-//     is not counted again;
-//   - ARPMACMove: a MAC claiming an address that is none of the last three
-//     it claimed (within arpMoveTTL): a host has one address, a spoofer
-//     claims its victims' too;
+//   - ARPRebind: an address claimed by a MAC that was neither its first
+//     owner nor one of its last three (within arpBindTTL); the owner
+//     changing back (the real gateway answering again between forged
+//     replies, or after the attack) is not counted again;
+//   - ARPMACMove: a MAC claiming an address that was neither the first nor
+//     one of the last three it claimed (within arpMoveTTL): a host has one
+//     address, a spoofer claims its victims' too; the spoofer claiming its
+//     own address again after the attack is not a move, however many
+//     victims it had;
 //   - ARPUnsolicited: a reply (other than a gratuitous announcement, whose
 //     sender and target are the same) that answers no request seen within
 //     arpAskTTL, or one already answered (a spoofer racing the owner).
@@ -49,12 +51,15 @@ const (
 	seedARPAsk = 0x3b8b5ebe1d5f9c35
 )
 
-// arpHistory is an entry of a binding table: the last distinct values
-// (MAC addresses of an IPv4 address, or the reverse), the latest first.
+// arpHistory is an entry of a binding table: the first value and the last
+// distinct values (MAC addresses of an IPv4 address, or the reverse), the
+// latest first. The first is kept apart so that a change back to it is
+// never new, however many values came in between.
 type arpHistory struct {
-	key  uint64 // 0: free
-	seen int64
-	vals [3]uint64
+	key   uint64 // 0: free
+	seen  int64
+	first uint64
+	vals  [3]uint64
 }
 
 // arpTable is a set-associative table of histories, 4 entries a bucket; a
@@ -69,7 +74,7 @@ func newARPTable(buckets int) arpTable {
 }
 
 // claim records that key claims v at now and reports whether v is new for
-// a key seen within ttl: none of its last values.
+// a key seen within ttl: neither its first value nor one of its last.
 func (tb *arpTable) claim(h, v uint64, now int64, ttl time.Duration) (changed bool) {
 	key := h | 1
 	i := int((h>>40)&tb.mask) * ways
@@ -91,7 +96,7 @@ func (tb *arpTable) claim(h, v uint64, now int64, ttl time.Duration) (changed bo
 		if e == nil {
 			e = &b[old]
 		}
-		*e = arpHistory{key: key, seen: now, vals: [3]uint64{v}}
+		*e = arpHistory{key: key, seen: now, first: v, vals: [3]uint64{v}}
 		return false
 	}
 	e.seen = now
@@ -106,7 +111,7 @@ func (tb *arpTable) claim(h, v uint64, now int64, ttl time.Duration) (changed bo
 		return false
 	}
 	e.vals[0], e.vals[1], e.vals[2] = v, e.vals[0], e.vals[1]
-	return true
+	return v != e.first
 }
 
 type arpState struct {

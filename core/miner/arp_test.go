@@ -43,6 +43,11 @@ func TestARPSpoofing(t *testing.T) {
 	step(12*s, fr.arp(2, macA, host, "0.0.0.0"), counts{unsolicited: 1}, "a reply to a probe nobody sent")
 	step(13*s, fr.arp(1, macA, "0.0.0.0", host), counts{}, "a probe (no sender address)")
 	step(13*s+time.Millisecond, fr.arp(2, macA, host, "0.0.0.0"), counts{}, "and its answer")
+	step(14*s, fr.arp(2, macM, "10.0.0.21", gw), counts{move: 1, unsolicited: 1}, "the spoofer claims a second host (an address not seen before)")
+	step(15*s, fr.arp(2, macM, "10.0.0.22", gw), counts{move: 1, unsolicited: 1}, "and a third")
+	step(16*s, fr.arp(1, macM, spoofer, gw), counts{}, "the spoofer asks with its own address again: no move, though four others came since")
+	step(17*s, fr.arp(2, macB, gw, spoofer), counts{}, "and is answered")
+	step(18*s, fr.arp(2, macC, "10.0.0.21", gw), counts{rebind: 1, unsolicited: 1}, "another MAC at the second host's address: the spoofer had it first")
 	// Bindings older than their time to live start again.
 	step(5*time.Hour, fr.arp(1, macM, gw, host), counts{}, "hours later, the gateway's address at another MAC")
 }

@@ -28,6 +28,7 @@ func (f frames) build(ls ...gopacket.SerializableLayer) []byte {
 var (
 	macA = net.HardwareAddr{2, 0, 0, 0, 0, 0xa}
 	macB = net.HardwareAddr{2, 0, 0, 0, 0, 0xb}
+	macC = net.HardwareAddr{2, 0, 0, 0, 0, 0xc}
 	macM = net.HardwareAddr{2, 0, 0, 0, 0, 0x66} // a spoofer
 )
 

@@ -125,11 +125,11 @@ func (s Stat) Resolution(period time.Duration) float64 {
 // package: an event counts 1 when it happens, 1/2 a minute later), so that
 // an attack too slow for any window count adds up.
 var table = [...]Stat{
-	stat("ARP_MAC_MOVE", Event, "packets", "ARP packets in which a MAC address claims an IPv4 address that is none of the last three it claimed within an hour (one machine posing as others: ARP spoofing)",
+	stat("ARP_MAC_MOVE", Event, "packets", "ARP packets in which a MAC address claims an IPv4 address that is neither the first nor one of the last three it claimed within an hour (one machine posing as others: ARP spoofing)",
 		func(s *event.Snapshot) float64 { return count(s.ARPMACMove, s) }),
 	stat("ARP_RATE", Rate, "packets/s", "ARP packets per second (ARP scans and spoofing)",
 		func(s *event.Snapshot) float64 { return rate(s.ARP, s) }),
-	stat("ARP_REBIND", Event, "packets", "ARP packets in which an IPv4 address is claimed by a MAC address that is none of the last three that claimed it within 4 hours (ARP spoofing, address conflicts)",
+	stat("ARP_REBIND", Event, "packets", "ARP packets in which an IPv4 address is claimed by a MAC address that is neither the first nor one of the last three that claimed it within 4 hours (ARP spoofing, address conflicts)",
 		func(s *event.Snapshot) float64 { return count(s.ARPRebind, s) }),
 	stat("ARP_UNSOLICITED", Event, "packets", "ARP replies that answer no request of the last 10 seconds, or one already answered; gratuitous announcements left out (ARP cache poisoning)",
 		func(s *event.Snapshot) float64 { return count(s.ARPUnsolicited, s) }),
