@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -57,7 +56,7 @@ func newEval(e *env) *cobra.Command {
 		cfg := file.Pipeline
 		scn, err := eval.Load(args[0])
 		if err != nil {
-			return scenarioError(err)
+			return runError(err)
 		}
 		// The period: the command line, else the scenario (it knows how sparse
 		// its traffic is), else the config.
@@ -69,7 +68,7 @@ func newEval(e *env) *cobra.Command {
 		log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 
 		if *writeTimeline != "" {
-			return scenarioError(eval.WriteTimelineFile(scn, cfg.Miner.Filter, *writeTimeline, e.stdout))
+			return runError(eval.WriteTimelineFile(scn, cfg.Miner.Filter, *writeTimeline, e.stdout))
 		}
 
 		opt := eval.Options{Config: cfg, Log: log}
@@ -87,7 +86,7 @@ func newEval(e *env) *cobra.Command {
 		started := time.Now()
 		rep, err := eval.Run(c.Context(), scn, opt)
 		if err != nil {
-			return scenarioError(err)
+			return runError(err)
 		}
 		log.Info("evaluation done", "scenario", scn.Path, "windows", rep.Windows, "took", time.Since(started).Round(time.Millisecond))
 		if *asJSON {
@@ -111,15 +110,4 @@ func newEval(e *env) *cobra.Command {
 		return nil
 	}
 	return c
-}
-
-// scenarioError maps evaluation failures to exit codes: a bad scenario is a
-// configuration problem (3), a missing or unreadable capture an input one
-// (4).
-func scenarioError(err error) error {
-	var se *eval.Error
-	if mapped := runError(err); mapped != err || !errors.As(err, &se) {
-		return mapped
-	}
-	return withCode(exitConfig, err)
 }

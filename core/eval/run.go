@@ -127,9 +127,8 @@ func checkLearning(s *Scenario, cfg *pipeline.Config, period time.Duration) erro
 	for i := range s.Attack {
 		a := &s.Attack[i]
 		if a.At.D() < calib {
-			return &Error{File: s.Path, Line: a.line, Entry: attackName(a), Key: "at",
-				Err: fmt.Errorf("%w: %s is before the detectors watch (they learn for %d periods of %s = %s); inject it later, lengthen the timeline, or shorten calibration",
-					ErrLearning, a.At, learn, period, calib)}
+			return problem(s, a.line, attackName(a), "at", fmt.Errorf("%w: %s is before the detectors watch (they learn for %d periods of %s = %s); inject it later, lengthen the timeline, or shorten calibration",
+				ErrLearning, a.At, learn, period, calib))
 		}
 	}
 	return nil

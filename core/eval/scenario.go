@@ -77,40 +77,16 @@ type Attack struct {
 	Volumetric bool `toml:"volumetric"`
 }
 
-// Error is a problem with a scenario, located at the entry and line that
-// hold it: "office.toml:14: attack "syn-scan": at: 7h is past the end".
-type Error struct {
-	File  string // scenario file; "" when parsed from memory
-	Line  int    // 0 when unknown
-	Entry string // `attack "syn-scan"`, `background[1]`, or "" for the top level
-	Key   string // key within the entry, "" when the whole entry is concerned
-	Err   error
+// problem locates a mistake in a scenario at its entry's line, named by
+// the entry (`attack "syn-scan"`, `background[1]`) and, when one key is
+// concerned, the key: "office.toml:14: attack "syn-scan": at: 7h is past
+// the end".
+func problem(s *Scenario, line int, entry, key string, err error) *config.Problem {
+	if key != "" {
+		entry += ": " + key
+	}
+	return &config.Problem{File: s.Path, Line: line, Key: entry, Err: err}
 }
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			fmt.Fprintf(&b, ":%d", e.Line)
-		}
-		b.WriteString(": ")
-	} else if e.Line > 0 {
-		fmt.Fprintf(&b, "line %d: ", e.Line)
-	}
-	if e.Entry != "" {
-		b.WriteString(e.Entry)
-		b.WriteString(": ")
-	}
-	if e.Key != "" {
-		b.WriteString(e.Key)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Err.Error())
-	return b.String()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
 
 // Load reads and validates a scenario file. Relative capture paths are
 // resolved against the file's directory. Problems are config.Problems,

@@ -86,10 +86,10 @@ func Build(s *Scenario, minerFilter string) (*Timeline, error) {
 		name := backgroundName(i)
 		sc, err := scanCapture(s.path(b.File), joinFilters(minerFilter, b.Filter), &b.Source)
 		if err != nil {
-			return nil, &Error{File: s.Path, Line: b.line, Entry: name, Err: err}
+			return nil, problem(s, b.line, name, "", err)
 		}
 		if sc.packets < 2 || sc.hi == sc.lo {
-			return nil, &Error{File: s.Path, Line: b.line, Entry: name, Err: fmt.Errorf("%s: %d packets over %s: a background needs packets spread over time to loop", b.File, sc.packets, time.Duration(sc.hi-sc.lo))}
+			return nil, problem(s, b.line, name, "", fmt.Errorf("%s: %d packets over %s: a background needs packets spread over time to loop", b.File, sc.packets, time.Duration(sc.hi-sc.lo)))
 		}
 		bgs = append(bgs, planned{src: &b.Source, name: name, sc: sc})
 	}
@@ -113,7 +113,7 @@ func Build(s *Scenario, minerFilter string) (*Timeline, error) {
 	for i := range s.Attack {
 		a := &s.Attack[i]
 		name := attackName(a)
-		fail := func(err error) error { return &Error{File: s.Path, Line: a.line, Entry: name, Err: err} }
+		fail := func(err error) error { return problem(s, a.line, name, "", err) }
 		sc, err := scanCapture(s.path(a.File), joinFilters(minerFilter, a.Filter), &a.Source)
 		if err != nil {
 			return nil, fail(err)
@@ -151,9 +151,8 @@ func Build(s *Scenario, minerFilter string) (*Timeline, error) {
 		prev, cur := &t.attacks[order[k-1]], &t.attacks[order[k]]
 		if !cur.Start.After(prev.End) {
 			a := &s.Attack[order[k]]
-			return nil, &Error{File: s.Path, Line: a.line, Entry: attackName(a),
-				Err: fmt.Errorf("its window %s to %s overlaps that of attack %q (%s to %s): alarms could not be told apart",
-					t.offset(cur.Start), t.offset(cur.End), prev.Label, t.offset(prev.Start), t.offset(prev.End))}
+			return nil, problem(s, a.line, attackName(a), "", fmt.Errorf("its window %s to %s overlaps that of attack %q (%s to %s): alarms could not be told apart",
+				t.offset(cur.Start), t.offset(cur.End), prev.Label, t.offset(prev.Start), t.offset(prev.End)))
 		}
 	}
 	return t, nil
