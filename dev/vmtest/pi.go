@@ -403,7 +403,10 @@ func (t *suite) checkUpdate(bundle, v1, v2 string) {
 	t.check("U-Boot boots the new slot B", t.waitUBoot(2, []string{"A", "B"}, time.Minute))
 	t.check("the new system runs: slot B, netspot "+v2, t.expect(
 		"sed -n 's/.*rauc.slot=\\([AB]\\).*/\\1/p' /proc/cmdline; netspot version | cut -d' ' -f2", "B\n"+v2))
-	t.check("version topic changes: the Home Assistant discovery device says "+v2, t.waitVersion(v2, since))
+	t.check("version topic changes: netspot/"+piNode+"/version says "+v2, t.msgs.wait(t.ctx, 3*time.Minute, func(m message) bool {
+		return m.topic == "netspot/"+piNode+"/version" && m.payload == v2 && m.at.After(since)
+	}))
+	t.check("the Home Assistant discovery device says "+v2, t.waitVersion(v2, since))
 	t.check("slot B marked good once netspot reached its first window", t.waitFor(3*time.Minute, func() error {
 		return t.expectMatch("cat /data/state/update-result; fw_printenv BOOT_B_LEFT; test -f /data/state/update-pending || echo done",
 			"slot B is good (netspot's first window ended at")
