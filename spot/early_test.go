@@ -268,6 +268,38 @@ func TestExcursionBounded(t *testing.T) {
 	}
 }
 
+// TestLongAlarmRun: a run of alarms longer than the drift window (a flood
+// that lasts) is saved and restored, and the first value after it that is
+// below the alarm threshold but beyond t is not Continued: the excursion
+// already lasted the longest an excursion may.
+func TestLongAlarmRun(t *testing.T) {
+	c := Config{Q: 1e-4, Level: 0.98, NInit: 1000, MaxExcess: 1000, Depth: 20, Up: true, MinShape: 0}
+	d := mustNew(t, c)
+	for _, x := range gaussian(9, c.Depth+c.NInit) {
+		d.Step(x)
+	}
+	ts, _ := d.Tail(Upper)
+	m := d.Drift()
+	for i := range 3 * c.Depth {
+		if res := d.Step(m + ts.Anomaly + 10); res.Up != Alarm {
+			t.Fatalf("flood value %d: %+v", i, res)
+		}
+	}
+	b, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Detector
+	if err := r.UnmarshalBinary(b); err != nil {
+		t.Fatalf("a detector after %d alarms in a row: its snapshot is refused: %v", 3*c.Depth, err)
+	}
+	for _, det := range []*Detector{d, &r} {
+		if res := det.Step(m + (ts.Excess+ts.Anomaly)/2); res.Up == Continued {
+			t.Fatalf("the value after a run of %d alarms continues it (at most %d may)", 3*c.Depth, c.Depth)
+		}
+	}
+}
+
 // TestProvisionalHoldsTheBand: a value in the cautious band of a
 // provisional tail (beyond the point estimate of its quantile, not beyond
 // the bound) is held: learnt when the run ends below the band, dropped

@@ -143,10 +143,12 @@ func (tl *tail) continues(c *Config, y float64) bool {
 }
 
 // alarmed records an alarm in the excursion count: it starts an
-// excursion, or lengthens the current one.
+// excursion, or lengthens the current one, up to maxExcursion: a run of
+// alarms longer than that ends at its first value below z either way,
+// and the count stays within what a snapshot may hold.
 func (tl *tail) alarmed(c *Config) {
 	if !c.Reference && !c.KeepAnomalies {
-		tl.excursion++
+		tl.excursion = min(tl.excursion+1, maxExcursion(c))
 	}
 }
 
