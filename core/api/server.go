@@ -325,6 +325,7 @@ func (s *Server) SetConfig(doc *config.Document, merge, dryRun bool) (*pipeline.
 func (s *Server) Reload(c *pipeline.Config) {
 	s.mu.Lock()
 	s.conf = c.Clone()
+	s.fileDevice = c.Miner.Device // the file's device is trusted, as at the start
 	r := s.run
 	if r != nil && !r.over() {
 		// Only the latest matters: one waiting is replaced.
@@ -367,9 +368,10 @@ func (s *Server) Start(ctx context.Context) error {
 	r := &run{id: s.runs, conf: s.conf.Clone(), started: s.now(), cancel: cancel,
 		ready: make(chan struct{}), done: make(chan struct{}), reload: make(chan *pipeline.Config, 1)}
 	s.run = r
+	conf := r.conf // Reload replaces r.conf under s.mu
 	feedSink := s.feed.beginRun(r.id)
 	s.mu.Unlock()
-	s.log.Info("pipeline starting", "run", r.id, "device", r.conf.Miner.Device, "period", r.conf.Analyzer.Period)
+	s.log.Info("pipeline starting", "run", r.id, "device", conf.Miner.Device, "period", conf.Analyzer.Period)
 	s.statusChanged()
 
 	var once sync.Once
@@ -382,7 +384,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.statusChanged()
 		})
 	}
-	go s.runPipeline(runCtx, r, feedSink, ready)
+	go s.runPipeline(runCtx, r, conf.Clone(), feedSink, ready)
 	select {
 	case <-r.ready:
 		return nil
@@ -402,8 +404,8 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 }
 
-func (s *Server) runPipeline(ctx context.Context, r *run, feedSink sink.Sink, ready func()) {
-	err := s.runner.Run(ctx, r.conf.Clone(), feedSink, ready, r.reload)
+func (s *Server) runPipeline(ctx context.Context, r *run, conf *pipeline.Config, feedSink sink.Sink, ready func()) {
+	err := s.runner.Run(ctx, conf, feedSink, ready, r.reload)
 	r.cancel()
 	s.mu.Lock()
 	r.ended = s.now()

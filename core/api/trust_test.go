@@ -225,3 +225,20 @@ func TestDeviceCheckedAgainAtStart(t *testing.T) {
 		t.Error("the pipeline ran")
 	}
 }
+
+// The config file's capture device is trusted, also when SIGHUP brings a
+// new one: the run starts with it.
+func TestReloadedFileDeviceTrusted(t *testing.T) {
+	capture := filepath.Join(t.TempDir(), "office.pcap")
+	if err := os.WriteFile(capture, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fr := &fakeRunner{}
+	s, _ := testServer(t, DefaultConfig(), fr)
+	c := testDefaults()
+	c.Miner.Device = capture
+	s.Reload(c)
+	if w := do(t, s, "POST", "/api/v1/start", ""); w.Code/100 != 2 {
+		t.Errorf("start with the reloaded file's device: %d %s", w.Code, w.Body)
+	}
+}

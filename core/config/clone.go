@@ -5,7 +5,8 @@ import "reflect"
 // Clone returns a deep copy of a configuration value: its slices, maps and
 // pointers are copied too, so that a change to the copy (a configuration
 // being edited through the API) never shows in the original (the one a
-// pipeline runs with).
+// pipeline runs with). Unexported fields, which no document sets, are
+// copied as they are.
 func Clone[T any](v T) T {
 	rv := reflect.ValueOf(&v).Elem()
 	out := reflect.New(rv.Type()).Elem()
@@ -30,6 +31,9 @@ func deepCopy(dst, src reflect.Value) {
 		deepCopy(inner, src.Elem())
 		dst.Set(inner)
 	case reflect.Struct:
+		// The whole struct first, so that unexported fields (a factory's
+		// hook, say) are kept as they are; then the exported ones deeply.
+		dst.Set(src)
 		for i := range src.NumField() {
 			if dst.Field(i).CanSet() {
 				deepCopy(dst.Field(i), src.Field(i))

@@ -311,9 +311,11 @@ func (dec *decoder) structure(rv reflect.Value, m map[string]any, key string) {
 		fkey := join(key, k)
 		f, ok := fields.byName[k]
 		if !ok {
-			if secret, ok := fields.byName[strings.TrimSuffix(k, "_set")]; ok && secret.Tag.Get("api") == "secret" {
-				dec.used[fkey] = true // ToMap's "<secret>_set", sent back: says nothing
-				continue
+			if secret, ok := fields.byName[strings.TrimSuffix(k, "_set")]; ok && secret.Tag.Get("api") == "secret" && dec.doc.Restricted {
+				if _, isBool := m[k].(bool); isBool {
+					dec.used[fkey] = true // ToMap's "<secret>_set", sent back: says nothing
+					continue
+				}
 			}
 			if fields.rest != nil {
 				if _, isTable := m[k].(map[string]any); isTable {
@@ -328,7 +330,10 @@ func (dec *decoder) structure(rv reflect.Value, m map[string]any, key string) {
 		if dec.doc.Restricted {
 			if why := ForbiddenReason(f); why != "" {
 				dec.used[fkey] = true
-				if !sameValue(fv, m[k]) {
+				// The value in force, sent back, changes nothing; a secret
+				// is never sent out, so one sent in is refused whatever it
+				// is, or its answer would tell a guess right from wrong.
+				if f.Tag.Get("api") == "secret" || !sameValue(fv, m[k]) {
 					dec.problems = append(dec.problems, &Problem{File: dec.doc.Name, Line: dec.doc.Line(fkey), Key: fkey, Err: errors.New(why), Forbidden: true})
 				}
 				continue

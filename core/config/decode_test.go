@@ -303,6 +303,21 @@ func TestCloneIsDeep(t *testing.T) {
 	}
 }
 
+// TestCloneKeepsUnexported: a section's unexported fields (the board's
+// hook that loads the GPIO drivers) survive a clone, as serve and a reload
+// clone the configuration before the sinks are made.
+func TestCloneKeepsUnexported(t *testing.T) {
+	type section struct {
+		Enable bool `toml:"enable"`
+		hook   func() int
+	}
+	type doc struct{ S *section }
+	d := Clone(doc{S: &section{Enable: true, hook: func() int { return 7 }}})
+	if d.S.hook == nil || d.S.hook() != 7 || !d.S.Enable {
+		t.Fatalf("clone %+v: the unexported hook is lost", d.S)
+	}
+}
+
 type testScenario struct {
 	Duration Duration `toml:"duration"`
 	Attack   []struct {

@@ -18,8 +18,8 @@ import (
 // request body: the real ones are a few kilobytes.
 const MaxFileSize = 1 << 20
 
-// maxDepth bounds the nesting of a JSON document: the real one is three
-// levels deep.
+// maxDepth bounds the nesting of a JSON or TOML document: the real ones
+// are three levels deep.
 const maxDepth = 16
 
 // Document is one source of configuration values: a TOML file, a JSON
@@ -45,6 +45,9 @@ type Document struct {
 func Parse(name string, data []byte) (*Document, error) {
 	if len(data) > MaxFileSize {
 		return nil, &Problem{File: name, Err: fmt.Errorf("larger than %d bytes: not a configuration", MaxFileSize)}
+	}
+	if line := tooDeep(data); line > 0 {
+		return nil, nestingProblem(name, line)
 	}
 	root := make(map[string]any)
 	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil {
@@ -208,8 +211,12 @@ func ParseAssignments(name string, assignments []string) (*Document, error) {
 		if !ok || key == "" {
 			return nil, &Problem{File: name, Key: key, Err: fmt.Errorf("%q is not key=value (e.g. spot.q=1e-4)", a)}
 		}
+		// One line of TOML, not too deep, or a plain string: a newline
+		// would let the value bring keys of its own.
 		var v struct{ V any }
-		if _, err := toml.Decode("V = "+text, &v); err != nil {
+		if strings.ContainsAny(text, "\r\n") || tooDeep([]byte(text)) > 0 {
+			v.V = text
+		} else if _, err := toml.Decode("V = "+text, &v); err != nil {
 			v.V = text
 		}
 		if err := mergeJSON(root, map[string]any{key: v.V}, "", 0); err != nil {

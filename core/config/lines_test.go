@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"maps"
 	"reflect"
 	"regexp"
@@ -146,4 +147,36 @@ func FuzzKeyLines(f *testing.F) {
 	f.Fuzz(func(t *testing.T, doc string) {
 		checkKeyLines(t, doc)
 	})
+}
+
+// TestNestingBounded: a document nested deeper than any configuration is
+// refused at its line before the parser, whose cost grows with the square
+// of the depth, sees it; brackets in strings and comments do not count.
+func TestNestingBounded(t *testing.T) {
+	deep := "a = " + strings.Repeat("{b=", 20000) + "1" + strings.Repeat("}", 20000) + "\n"
+	_, err := Parse("deep.toml", []byte("x = 1\n"+deep))
+	var p *Problem
+	if !errors.As(err, &p) || p.Line != 2 || !strings.Contains(p.Error(), "nested more than 16 deep") {
+		t.Fatalf("20,000 nested inline tables: %v", err)
+	}
+	arrays := "a = " + strings.Repeat("[", 17) + strings.Repeat("]", 17)
+	if _, err := Parse("deep.toml", []byte(arrays)); err == nil {
+		t.Fatal("17 nested arrays accepted")
+	}
+	ok := "# [[[[[[[[[[[[[[[[[[[[\n" +
+		"s = \"[[[[[[[[[[[[[[[[[[[[\\\"[[[[\"\n" +
+		"l = '{{{{{{{{{{{{{{{{{{{{{{'\n" +
+		"m = \"\"\"\n[[[[[[[[[[[[[[[[[[[[\n\"\"\"\n" +
+		"n = '''[[[[[[[[[[[[[[[[[[[[''''\n" +
+		"[[t]]\nv = [[1, 2], [3, {x = [4]}]]\n"
+	if _, err := Parse("ok.toml", []byte(ok)); err != nil {
+		t.Fatalf("brackets in strings and comments counted: %v", err)
+	}
+	d, err := ParseAssignments("--set", []string{"a.b=" + arrays, "a.c=x\nevil = 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.root["a"].(map[string]any); got["b"] != arrays || got["c"] != "x\nevil = 1" {
+		t.Errorf("--set values too deep or over several lines: %#v, want them as plain strings", got)
+	}
 }

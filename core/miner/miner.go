@@ -224,14 +224,10 @@ func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Min
 		return m, nil
 	}
 
-	timeout := c.Timeout.D()
-	if timeout == 0 {
-		timeout = min(max(period/10, time.Millisecond), 100*time.Millisecond)
+	timeout, poll, err := liveTimeouts(c, period)
+	if err != nil {
+		return nil, err
 	}
-	if timeout >= period {
-		return nil, fmt.Errorf("miner: timeout %s must be shorter than the period %s", timeout, period)
-	}
-	poll := min(max(period/4, time.Millisecond), 100*time.Millisecond)
 	m.grace = timeout + poll
 	m.open = o.open
 	if m.open == nil {
@@ -274,6 +270,45 @@ func New(c Config, period time.Duration, log *slog.Logger, opts ...Option) (*Min
 		m.sources = append(m.sources, s)
 	}
 	return m, nil
+}
+
+// liveTimeouts are the kernel's block timeout (the configured one, or one
+// from the period) and the poll timeout of a live capture of period.
+func liveTimeouts(c Config, period time.Duration) (timeout, poll time.Duration, err error) {
+	timeout = c.Timeout.D()
+	if timeout == 0 {
+		timeout = min(max(period/10, time.Millisecond), 100*time.Millisecond)
+	}
+	if timeout >= period {
+		return 0, 0, fmt.Errorf("miner: timeout %s must be shorter than the period %s", timeout, period)
+	}
+	return timeout, min(max(period/4, time.Millisecond), 100*time.Millisecond), nil
+}
+
+// Check validates c for period and makes sure that its device can be
+// opened (an interface of this machine, or a capture file netspot can
+// read), without capturing: a reload checks a new [miner] before it stops
+// the running capture, so that a typo keeps the old one running. Standard
+// input cannot be opened again.
+func Check(c Config, period time.Duration) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if period <= 0 {
+		return fmt.Errorf("miner: period %s must be positive", period)
+	}
+	switch {
+	case c.Device == StdinDevice:
+		return fmt.Errorf("miner: standard input (device %q) cannot be opened again", StdinDevice)
+	case isLiveDevice(c.Device):
+		_, _, err := liveTimeouts(c, period)
+		return err
+	}
+	f, err := capture.OpenFile(c.Device, c.Filter)
+	if err != nil {
+		return fmt.Errorf("miner: %w", err)
+	}
+	return f.Close()
 }
 
 // isLiveDevice decides whether name is an interface rather than a file: a

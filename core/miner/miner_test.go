@@ -687,3 +687,32 @@ func TestLiveClockSetWorkers(t *testing.T) {
 		t.Errorf("%d packets in %d windows, want 6 in at most 4 (no empty windows for the %s step)", total, len(got), jump)
 	}
 }
+
+// TestCheck: what a reload checks of a new [miner] before it stops the
+// running capture, without capturing.
+func TestCheck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.pcap")
+	writeMixed(t, path, 10, time.Second)
+	if err := Check(fileConfig(path), time.Second); err != nil {
+		t.Errorf("a readable capture file: %v", err)
+	}
+	if err := Check(fileConfig("lo"), time.Second); err != nil {
+		t.Errorf("the loopback interface: %v", err)
+	}
+	if err := Check(fileConfig("eht0"), time.Second); !errors.Is(err, capture.ErrNotFound) {
+		t.Errorf("a misspelt interface: %v, want not found", err)
+	}
+	c := fileConfig("lo")
+	c.Timeout = config.Duration(500 * time.Millisecond)
+	if err := Check(c, 100*time.Millisecond); err == nil || !strings.Contains(err.Error(), "shorter than the period") {
+		t.Errorf("a timeout longer than the period: %v", err)
+	}
+	c = fileConfig("lo")
+	c.Filter = "tcp port"
+	if err := Check(c, time.Second); err == nil {
+		t.Error("a broken filter passes")
+	}
+	if err := Check(fileConfig(StdinDevice), time.Second); err == nil {
+		t.Error("standard input passes: it cannot be opened again")
+	}
+}

@@ -212,14 +212,19 @@ func (p *pipe) openMiner(cfg *Config) error {
 	}
 	m, err := miner.New(cfg.Miner, cfg.Analyzer.Period.D(), p.log, mopts...)
 	if err != nil {
-		var fe *config.FieldError
-		if errors.As(err, &fe) {
-			return &config.Problem{Key: "miner." + fe.Key, Err: fe.Err}
-		}
-		return err
+		return minerProblem(err)
 	}
 	p.m = m
 	return nil
+}
+
+// minerProblem names the key of a miner's configuration error in full.
+func minerProblem(err error) error {
+	var fe *config.FieldError
+	if errors.As(err, &fe) {
+		return &config.Problem{Key: "miner." + fe.Key, Err: fe.Err}
+	}
+	return err
 }
 
 // openFanOut opens the enabled sinks of cfg, and the extra sinks, in a new
@@ -318,7 +323,14 @@ func (p *pipe) reload(next *Config) (restart bool) {
 	}
 
 	// Everything that can fail comes first: a reload that fails changes
-	// nothing.
+	// nothing. The new capture is checked, not opened: two live captures
+	// of one fan-out group would share its packets.
+	if captureChanged && p.opt.Source == nil {
+		if err := miner.Check(next.Miner, next.Analyzer.Period.D()); err != nil {
+			p.log.Error("reload refused: the running configuration is kept", "err", minerProblem(err))
+			return false
+		}
+	}
 	an, state := p.an, p.state
 	if analyzerChanged {
 		var err error
