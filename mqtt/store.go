@@ -246,9 +246,17 @@ func (s *store) quarantine(name string, why error) {
 		return
 	}
 	target := filepath.Join(qdir, name)
+	// A free name: the file's, or with a number. Any answer but "does not
+	// exist" (a name too long, no permission) after a few tries leaves the
+	// file in place rather than looping.
 	for i := 1; ; i++ {
-		if _, err := os.Lstat(target); os.IsNotExist(err) {
+		_, err := os.Lstat(target)
+		if os.IsNotExist(err) {
 			break
+		}
+		if err != nil || i > 1000 {
+			s.log.Error("corrupt alarm file cannot be quarantined: left in place", "file", name, "problem", why, "err", err)
+			return
 		}
 		target = filepath.Join(qdir, fmt.Sprintf("%s.%d", name, i))
 	}

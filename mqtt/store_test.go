@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func openTestStore(t *testing.T, dir string, max int, log *slog.Logger) *store {
@@ -259,5 +260,35 @@ func TestStoreRefusesInvalidIDsToDiskButKeepsThem(t *testing.T) {
 	}
 	if _, memOnly := s.close(); memOnly != 1 {
 		t.Errorf("%d alarms in memory only, want 1", memOnly)
+	}
+}
+
+// A corrupt file whose name cannot take a number in corrupt/ (it is as long
+// as a name may be, and taken there) is left in place: opening the store
+// does not loop.
+func TestStoreQuarantineNameTaken(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("x", 255-len(alarmExt)) + alarmExt
+	if err := os.MkdirAll(filepath.Join(dir, quarantineDir), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(dir, long), filepath.Join(dir, quarantineDir, long)} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log, buf := testLog()
+	done := make(chan struct{})
+	go func() {
+		openTestStore(t, dir, 100, log).close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("opening the store loops on a corrupt file it cannot move")
+	}
+	if !strings.Contains(buf.String(), "left in place") {
+		t.Errorf("log:\n%s", buf)
 	}
 }

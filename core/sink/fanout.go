@@ -223,6 +223,15 @@ type outage struct {
 	attempts       int
 }
 
+// replayPatience is how many failed attempts in a row a replay waits
+// through before it goes on without the sink: a peer that refuses one
+// write (a timeout, a 429) is slow, not gone, and loses nothing; a dead
+// one holds the replay for a few retries (about 7 s), not for ever.
+const replayPatience = 3
+
+// givenUpOn reports whether a replay no longer waits for the peer.
+func (q *queue) givenUpOn() bool { return q.outage != nil && q.outage.attempts >= replayPatience }
+
 func (q *queue) signal() {
 	select {
 	case q.wake <- struct{}{}:
@@ -232,7 +241,7 @@ func (q *queue) signal() {
 
 func (q *queue) push(ctx context.Context, r *event.Record) {
 	q.mu.Lock()
-	for len(q.buf) >= q.opts.Len && q.mode == Replay && q.outage == nil && !q.abandoned && ctx.Err() == nil {
+	for len(q.buf) >= q.opts.Len && q.mode == Replay && !q.givenUpOn() && !q.abandoned && ctx.Err() == nil {
 		q.mu.Unlock()
 		select {
 		case <-q.room:
@@ -423,20 +432,20 @@ func (q *queue) down(err error, prev time.Duration) (nominal, jittered time.Dura
 	q.stats.Retries++
 	if q.outage == nil {
 		q.outage = &outage{since: time.Now()}
-		msg := "sink unreachable: records are kept and retried"
-		if q.mode == Replay {
-			msg = "sink unreachable: the replay goes on without waiting for it; data records beyond its queue are dropped"
-		}
-		q.log.Warn(msg, "err", err, "queued", len(q.buf))
+		q.log.Warn("sink unreachable: records are kept and retried", "err", err, "queued", len(q.buf))
+	} else {
+		q.log.Debug("sink still unreachable", "err", err, "retry_in", wait)
+	}
+	q.outage.attempts++
+	if q.mode == Replay && q.outage.attempts == replayPatience {
+		q.log.Warn("sink still unreachable: the replay goes on without waiting for it; data records beyond its queue are dropped",
+			"attempts", q.outage.attempts)
 		// A replay waiting for room goes on.
 		select {
 		case q.room <- struct{}{}:
 		default:
 		}
-	} else {
-		q.log.Debug("sink still unreachable", "err", err, "retry_in", wait)
 	}
-	q.outage.attempts++
 	return wait, max(retryAfter(err), time.Duration(float64(wait)*(0.8+0.4*rand.Float64())))
 }
 

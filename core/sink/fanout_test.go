@@ -200,6 +200,29 @@ func TestLiveOutageDropsDataKeepsAlarms(t *testing.T) {
 // A replay does not wait for a peer that cannot be reached: it goes on,
 // keeping alarms and the latest data in the queue, and delivers them when
 // the peer is back.
+// A peer that refuses a write now and then (a timeout, a 429) is slow,
+// not gone: a replay waits for it and loses nothing.
+func TestReplayWaitsThroughAFailedWrite(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Replay)
+	peer := &sinktest.Recorder{Fail: func(n int) error {
+		if n%50 == 7 || n == 8 {
+			return sink.Unreachable(errors.New("429 too many requests"))
+		}
+		return nil
+	}}
+	f.Add("peer", peer, withLen(4))
+	for i := range 1000 {
+		f.Publish(context.Background(), data(i))
+	}
+	closeFanOut(t, f)
+	if got := packets(peer.Records()); len(got) != 1000 || got[999] != 999 {
+		t.Errorf("%d of 1000 records delivered", len(got))
+	}
+	if st := f.Stats()[0]; st.DroppedRecords != 0 || st.Retries == 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 func TestReplayGoesOnWithoutUnreachablePeer(t *testing.T) {
 	f := sink.NewFanOut(nil, sink.Replay)
 	var down atomic.Bool
