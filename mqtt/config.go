@@ -24,7 +24,7 @@ type Config struct {
 	Broker   string `toml:"broker" api:"endpoint" comment:"broker URL: tcp://host:1883, ssl://host:8883 (or tls://), ws://host:9001/mqtt, wss://host:443/mqtt; the port defaults to the scheme's usual one"`
 	ClientID string `toml:"client_id" comment:"MQTT client id; empty means netspot-<node_id>. Two clients with the same id keep kicking each other off the broker"`
 
-	Username     string `toml:"username" comment:"user name for the broker, empty for anonymous"`
+	Username     string `toml:"username" api:"credential" comment:"user name for the broker, empty for anonymous"`
 	Password     string `toml:"password" api:"secret" comment:"password for the broker (prefer password_file)"`
 	PasswordFile string `toml:"password_file" api:"path" comment:"file holding the password (trailing newline ignored); exclusive with password"`
 

@@ -16,7 +16,7 @@ const DefaultPort = 9798
 
 // Config is the [exporter.prometheus] section.
 type Config struct {
-	Serve  bool   `toml:"enabled" comment:"Serve the latest statistics, their thresholds and the alarm counts on /metrics for Prometheus to scrape"`
+	Serve  bool   `toml:"enabled" api:"endpoint" comment:"Serve the latest statistics, their thresholds and the alarm counts on /metrics for Prometheus to scrape"`
 	Listen string `toml:"listen" api:"endpoint" comment:"Address of the /metrics endpoint, host:port; \":9798\" listens on every interface, \"127.0.0.1:9798\" on this machine only"`
 }
 
