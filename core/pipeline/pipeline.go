@@ -230,14 +230,7 @@ func minerProblem(err error) error {
 // openFanOut opens the enabled sinks of cfg, and the extra sinks, in a new
 // fan-out.
 func (p *pipe) openFanOut(cfg *Config) (*sink.FanOut, error) {
-	mode := sink.Replay
-	if p.m.Live() {
-		mode = sink.Live
-	}
-	fan := sink.NewFanOut(p.log, mode)
-	for _, e := range p.opt.Extra {
-		fan.Add(e.Name, keepOpen{e.Sink}, e.Queue)
-	}
+	fan := p.bareFanOut()
 	env := sink.Env{
 		Stdout:    p.opt.Stdout,
 		Series:    seriesName(cfg.Miner.Device, p.m.Live(), p.opt.Now()),
@@ -253,6 +246,19 @@ func (p *pipe) openFanOut(cfg *Config) (*sink.FanOut, error) {
 		return nil, err
 	}
 	return fan, nil
+}
+
+// bareFanOut is a fan-out with the extra sinks only.
+func (p *pipe) bareFanOut() *sink.FanOut {
+	mode := sink.Replay
+	if p.m.Live() {
+		mode = sink.Live
+	}
+	fan := sink.NewFanOut(p.log, mode)
+	for _, e := range p.opt.Extra {
+		fan.Add(e.Name, keepOpen{e.Sink}, e.Queue)
+	}
+	return fan
 }
 
 // closeFanOut lets the sinks deliver what they hold, for at most
@@ -346,22 +352,33 @@ func (p *pipe) reload(next *Config) (restart bool) {
 			}
 		}
 	}
-	fan := p.fan
 	if sinksChanged {
 		// The sinks learn the watched statistics when they open (MQTT's
-		// discovery): another list of statistics means new sinks.
+		// discovery): another list of statistics means new sinks. The
+		// former close first, as the new may need what they hold (the
+		// MQTT store's lock, the Prometheus port); if the new cannot open,
+		// the former open again.
+		if err := p.closeFanOut(p.fan); err != nil {
+			p.log.Warn("reload: the former sinks did not close cleanly", "err", err)
+		}
 		old := p.an
 		p.an = an
-		var err error
-		fan, err = p.openFanOut(next)
+		fan, err := p.openFanOut(next)
 		p.an = old
 		if err != nil {
 			if state != p.state {
 				state.close(nil, p.opt.Now())
 			}
 			p.log.Error("reload refused: the running configuration is kept", "err", err)
+			if p.fan, err = p.openFanOut(cur); err != nil {
+				p.log.Error("the former sinks do not open again: until the next reload, records go to none of them", "err", err)
+				p.fan = p.bareFanOut()
+			}
+			p.run.fan.Store(p.fan)
 			return false
 		}
+		p.fan = fan
+		p.run.fan.Store(fan)
 	}
 
 	if an != p.an {
@@ -373,13 +390,6 @@ func (p *pipe) reload(next *Config) (restart bool) {
 	if state != p.state {
 		p.state.close(p.an, p.opt.Now())
 		p.state = state
-	}
-	if fan != p.fan {
-		if err := p.closeFanOut(p.fan); err != nil {
-			p.log.Warn("reload: the former sinks did not close cleanly", "err", err)
-		}
-		p.fan = fan
-		p.run.fan.Store(fan)
 	}
 	p.cfg = next
 	p.log.Info("configuration reloaded", "restart_capture", captureChanged)
