@@ -47,7 +47,9 @@ func (tl *tail) upperHeight(c *Config, risk float64) float64 {
 		if risk >= su {
 			return point
 		}
-		return gpdQuantile(0, c.Resolution, risk/su)
+		// Never below the point estimate (a low confidence bounds the
+		// frequency below 1/(N+1)).
+		return max(point, gpdQuantile(0, c.Resolution, risk/su))
 	}
 	z := math.Sqrt2 * math.Erfinv(2*c.Confidence-1)
 	return point * scaleBound(&tl.peaks, tl.gamma, tl.sigma, float64(z*z)/2)

@@ -187,8 +187,8 @@ func (c Config) Validate() error {
 			return paramErrorf("watch_after", "must be at least %d, twice the %d excesses a provisional tail keeps (or 0: depth + n_init), got %d", 2*provisionalExcesses, provisionalExcesses, c.WatchAfter)
 		}
 	}
-	if !(c.Confidence >= 0 && c.Confidence < 1) {
-		return paramErrorf("confidence", "must be at least 0 (the point estimate) and below 1, got %g", c.Confidence)
+	if !(c.Confidence == 0 || c.Confidence >= 0.5 && c.Confidence < 1) {
+		return paramErrorf("confidence", "must be 0 (the point estimate) or from 0.5 up to below 1 (an upper bound), got %g", c.Confidence)
 	}
 	if !(c.Resolution >= 0 && c.Resolution <= MaxValue) {
 		return paramErrorf("resolution", "must be 0 (continuous values) or a positive number up to %g, got %g", MaxValue, c.Resolution)

@@ -25,6 +25,7 @@ func TestWatchAfterValidation(t *testing.T) {
 		{"confidence", func(c *Config) { c.Confidence = 1 }},
 		{"confidence", func(c *Config) { c.Confidence = -0.1 }},
 		{"confidence", func(c *Config) { c.Confidence = math.NaN() }},
+		{"confidence", func(c *Config) { c.Confidence = 0.2 }}, // the bound of 0.8, mirrored
 	} {
 		c := base
 		tc.edit(&c)
@@ -265,6 +266,25 @@ func TestExcursionBounded(t *testing.T) {
 	}
 	if !(d.Drift() > m+1) {
 		t.Fatalf("drift %v after the excursion ended, was %v: the new level was not learnt", d.Drift(), m)
+	}
+}
+
+// TestLowConfidenceNoExcess: a provisional tail without excesses (a
+// constant statistic) at the lowest confidence allowed keeps its threshold
+// at or above the point estimate, and its snapshot is read back.
+func TestLowConfidenceNoExcess(t *testing.T) {
+	c := Config{Q: 1e-4, Level: 0.98, NInit: 2000, MaxExcess: 1000, Depth: 100, Up: true, Resolution: 1, MinShape: 0, WatchAfter: 300, Confidence: 0.5}
+	d := mustNew(t, c)
+	for range 400 {
+		d.Step(3)
+	}
+	b, err := d.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Detector
+	if err := r.UnmarshalBinary(b); err != nil {
+		t.Fatalf("a constant statistic judged at confidence 0.5: its snapshot is refused: %v", err)
 	}
 }
 

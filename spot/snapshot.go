@@ -311,6 +311,10 @@ func (d *Detector) readWindow(r *reader) error {
 		// (In the default mode a window may still be filling once
 		// calibrated: alarms learnt with KeepAnomalies do not enter it.)
 		return snapshotErrorf("watching with a drift window not full")
+	case depth > 0 && d.stage != learning && d.wlen == 0:
+		// Every value learnt before judging entered the window: an empty
+		// one would make the drift NaN, and NaN would be learnt.
+		return snapshotErrorf("judging with an empty drift window")
 	}
 	if depth > 0 {
 		r.values(d.window[:0], d.wlen, "drift window value", false)

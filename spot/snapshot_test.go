@@ -222,7 +222,7 @@ func FuzzStep(f *testing.F) {
 		c.MinShape = -float64(flags>>5) / 7 // 0 … −1
 		if qExp&0x40 != 0 && !c.Reference {
 			// Judging early, with provisional tails.
-			c.WatchAfter, c.Confidence = 40+int(depth)%60, float64(qExp%4)/4
+			c.WatchAfter, c.Confidence = 40+int(depth)%60, []float64{0, 0.5, 0.75, 0.95}[qExp%4]
 		}
 		d, err := New(c)
 		if err != nil {

@@ -83,7 +83,7 @@ type SpotParams struct {
 	MaxExcess  int     `toml:"max_excess" comment:"Number of extremes kept to fit the tail"`
 	MinShape   float64 `toml:"min_shape" comment:"Lightest tail the fit may choose, between -1 and 0 (0: exponential); a bounded tail (below 0) puts the threshold right above the largest value seen, and traffic that grows then raises false alarms"`
 	WatchAfter int     `toml:"watch_after" comment:"Periods learnt before the detectors judge (at most depth + n_init, 0: depth + n_init); until depth + n_init periods they judge with provisional tails and cautious thresholds"`
-	Confidence float64 `toml:"confidence" comment:"Confidence of the cautious thresholds of provisional tails, between 0 (the plain estimate) and 1 (excluded): higher gives fewer false alarms in the first hour, and misses more"`
+	Confidence float64 `toml:"confidence" comment:"Confidence of the cautious thresholds of provisional tails: 0 (the plain estimate), or from 0.5 up to 1 (excluded): higher gives fewer false alarms in the first hour, and misses more"`
 }
 
 // SpotOverride is a [spot.<STAT>] table: parameters that replace the
