@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"netspot/core/atomicfile"
 )
 
 // The outbox keeps each alarm in its own file, <seq>.alarm, written to a
@@ -146,7 +148,10 @@ func openStore(dir string, max int, log *slog.Logger) (*store, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, err
 	}
-	lock, err := lockDir(filepath.Join(dir, lockFileName))
+	lock, err := atomicfile.Lock(filepath.Join(dir, lockFileName))
+	if errors.Is(err, atomicfile.ErrLocked) {
+		return nil, fmt.Errorf("%s: %w (each instance needs its own store_dir)", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
@@ -264,7 +269,7 @@ func (s *store) quarantine(name string, why error) {
 		s.log.Error("corrupt alarm file cannot be quarantined: left in place", "file", name, "problem", why, "err", err)
 		return
 	}
-	syncDir(s.dir)
+	_ = atomicfile.SyncDir(s.dir)
 	s.log.Error("corrupt alarm file moved aside: this alarm cannot be delivered", "file", name, "problem", why, "moved_to", qdir)
 }
 
@@ -310,7 +315,7 @@ func (s *store) addAll(alarms []newAlarm) error {
 		p.onDisk, written = true, true
 	}
 	if written {
-		if err := syncDirErr(s.dir); err != nil {
+		if err := atomicfile.SyncDir(s.dir); err != nil {
 			errs = append(errs, fmt.Errorf("mqtt: sync %s: %w (stored alarms may not survive a power cut)", s.dir, err))
 		}
 	}
@@ -385,7 +390,7 @@ func (s *store) remove(p *pending) error {
 	if err := os.Remove(s.fileName(p.seq)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("mqtt: delivered alarm %s: remove its file: %w (it will be sent again at the next start)", p.id, err)
 	}
-	return syncDirErr(s.dir)
+	return atomicfile.SyncDir(s.dir)
 }
 
 // len returns the number of waiting alarms.
@@ -418,17 +423,3 @@ func (s *store) close() (waiting, memOnly int) {
 	_ = s.lock.Close()
 	return len(s.queue), memOnly
 }
-
-func syncDirErr(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) { _ = syncDirErr(dir) }

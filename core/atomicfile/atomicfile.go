@@ -11,8 +11,12 @@ import (
 )
 
 // Write replaces path's content with data, with permissions perm when the
-// file is created.
+// file is created; a file replaced keeps its own (an administrator's
+// chmod stays).
 func Write(path string, data []byte, perm os.FileMode) error {
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
+		perm = st.Mode().Perm()
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

@@ -49,3 +49,20 @@ func TestLockIsExclusive(t *testing.T) {
 	}
 	g.Close()
 }
+
+// A file replaced keeps the permissions it was given after its creation.
+func TestWriteKeepsPermissions(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state.json")
+	if err := Write(p, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(p, []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v after a replace, want the 0600 it was given", st.Mode().Perm())
+	}
+}

@@ -133,14 +133,24 @@ func (f *FanOut) Publish(ctx context.Context, r *event.Record) {
 func (f *FanOut) Stats() []QueueStats {
 	out := make([]QueueStats, len(f.queues))
 	for i, q := range f.queues {
-		q.mu.Lock()
-		out[i] = q.stats
-		out[i].Name = q.name
-		out[i].Queued = len(q.buf)
-		out[i].Unreachable = q.outage != nil
-		q.mu.Unlock()
+		out[i] = q.statsNow()
 	}
 	return out
+}
+
+// statsNow is the queue's counters, with the alarms its Persister's store
+// dropped.
+func (q *queue) statsNow() QueueStats {
+	q.mu.Lock()
+	st := q.stats
+	st.Name = q.name
+	st.Queued = len(q.buf)
+	st.Unreachable = q.outage != nil
+	q.mu.Unlock()
+	if q.persist != nil {
+		st.DroppedAlarms += q.persist.DroppedAlarms()
+	}
+	return st
 }
 
 // Close lets every sink deliver what is queued (retrying unreachable peers)
@@ -176,17 +186,39 @@ func (f *FanOut) Close(ctx context.Context) error {
 			if err := q.sink.Close(); err != nil {
 				errs[i] = append(errs[i], fmt.Errorf("sink %s: close: %w", q.name, err))
 			}
-			<-q.done
-			q.mu.Lock()
-			st := q.stats
-			q.mu.Unlock()
-			if st.DroppedAlarms > 0 {
+			if !waitDone(ctx, q.done) {
+				// A Write that Close cannot end (standard output into a
+				// reader that stopped reading) is left behind.
+				errs[i] = append(errs[i], fmt.Errorf("sink %s: still writing after it was closed; left behind", q.name))
+				return
+			}
+			if st := q.statsNow(); st.DroppedAlarms > 0 {
 				errs[i] = append(errs[i], fmt.Errorf("sink %s: %d alarms were not delivered", q.name, st.DroppedAlarms))
 			}
 		}()
 	}
 	closing.Wait()
 	return errors.Join(slices.Concat(errs...)...)
+}
+
+// closeGrace is how long a sink's goroutine may take to end once the
+// fan-out's time to close is up and the sink is closed.
+const closeGrace = time.Second
+
+// waitDone waits for done until ctx ends, then for closeGrace more; it
+// reports whether done came.
+func waitDone(ctx context.Context, done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+	}
+	select {
+	case <-done:
+		return true
+	case <-time.After(closeGrace):
+		return false
+	}
 }
 
 // queue is one sink's bounded buffer and the state of its goroutine.

@@ -260,8 +260,28 @@ func TestReplayGoesOnWithoutUnreachablePeer(t *testing.T) {
 // persister records the order of Persist and Write calls.
 type persister struct {
 	sinktest.Recorder
-	mu     sync.Mutex
-	events []string
+	mu      sync.Mutex
+	events  []string
+	dropped atomic.Uint64 // alarms its store gave up
+}
+
+func (p *persister) DroppedAlarms() uint64 { return p.dropped.Load() }
+
+// Alarms a Persister's store gives up (full) count with the queue's.
+func TestPersisterLossesCount(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Live)
+	p := &persister{}
+	f.Add("mqtt", p, fast)
+	f.Publish(context.Background(), alarm(1))
+	p.dropped.Store(2)
+	if st := f.Stats()[0]; st.DroppedAlarms != 2 {
+		t.Errorf("stats %+v: the store's 2 dropped alarms are not counted", st)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.Close(ctx); err == nil || !strings.Contains(err.Error(), "2 alarms were not delivered") {
+		t.Errorf("Close: %v", err)
+	}
 }
 
 func (p *persister) Persist(r *event.Record) error {
@@ -365,6 +385,28 @@ func TestCloseIsBounded(t *testing.T) {
 	}
 	if st := f.Stats()[0]; st.DroppedRecords != 2 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// A Write that Close cannot end (standard output piped into a pager that
+// stopped reading) does not hold Close for ever.
+func TestCloseLeavesAStuckWriteBehind(t *testing.T) {
+	f := sink.NewFanOut(nil, sink.Replay)
+	stuck := &sinktest.Recorder{Gate: make(chan struct{})}
+	defer close(stuck.Gate)
+	f.Add("stdout", stuck, withLen(1))
+	f.Publish(context.Background(), data(0))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.Close(ctx) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "still writing") {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waits for a Write that never ends")
 	}
 }
 

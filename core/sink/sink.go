@@ -59,6 +59,9 @@ type BatchWriter interface {
 type Persister interface {
 	Sink
 	Persist(r *event.Record) error
+	// DroppedAlarms counts the alarms the store itself gave up (full):
+	// they count with the queue's losses.
+	DroppedAlarms() uint64
 }
 
 // Uplink is a Sink that can tell whether its peer is reachable (the MQTT
