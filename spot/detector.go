@@ -115,11 +115,9 @@ func (d *Detector) Step(x float64) Result {
 	}
 	switch d.stage {
 	case learning:
+		// The last value of learning is learning too: judging starts with
+		// the next.
 		d.learn(x)
-		if d.stage == learning {
-			return d.both(Learning)
-		}
-		// The last value of learning: judging starts with the next.
 		return d.both(Learning)
 	case provisional:
 		return d.stepProvisional(x)

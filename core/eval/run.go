@@ -44,6 +44,9 @@ var ErrLearning = errors.New("attack during calibration")
 // The timeline is replayed through the pipeline of netspot run, with the
 // scorer as its only sink.
 func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
+	if opt.Config == nil {
+		return nil, errors.New("eval: no configuration")
+	}
 	cfg := opt.Config.Clone()
 	cfg.Sinks = nil
 	cfg.Analyzer.StateFile = ""

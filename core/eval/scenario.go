@@ -15,7 +15,6 @@ import (
 // Limits of a scenario file. They bound what a mistaken or hostile file can
 // make the evaluation open, hold or compute.
 const (
-	MaxScenarioSize = config.MaxFileSize
 	MaxDuration     = 366 * 24 * time.Hour
 	MaxBackgrounds  = 64
 	MaxAttacks      = 1024

@@ -187,7 +187,7 @@ func TestImportRules(t *testing.T) {
 		}
 		for pkg, ds := range deps(t, root, r.pattern) {
 			for _, d := range ds {
-				if r.stdOnly && d != pkg && !strings.HasPrefix(d, "vendor/") && !strings.HasPrefix(d, r.module()) {
+				if r.stdOnly && d != pkg && !strings.HasPrefix(d, "vendor/") && d != r.module() && !strings.HasPrefix(d, r.module()+"/") {
 					t.Errorf("%s must use only the standard library, but depends on %s", pkg, d)
 				}
 				for _, f := range r.forbid {
