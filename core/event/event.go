@@ -68,7 +68,7 @@ type Counters struct {
 	HostDstAddrs    float64 `merge:"max"` // new destination addresses of one source (TCP connection attempts, UDP as above, ICMP echo requests)
 	HostFailed      float64 `merge:"max"` // failed connection attempts of one source: SYNs answered by a RST or by nothing, and the ICMP unreachables it received
 	HostStraySYNACK float64 `merge:"max"` // SYN-ACKs one host received for connections it never opened (reflection, backscatter of spoofed floods)
-	HostAuth        float64 `merge:"max"` // TCP connection attempts from one source to one authentication port (FTP, SSH, Telnet, SMB, RDP, VNC, MQTT, databases, ...)
+	HostAuth        float64 `merge:"max"` // TCP connection attempts from one source to one authentication port (FTP, SSH, Telnet, mail, RDP, VNC, WinRM, MQTT, databases)
 	HostDNS         float64 `merge:"max"` // DNS queries of one source
 
 	// DNS queries and responses (UDP port 53), ARP and ICMP in detail.
@@ -78,8 +78,8 @@ type Counters struct {
 	DNSNameLen     uint64  `merge:"max"` // longest query name, in characters with the dots (the captured part of a cut packet); a maximum
 	DNSLabelLen    uint64  `merge:"max"` // longest label of a query name; a maximum
 	DNSLabelBits   float64 `merge:"max"` // largest information of one label of a query name: its length times the Shannon entropy of its bytes, in bits; a maximum
-	ARPRebind      uint64  // ARP packets binding an IPv4 address to another MAC address than the one that claimed it last
-	ARPMACMove     uint64  // ARP packets in which a MAC address claims another IPv4 address than the one it claimed last
+	ARPRebind      uint64  // ARP packets binding an IPv4 address to a MAC address that was neither its first nor one of its last three
+	ARPMACMove     uint64  // ARP packets in which a MAC address claims an IPv4 address that was neither its first nor one of its last three
 	ARPUnsolicited uint64  // ARP replies that answer no request seen (gratuitous announcements left out)
 	ICMPEchoSize   uint64  `merge:"max"` // largest payload of an ICMP echo request or reply, in bytes (from the IP header); a maximum
 }

@@ -1,6 +1,7 @@
 package miner
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -34,7 +35,10 @@ import (
 //
 // A full bucket forgets its oldest entry: a flood of ARP from random
 // addresses evicts bindings (and can hide a change of one of them), it
-// never allocates.
+// never allocates. The buckets are chosen with a secret drawn at start,
+// so that nobody can work out offline the four addresses that share the
+// gateway's bucket and push its binding out with four packets: evicting
+// it takes a flood, which ARP_RATE sees.
 
 const (
 	arpBuckets    = 1024
@@ -92,7 +96,7 @@ func (tb *arpTable) claim(h, v uint64, now int64, ttl time.Duration) (changed bo
 			old = j
 		}
 	}
-	if e == nil || now-e.seen > int64(ttl) {
+	if e == nil || elapsed(now, e.seen) > uint64(ttl) {
 		if e == nil {
 			e = &b[old]
 		}
@@ -114,6 +118,13 @@ func (tb *arpTable) claim(h, v uint64, now int64, ttl time.Duration) (changed bo
 	return v != e.first
 }
 
+// arpSecret is mixed into the tables' keys (see above).
+var arpSecret = func() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
+}()
+
 type arpState struct {
 	byIP  arpTable // IPv4 address → its MAC addresses
 	byMAC arpTable // MAC address → its IPv4 addresses
@@ -125,7 +136,7 @@ func newARPState() *arpState {
 }
 
 func askKey(asker, asked uint32) uint64 {
-	return mix64(uint64(asker)<<32 | uint64(asked) ^ seedARPAsk)
+	return mix64(uint64(asker)<<32 | uint64(asked) ^ seedARPAsk ^ arpSecret)
 }
 
 // packet counts an ARP packet whose fields are in l, at time now.
@@ -139,10 +150,10 @@ func (a *arpState) packet(l *arpLayer, now int64, w *window) {
 		mac = mac<<8 | uint64(b)
 	}
 	if spa != 0 && mac != 0 && mac != 0xffffffffffff {
-		if a.byIP.claim(mix64(uint64(spa)^seedARPIP), mac, now, arpBindTTL) {
+		if a.byIP.claim(mix64(uint64(spa)^seedARPIP^arpSecret), mac, now, arpBindTTL) {
 			w.c.ARPRebind++
 		}
-		if a.byMAC.claim(mix64(mac^seedARPMAC), uint64(spa), now, arpMoveTTL) {
+		if a.byMAC.claim(mix64(mac^seedARPMAC^arpSecret), uint64(spa), now, arpMoveTTL) {
 			w.c.ARPMACMove++
 		}
 	}
@@ -155,7 +166,7 @@ func (a *arpState) packet(l *arpLayer, now int64, w *window) {
 			return // a gratuitous announcement
 		}
 		e := a.asked.find(askKey(tpa, spa))
-		if e == nil || now-e.t > int64(arpAskTTL) {
+		if e == nil || elapsed(now, e.t) > uint64(arpAskTTL) {
 			w.c.ARPUnsolicited++
 			return
 		}

@@ -205,9 +205,13 @@ func (d *decoder) count(p *capture.Packet, w *window) {
 
 	err := parser.DecodeLayers(data, &d.decoded)
 	seenIP := false
+	// The payload's length by the IP header that carries the transport
+	// (the innermost), whatever the capture kept: -1 before one.
+	ipPayload := -1
 	for _, lt := range d.decoded {
 		switch lt {
 		case layers.LayerTypeIPv4:
+			ipPayload = int(d.ip4.Length) - len(d.ip4.Contents)
 			if seenIP {
 				continue
 			}
@@ -220,6 +224,7 @@ func (d *decoder) count(p *capture.Packet, w *window) {
 			w.src.add(d.src)
 			w.dst.add(d.dst)
 		case layers.LayerTypeIPv6:
+			ipPayload = d.ip6.length - (len(d.ip6.Contents) - 40)
 			if seenIP {
 				continue
 			}
@@ -241,9 +246,7 @@ func (d *decoder) count(p *capture.Packet, w *window) {
 				c.ICMPUnreach++
 				malformed = d.unreachable4(d.icmp4.Payload, cut, w) || malformed
 			case layers.ICMPv4TypeEchoRequest, layers.ICMPv4TypeEchoReply:
-				// The payload's length from the IP header, whatever the
-				// capture kept.
-				if n := int(d.ip4.Length) - len(d.ip4.Contents) - 8; n > 0 {
+				if n := ipPayload - 8; n > 0 {
 					c.ICMPEchoSize = max(c.ICMPEchoSize, uint64(n))
 				}
 				if d.icmp4.TypeCode.Type() == layers.ICMPv4TypeEchoRequest {
@@ -261,7 +264,7 @@ func (d *decoder) count(p *capture.Packet, w *window) {
 					c.ICMPUnreach++
 					malformed = d.unreachable6(d.icmp6.Payload, cut, w) || malformed
 				case layers.ICMPv6TypeEchoRequest, layers.ICMPv6TypeEchoReply:
-					if n := d.ip6.length - (len(d.ip6.Contents) - 40) - 8; n > 0 {
+					if n := ipPayload - 8; n > 0 {
 						c.ICMPEchoSize = max(c.ICMPEchoSize, uint64(n))
 					}
 					if t == layers.ICMPv6TypeEchoRequest {

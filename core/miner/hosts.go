@@ -173,7 +173,7 @@ func (c *decayClock) advance(t int64) (float32, bool) {
 		return 0, false
 	}
 	c.next = t + c.quantum
-	x := c.lambda * float64(t-c.origin)
+	x := c.lambda * float64(elapsed(t, c.origin))
 	if x <= maxExp {
 		c.g = float32(math.Exp(x))
 		c.inv = 1 / c.g
@@ -307,21 +307,20 @@ func (h *hosts) advance(t int64, w *window) {
 		h.sweeping, h.swept = true, now
 		return
 	}
-	if now-h.swept < int64(sweepEvery)/pendingBuckets {
+	if elapsed(now, h.swept) < uint64(sweepEvery)/pendingBuckets {
 		return
 	}
 	// Sweep the buckets that the time elapsed since the last sweep is due:
 	// the whole table once per sweepEvery.
 	n := pendingBuckets
-	if d := now - h.swept; d < int64(sweepEvery) {
-		n = int(d * pendingBuckets / int64(sweepEvery))
+	if d := elapsed(now, h.swept); d < uint64(sweepEvery) {
+		n = int(d * pendingBuckets / uint64(sweepEvery))
 	}
 	h.swept = now
-	deadline := now - int64(synTimeout)
 	for ; n > 0; n-- {
 		b := h.pending.e[h.sweepAt*ways : h.sweepAt*ways+ways]
 		for i := range b {
-			if b[i].key != 0 && b[i].t < deadline {
+			if b[i].key != 0 && elapsed(now, b[i].t) > uint64(synTimeout) {
 				h.fail(b[i].val, w)
 				b[i] = entry{}
 			}
@@ -337,12 +336,17 @@ func (h *hosts) fail(initiator uint64, w *window) {
 	h.note(w, hFailed, h.count(h.failed.addCU(mix64(initiator^seedFailed), h.clk.g)))
 }
 
+// elapsed is the time from then to now, two times of the per-host clock,
+// which never goes back: exact even when a crafted file puts them
+// centuries apart, beyond what an int64 difference holds.
+func elapsed(now, then int64) uint64 { return uint64(now) - uint64(then) }
+
 // newPair counts a new (source, destination port) or (source, destination
 // address) pair, and reports whether it was new.
 func (h *hosts) newPair(key uint64) bool {
 	e, seen := h.recent.put(key)
 	now := h.clk.now
-	fresh := !seen || now-e.t > int64(recentTTL)
+	fresh := !seen || elapsed(now, e.t) > uint64(recentTTL)
 	e.t = now
 	return fresh
 }

@@ -322,3 +322,44 @@ func FuzzUnreachable(f *testing.F) {
 		}
 	})
 }
+
+// TestEchoSizeFromItsOwnIPHeader: an ICMPv4 echo carried by IPv6 (next
+// header 1) takes its size from the IPv6 header, not from the IPv4 header
+// of an earlier packet.
+func TestEchoSizeFromItsOwnIPHeader(t *testing.T) {
+	fr := frames{t}
+	f := newFeeder(t)
+	f.at(0, fr.echo("10.0.0.1", "10.0.0.2", 1400))
+	if got := f.w.counters().ICMPEchoSize; got != 1400 {
+		t.Fatalf("a 1400-byte echo: size %d", got)
+	}
+	f.w.reset()
+	ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolICMPv4,
+		SrcIP: net.ParseIP("fd00::1"), DstIP: net.ParseIP("fd00::2")}
+	f.at(time.Second, fr.build(fr.eth(layers.EthernetTypeIPv6), ip6,
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0), Id: 1, Seq: 2}, gopacket.Payload(make([]byte, 100))))
+	if got := f.w.counters().ICMPEchoSize; got != 100 {
+		t.Errorf("a 100-byte ICMPv4 echo in IPv6 after a 1400-byte one in IPv4: size %d, want 100", got)
+	}
+}
+
+// TestHostsCenturiesApart: packet times at both ends of the int64 range (a
+// crafted pcapng's time offsets) leave the per-host counts finite.
+func TestHostsCenturiesApart(t *testing.T) {
+	fr := frames{t}
+	d, w := newDecoder(), newWindow(1)
+	for i, at := range []int64{-9e18, -9e18 + 1e9, 9e18, 9e18 + 1e9} {
+		b := fr.tcp("10.0.0.1", "10.0.0.2", uint16(40000+i), 22, flagSYN)
+		p := capture.Packet{Data: b, Length: len(b), Link: capture.LinkEthernet, Time: at}
+		d.count(&p, w)
+		c := w.counters()
+		for name, v := range map[string]float64{"HostAuth": c.HostAuth, "HostFailed": c.HostFailed, "HostDstPorts": c.HostDstPorts} {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("packet %d at %d: %s = %v", i, at, name, v)
+			}
+		}
+	}
+	if c := w.counters(); !(c.HostAuth >= 1) {
+		t.Errorf("HostAuth %v after four SSH attempts", c.HostAuth)
+	}
+}

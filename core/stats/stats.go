@@ -121,8 +121,8 @@ func (s Stat) Resolution(period time.Duration) float64 {
 //
 // The HOST_* statistics look at one host at a time: each is the largest
 // count that one source address reached in the window, of its recent
-// events of one kind, decayed with a half-life of a minute (see the miner
-// package: an event counts 1 when it happens, 1/2 a minute later), so that
+// events of one kind, decayed with a half-life of 30 seconds (see the miner
+// package: an event counts 1 when it happens, 1/2 thirty seconds later), so that
 // an attack too slow for any window count adds up.
 var table = [...]Stat{
 	stat("ARP_MAC_MOVE", Event, "packets", "ARP packets in which a MAC address claims an IPv4 address that is neither the first nor one of the last three it claimed within an hour (one machine posing as others: ARP spoofing)",
