@@ -389,6 +389,36 @@ func (m *messages) wait(ctx context.Context, d time.Duration, ok func(message) b
 // ---------------------------------------------------------------------------
 // helpers
 
+// prepare empties the output directory, makes the SSH key the box will
+// accept and picks the host's ports (SSH, capture, broker); it returns the
+// public key.
+func (t *suite) prepare() (pubKey string, err error) {
+	if t.out, err = filepath.Abs(t.out); err != nil {
+		return "", err
+	}
+	if err := os.RemoveAll(t.out); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(t.out, 0o755); err != nil {
+		return "", err
+	}
+	t.sshKey = filepath.Join(t.out, "id_ed25519")
+	t.knownHosts = filepath.Join(t.out, "known_hosts")
+	if _, err := t.host("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vmtest", "-f", t.sshKey); err != nil {
+		return "", err
+	}
+	pub, err := os.ReadFile(t.sshKey + ".pub")
+	if err != nil {
+		return "", err
+	}
+	for _, p := range []*int{&t.sshPort, &t.capPort, &t.brokerPort} {
+		if *p, err = freePort(); err != nil {
+			return "", err
+		}
+	}
+	return string(pub), nil
+}
+
 func writeFiles(dir string, files map[string]string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

@@ -40,12 +40,8 @@ const (
 var ubootSlotLine = regexp.MustCompile(`netspot: booting slot ([AB]) `)
 
 func (t *suite) runPi() error {
-	abs, err := filepath.Abs(t.out)
+	pub, err := t.prepare()
 	if err != nil {
-		return err
-	}
-	t.out = abs
-	if err := os.RemoveAll(t.out); err != nil {
 		return err
 	}
 	here, err := sourceDir()
@@ -63,22 +59,8 @@ func (t *suite) runPi() error {
 		}
 	}
 	boot := filepath.Join(t.out, "bootfiles")
-	t.sshKey = filepath.Join(t.out, "id_ed25519")
-	t.knownHosts = filepath.Join(t.out, "known_hosts")
-	if _, err := t.host("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vmtest", "-f", t.sshKey); err != nil {
-		return err
-	}
-	pub, err := os.ReadFile(t.sshKey + ".pub")
-	if err != nil {
-		return err
-	}
-	for _, p := range []*int{&t.sshPort, &t.capPort, &t.brokerPort} {
-		if *p, err = freePort(); err != nil {
-			return err
-		}
-	}
 	if err := writeFiles(boot, map[string]string{
-		"authorized_keys": string(pub), "hostname": piHostname + "\r\n", "netspot.toml": t.testConfig(piNode),
+		"authorized_keys": pub, "hostname": piHostname + "\r\n", "netspot.toml": t.testConfig(piNode),
 	}); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,28 +20,12 @@ const (
 )
 
 func (t *suite) runVirt() error {
-	abs, err := filepath.Abs(t.out)
+	pub, err := t.prepare()
 	if err != nil {
-		return err
-	}
-	t.out = abs
-	if err := os.RemoveAll(t.out); err != nil {
 		return err
 	}
 	boot := filepath.Join(t.out, "bootfiles")
-	if err := os.MkdirAll(boot, 0o755); err != nil {
-		return err
-	}
-	t.sshKey = filepath.Join(t.out, "id_ed25519")
-	t.knownHosts = filepath.Join(t.out, "known_hosts")
-	if _, err := t.host("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vmtest", "-f", t.sshKey); err != nil {
-		return err
-	}
-	pub, err := os.ReadFile(t.sshKey + ".pub")
-	if err != nil {
-		return err
-	}
-	if err := writeFiles(boot, map[string]string{"authorized_keys": string(pub), "hostname": vmHostname + "\r\n"}); err != nil {
+	if err := writeFiles(boot, map[string]string{"authorized_keys": pub, "hostname": vmHostname + "\r\n"}); err != nil {
 		return err
 	}
 	here, err := sourceDir()
@@ -51,11 +34,6 @@ func (t *suite) runVirt() error {
 	}
 	if out, err := t.host("bash", filepath.Join(here, "assemble.sh"), filepath.Join(t.out, "vm"), t.binary, boot); err != nil {
 		return fmt.Errorf("assemble: %v\n%s", err, out)
-	}
-	for _, p := range []*int{&t.sshPort, &t.capPort, &t.brokerPort} {
-		if *p, err = freePort(); err != nil {
-			return err
-		}
 	}
 	if err := t.startBroker(); err != nil {
 		return err
