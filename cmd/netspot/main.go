@@ -17,6 +17,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"netspot/core/cmdline"
 )
 
 // Set at build time with -ldflags "-X main.version=… -X main.commit=…".
@@ -82,24 +84,7 @@ type env struct {
 }
 
 func main() {
-	// The first SIGINT or SIGTERM stops netspot cleanly (the last window
-	// flushed, the state saved); a second one ends it at once: a read of
-	// standard input that waits for its writer cannot be interrupted
-	// otherwise.
-	ctx, stop := context.WithCancel(context.Background())
-	stopping := make(chan os.Signal, 2)
-	signal.Notify(stopping, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-stopping
-		stop()
-		sig := <-stopping
-		fmt.Fprintf(os.Stderr, "netspot: %v again: exiting at once\n", sig)
-		code := 128 + 15 // SIGTERM
-		if sig == os.Interrupt {
-			code = 128 + 2
-		}
-		os.Exit(code)
-	}()
+	ctx, stop := cmdline.StopOnSignal("netspot") // a second signal exits at once
 	// SIGHUP reloads the config file (as for mosquitto and Prometheus):
 	// it never kills netspot, even when the terminal that started it goes.
 	hangup := make(chan os.Signal, 1)
